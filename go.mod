@@ -2,8 +2,9 @@ module github.com/liquidhook/webhook
 
 go 1.26
 
+require github.com/osteele/liquid v1.9.2
+
 require (
-	github.com/osteele/liquid v1.9.2 // indirect
 	github.com/osteele/tuesday v1.1.1 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
 	golang.org/x/mod v0.33.0 // indirect

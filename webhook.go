@@ -48,5 +48,33 @@ const (
 // Action is a compiled Spec: every template parsed once. An Action is safe
 // for concurrent use.
 type Action struct {
-	spec Spec
+	spec    Spec
+	url     *template
+	headers []*template
+	body    *template
 }
+
+// Compile parses every template in spec once.
+func Compile(spec Spec) (*Action, error) {
+	a := &Action{spec: spec}
+	var err error
+	if a.url, err = parse("url", spec.URL); err != nil {
+		return nil, err
+	}
+	for name, v := range spec.Headers {
+		t, err := parse("headers."+name, v)
+		if err != nil {
+			return nil, err
+		}
+		a.headers = append(a.headers, t)
+	}
+	if spec.Body != "" {
+		if a.body, err = parse("body", spec.Body); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Render renders the request for one person's data.
+func (a *Action) Render(data map[string]any) (*Request, error) { return a.render(data) }
