@@ -58,3 +58,26 @@ func (a *Action) render(data map[string]any) (*Request, error) {
 	r.action, r.data = a, data
 	return r, nil
 }
+
+// renderResponse renders each response template over data plus the variable
+// response (the parsed JSON root, or the body as a string), and returns the
+// rendered text per attribute.
+func (a *Action) renderResponse(data map[string]any, response any) (map[string]string, error) {
+	if len(a.response) == 0 {
+		return nil, nil
+	}
+	bindings := make(map[string]any, len(data)+1)
+	for k, v := range data {
+		bindings[k] = v
+	}
+	bindings["response"] = response
+	out := make(map[string]string, len(a.response))
+	for name, t := range a.response {
+		s, err := t.render(bindings)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = s
+	}
+	return out, nil
+}

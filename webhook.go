@@ -51,7 +51,8 @@ type Action struct {
 	spec    Spec
 	url     *template
 	headers []*template
-	body    *template
+	body     *template
+	response map[string]*template
 }
 
 // Compile parses every template in spec once.
@@ -73,8 +74,21 @@ func Compile(spec Spec) (*Action, error) {
 			return nil, err
 		}
 	}
+	for name, v := range spec.Response {
+		t, err := parse("response."+name, v)
+		if err != nil {
+			return nil, err
+		}
+		if a.response == nil {
+			a.response = make(map[string]*template)
+		}
+		a.response[name] = t
+	}
 	return a, nil
 }
+
+// Spec returns the Spec a was compiled from.
+func (a *Action) Spec() Spec { return a.spec }
 
 // Render renders the request for one person's data.
 func (a *Action) Render(data map[string]any) (*Request, error) { return a.render(data) }
