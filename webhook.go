@@ -48,9 +48,9 @@ const (
 // Action is a compiled Spec: every template parsed once. An Action is safe
 // for concurrent use.
 type Action struct {
-	spec    Spec
-	url     *template
-	headers []*template
+	spec     Spec
+	url      *template
+	headers  []*template
 	body     *template
 	response map[string]*template
 }
