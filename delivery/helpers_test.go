@@ -232,4 +232,3 @@ func testSend(ctx context.Context, r *webhook.Request) (*webhook.Result, error) 
 	res.Attempts = []webhook.Attempt{a}
 	return res, nil
 }
-
