@@ -2,14 +2,12 @@ package delivery
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/liquidhook/webhook"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // runner makes attempts for one Work call.
@@ -23,6 +21,9 @@ type runner struct {
 	onDelivered func(ctx context.Context, d *Delivery) error
 	onFailed    func(ctx context.Context, d *Delivery) error
 	onAttempt   func(d *Delivery, a Attempt)
+
+	claims   *batcher[*claimOp]
+	finishes *batcher[*finishOp]
 }
 
 func newRunner(q *Queue, w *Worker) (*runner, error) {
@@ -67,6 +68,26 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 	return r, nil
 }
 
+// start starts the batchers; stop stops them once no job is running.
+func (r *runner) start() {
+	// SQLite has one connection: more runners would only queue for it.
+	runners := 1
+	if r.q.s.dialect() == dialectPostgres {
+		runners = 2
+	}
+	r.claims = newBatcher(runners, batchMax, r.claimBatch)
+	r.finishes = newBatcher(runners, batchMax, r.finishBatch)
+}
+
+func (r *runner) stop() {
+	r.claims.close()
+	r.finishes.close()
+}
+
+// batchMax bounds the operations in one batch, and so the size of one
+// statement's parameters.
+const batchMax = 256
+
 func (r *runner) hooks() bool { return r.onDelivered != nil || r.onFailed != nil }
 
 // sendWorker is the River worker of send jobs.
@@ -81,62 +102,44 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	return w.r.work(ctx, job)
 }
 
-// claimed is what an attempt needs from the delivery log.
-type claimed struct {
-	id             int64
-	spec, data     string
-	key            string
-	series         int
-	seriesAttempts int
-	interruptedAt  int64
-}
-
 // work makes one attempt at the job's delivery. The delivery log decides:
 // a job whose delivery has moved on (cancelled, re-sent, finished) does
 // nothing, and one that runs before its delivery is due waits.
+//
+// The job's own completion is left to River, after the outcome is
+// committed: should the process stop in between, the job runs again, finds
+// its delivery finished (or re-queued under another job) and does nothing.
 func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
-	id := job.Args.DeliveryID
-	now := r.q.now()
-	c := claimed{id: id}
-	var interrupted sql.NullInt64
 	// Mark the delivery sending, committed before the request goes out, so
-	// a worker that dies mid-request leaves a trace: the next run finds it
-	// still sending and records the lost attempt.
-	err := r.q.s.db().queryRow(ctx, `
-UPDATE liquidhook_delivery
-SET state = ?, sending_at = ?, updated_at = ?,
-	interrupted_at = CASE WHEN state = ? THEN sending_at ELSE NULL END
-WHERE id = ? AND job_id = ? AND state IN (?, ?) AND coalesce(next_at, 0) <= ?
-RETURNING spec, data, idempotency_key, series, series_attempts, interrupted_at`,
-		string(StateSending), toMicros(now), toMicros(now), string(StateSending),
-		id, job.ID, string(StateScheduled), string(StateSending), toMicros(now),
-	).Scan(&c.spec, &c.data, &c.key, &c.series, &c.seriesAttempts, &interrupted)
-	if isNoRows(err) {
-		return r.unclaimed(ctx, job, now)
+	// that an attempt cannot be cancelled or re-sent while in flight, and a
+	// worker that dies mid-request leaves a trace: the next run finds the
+	// delivery still sending and records the lost attempt.
+	claim := &claimOp{id: job.Args.DeliveryID, jobID: job.ID}
+	if err := r.claims.do(claim); err != nil {
+		return fmt.Errorf("delivery: claim delivery %d: %w", claim.id, err)
 	}
-	if err != nil {
-		return err
+	if !claim.found {
+		return r.unclaimed(ctx, job)
 	}
-
-	if interrupted.Valid {
-		c.interruptedAt = interrupted.Int64
+	c := &claim.c
+	if c.interruptedAt != 0 {
 		at := fromMicros(c.interruptedAt)
-		return r.finish(ctx, job, &c, outcome{
+		return r.finish(job, c, outcome{
 			attempt: Attempt{
 				Start:    at,
-				Duration: now.Sub(at),
+				Duration: claim.now.Sub(at),
 				Class:    ClassInterrupted,
 				Error:    "delivery: the worker stopped before a response arrived",
 			},
 			waitFrom: at,
 		})
 	}
-
-	return r.finish(ctx, job, &c, r.attempt(ctx, &c))
+	return r.finish(job, c, r.attempt(ctx, c))
 }
 
-// unclaimed handles a job whose delivery could not be marked sending.
-func (r *runner) unclaimed(ctx context.Context, job *river.Job[sendArgs], now time.Time) error {
+// unclaimed handles a job whose delivery could not be marked sending:
+// superseded, or early.
+func (r *runner) unclaimed(ctx context.Context, job *river.Job[sendArgs]) error {
 	var (
 		state  string
 		jobID  int64
@@ -152,10 +155,9 @@ func (r *runner) unclaimed(ctx context.Context, job *river.Job[sendArgs], now ti
 		return err
 	}
 	if jobID == job.ID && State(state) == StateScheduled {
-		if wait := fromMicros(nextAt).Sub(now); wait > 0 {
-			return river.JobSnooze(wait)
-		}
-		return river.JobSnooze(0)
+		// Early: River snoozes the job, without counting an attempt, and
+		// wakes it when due.
+		return river.JobSnooze(max(fromMicros(nextAt).Sub(r.q.now()), 0))
 	}
 	return nil // superseded: the delivery moved on without this job
 }
@@ -176,8 +178,9 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	start := r.q.now()
 	invalid := func(err error) outcome {
 		return outcome{
-			attempt: Attempt{Start: start, Class: webhook.ClassInvalid, Error: err.Error()},
-			final:   true,
+			attempt:  Attempt{Start: start, Class: webhook.ClassInvalid, Error: err.Error()},
+			final:    true,
+			waitFrom: start,
 		}
 	}
 	action, err := r.q.actions.get(c.spec)
@@ -239,28 +242,17 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	return o
 }
 
-// errLostClaim means another run took the delivery over while this one was
-// sending (RescueAfter passed): the other run records the outcome.
-var errLostClaim = errors.New("delivery: another worker took the delivery over")
-
-// finish records an attempt and moves the delivery on, in one transaction
-// with River: the attempt, the delivery's new state, this job's completion,
-// the next attempt's job and the hook's job commit together or not at all.
-func (r *runner) finish(ctx context.Context, job *river.Job[sendArgs], c *claimed, o outcome) error {
-	// The record is written even if the job's context has just ended: the
-	// attempt happened.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-
+// finish applies the policy to an attempt and records it.
+func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	a := o.attempt
 	a.Series = c.series
 	a.Number = c.seriesAttempts + 1
+	a.Error = cleanText(a.Error)
 	now := r.q.now()
 
-	state := StateDelivered
-	var due time.Time
+	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered}
 	if !o.delivered {
-		state = StateFailed
+		f.state = StateFailed
 		if !o.final {
 			// The policy sees the attempt's number within its series. An
 			// attempt cut short by the worker stopping counts as a timeout:
@@ -273,91 +265,36 @@ func (r *runner) finish(ctx context.Context, job *river.Job[sendArgs], c *claime
 				pa.Class = webhook.ClassTimeout
 			}
 			if wait, retry := r.policy.Next(pa); retry {
-				state = StateScheduled
+				f.state = StateScheduled
 				a.Wait = max(wait, 0)
-				due = later(o.waitFrom.Add(a.Wait), toMicros(now))
+				f.due = later(o.waitFrom.Add(a.Wait), toMicros(now))
 			}
 		}
 	}
-	var attrs any
-	if state == StateDelivered && o.attributes != nil {
+	if f.state == StateDelivered && o.attributes != nil {
 		s, err := encodeJSON(o.attributes)
 		if err != nil {
 			return fmt.Errorf("delivery: attributes: %w", err)
 		}
-		attrs = s
+		f.attributes = &s
 	}
+	f.hook = (f.state == StateDelivered && r.onDelivered != nil) || (f.state == StateFailed && r.onFailed != nil)
+	f.attempt = a
 
-	err := r.q.s.inTx(ctx, func(tx txn) error {
-		var next sql.NullInt64
-		var nextAt any
-		if state == StateScheduled {
-			id, err := insertSendJob(ctx, tx, c.id, due, now)
-			if err != nil {
-				return err
-			}
-			next = nullJob(id)
-			nextAt = toMicros(due)
-		}
-		n, err := tx.exec(ctx, `
-UPDATE liquidhook_delivery
-SET state = ?, job_id = ?, next_at = ?, sending_at = NULL, interrupted_at = NULL,
-	attempts = attempts + 1, series_attempts = series_attempts + 1,
-	attributes = ?, last_error = ?, updated_at = ?
-WHERE id = ? AND job_id = ? AND state = ?`,
-			string(state), next, nextAt, attrs, a.Error, toMicros(now),
-			c.id, job.ID, string(StateSending))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errLostClaim
-		}
-		if err := insertAttempt(ctx, tx, c.id, a); err != nil {
-			return err
-		}
-		if err := tx.completeJob(ctx, job); err != nil && !errors.Is(err, rivertype.ErrNotFound) {
-			return err
-		}
-		if (state == StateDelivered && r.onDelivered != nil) || (state == StateFailed && r.onFailed != nil) {
-			ev := hookDelivered
-			if state == StateFailed {
-				ev = hookFailed
-			}
-			if _, err := tx.insertJob(ctx, hookArgs{DeliveryID: c.id, Event: ev}, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, errLostClaim) {
-		// Keep the attempt in the log; the state belongs to the other run.
-		return r.q.s.inTx(ctx, func(tx txn) error { return insertAttempt(ctx, tx, c.id, a) })
-	}
-	if err != nil {
+	if err := r.finishes.do(f); err != nil {
 		return fmt.Errorf("delivery: record attempt of delivery %d: %w", c.id, err)
 	}
-	if r.onAttempt != nil {
+	if r.onAttempt != nil && !f.lost {
 		d := &Delivery{
-			ID: c.id, State: state, IdempotencyKey: c.key, Series: c.series,
-			NextAt: due, LastError: a.Error, UpdatedAt: now,
+			ID: c.id, State: f.state, IdempotencyKey: c.key, Series: c.series,
+			NextAt: f.due, LastError: a.Error, UpdatedAt: now,
 		}
-		if state == StateDelivered {
+		if f.state == StateDelivered {
 			d.Attributes = o.attributes
 		}
 		r.onAttempt(d, a)
 	}
 	return nil
-}
-
-func insertAttempt(ctx context.Context, tx txn, id int64, a Attempt) error {
-	_, err := tx.exec(ctx, `
-INSERT INTO liquidhook_attempt
-	(delivery_id, series, number, started_at, duration, status, class, retry_after, wait, error, response)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, a.Series, a.Number, toMicros(a.Start), int64(a.Duration), a.Status, string(a.Class),
-		int64(a.RetryAfter), int64(a.Wait), a.Error, a.Response)
-	return err
 }
 
 func durationOf(ns int64) time.Duration { return time.Duration(ns) }

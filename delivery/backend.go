@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,8 +53,9 @@ type txn interface {
 	// cancelJob cancels a job that has not finished; a job that is gone
 	// (finished and cleaned) is no error.
 	cancelJob(ctx context.Context, id int64) error
-	// completeJob marks the running job completed.
-	completeJob(ctx context.Context, job *river.Job[sendArgs]) error
+	// insertJobs inserts River jobs and returns the id of each send job by
+	// its delivery id.
+	insertJobs(ctx context.Context, params []river.InsertManyParams) (map[int64]int64, error)
 }
 
 // store is an open database.
@@ -154,9 +156,23 @@ func (t *riverTx[D, TTx]) cancelJob(ctx context.Context, id int64) error {
 	return err
 }
 
-func (t *riverTx[D, TTx]) completeJob(ctx context.Context, job *river.Job[sendArgs]) error {
-	_, err := river.JobCompleteTx[D](ctx, t.tx, job)
-	return err
+func (t *riverTx[D, TTx]) insertJobs(ctx context.Context, params []river.InsertManyParams) (map[int64]int64, error) {
+	res, err := t.s.client.InsertManyTx(ctx, t.tx, params)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[int64]int64, len(res))
+	for _, r := range res {
+		if r.Job.Kind != (sendArgs{}).Kind() {
+			continue
+		}
+		var args sendArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &args); err != nil {
+			return nil, err
+		}
+		ids[args.DeliveryID] = r.Job.ID
+	}
+	return ids, nil
 }
 
 // rebind turns ? placeholders into $1, $2, ... for PostgreSQL. The queries

@@ -200,6 +200,8 @@ func workUntilIdle(t testing.TB, q *Queue, w *Worker) {
 	require.NoError(t, ctx.Err(), "the queue did not become idle")
 }
 
+var testClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 500}}
+
 // testSend makes one real HTTP attempt. Temporary, until Sender.Send
 // lands.
 func testSend(ctx context.Context, r *webhook.Request) (*webhook.Result, error) {
@@ -209,7 +211,7 @@ func testSend(ctx context.Context, r *webhook.Request) (*webhook.Result, error) 
 	}
 	start := time.Now()
 	a := webhook.Attempt{Number: 1, Start: start}
-	resp, err := http.DefaultClient.Do(hr)
+	resp, err := testClient.Do(hr)
 	a.Duration = time.Since(start)
 	if err != nil {
 		a.Class, a.Err = webhook.ClassConnection, err
@@ -232,3 +234,5 @@ func testSend(ctx context.Context, r *webhook.Request) (*webhook.Result, error) 
 	res.Attempts = []webhook.Attempt{a}
 	return res, nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -61,9 +61,5 @@ const scheduleAhead = 5 * time.Second
 
 // insertSendJob queues the job for a delivery's next attempt, due at due.
 func insertSendJob(ctx context.Context, tx txn, id int64, due, now time.Time) (int64, error) {
-	var opts *river.InsertOpts
-	if due.Sub(now) > scheduleAhead {
-		opts = &river.InsertOpts{ScheduledAt: due}
-	}
-	return tx.insertJob(ctx, sendArgs{DeliveryID: id}, opts)
+	return tx.insertJob(ctx, sendArgs{DeliveryID: id}, scheduleOpts(due, now))
 }

@@ -65,7 +65,7 @@ type Worker struct {
 
 // Defaults of Worker.
 const (
-	defaultConcurrency    = 100
+	defaultConcurrency    = 300
 	defaultAttemptTimeout = 4 * time.Second // the Sender's default
 	// jobMargin is added to the attempt timeout for River's job timeout: a
 	// job renders, sends and records, and only the send is bounded by the
@@ -139,6 +139,8 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	if err != nil {
 		return fmt.Errorf("delivery: worker: %w", err)
 	}
+	r.start()
+	defer r.stop() // after the client has stopped: no job is left running
 	// Jobs run under a context that ends only on a hard stop, so that a
 	// cancelled ctx lets attempts in flight finish and be recorded.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
