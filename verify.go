@@ -258,7 +258,6 @@ var (
 	errMalformedTimestamp      = fmt.Errorf("%w: want base-10 Unix seconds", ErrMalformedTimestamp)
 	errMalformedStandardSigs   = fmt.Errorf("%w: want \"v1,\" and 32 bytes of base64", ErrMalformedSignature)
 	errTooManyStandardSigs     = fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, maxStandardSignatures)
-	errInvalidSignatureAnyKey  = fmt.Errorf("%w under any key", ErrInvalidSignature)
 )
 
 // header returns the first value of h under a canonical name.
@@ -301,7 +300,7 @@ func (c *verifierConfig) verifyCIO(h http.Header, body []byte) (Verified, error)
 			}, nil
 		}
 	}
-	return Verified{}, errInvalidSignatureAnyKey
+	return Verified{}, ErrInvalidSignature
 }
 
 // maxStandardSignatures bounds the signatures read from one
@@ -345,7 +344,7 @@ func (c *verifierConfig) verifyStandard(h http.Header, body []byte) (Verified, e
 			return Verified{Timestamp: time.Unix(ts, 0), IdempotencyKey: id, KeyIndex: i}, nil
 		}
 	}
-	return Verified{}, errInvalidSignatureAnyKey
+	return Verified{}, ErrInvalidSignature
 }
 
 // parseStandardSignatures decodes the "v1," entries of a webhook-signature
