@@ -244,12 +244,17 @@ func (v *Verifier) Verify(h http.Header, body []byte) (Verified, error) {
 // instead of canonicalizing (and allocating) on every request, as
 // http.Header.Get would for X-CIO-*.
 var (
-	canonicalSignature         = http.CanonicalHeaderKey(HeaderSignature)
-	canonicalTimestamp         = http.CanonicalHeaderKey(HeaderTimestamp)
-	canonicalIdempotencyKey    = http.CanonicalHeaderKey(HeaderIdempotencyKey)
-	canonicalWebhookID         = http.CanonicalHeaderKey(HeaderWebhookID)
-	canonicalWebhookTimestamp  = http.CanonicalHeaderKey(HeaderWebhookTimestamp)
-	canonicalWebhookSignature  = http.CanonicalHeaderKey(HeaderWebhookSignature)
+	canonicalSignature        = http.CanonicalHeaderKey(HeaderSignature)
+	canonicalTimestamp        = http.CanonicalHeaderKey(HeaderTimestamp)
+	canonicalIdempotencyKey   = http.CanonicalHeaderKey(HeaderIdempotencyKey)
+	canonicalWebhookID        = http.CanonicalHeaderKey(HeaderWebhookID)
+	canonicalWebhookTimestamp = http.CanonicalHeaderKey(HeaderWebhookTimestamp)
+	canonicalWebhookSignature = http.CanonicalHeaderKey(HeaderWebhookSignature)
+)
+
+// Refusals of input from the network, made once: refusing a request costs
+// no more than accepting one.
+var (
 	errMissingSignature        = fmt.Errorf("%w %s", ErrMissingHeader, HeaderSignature)
 	errMissingTimestamp        = fmt.Errorf("%w %s", ErrMissingHeader, HeaderTimestamp)
 	errMissingWebhookID        = fmt.Errorf("%w %s", ErrMissingHeader, HeaderWebhookID)
@@ -476,22 +481,15 @@ func decodeBase64Signature(dst *[sha256.Size]byte, s string) bool {
 // headers, and puts the body back so that r can be read again from the
 // start, whether or not the signature holds. Use it where a framework hands
 // you an *http.Request but middleware does not fit. Besides Verify's
-// errors, it returns ErrBodyTooLarge, or the reading error.
+// errors, it returns ErrBodyTooLarge, or the error that stopped the
+// reading; the body is not restored after those.
 func (v *Verifier) VerifyRequest(r *http.Request) (Verified, error) {
-	c := v.config()
-	if c.err != nil {
-		return Verified{}, c.err
+	vd, body, err := v.config().verifyRequest(nil, r)
+	if body != nil || err == nil {
+		r.Body = newBodyReader(body)
+		r.ContentLength = int64(len(body))
 	}
-	body, err := readBody(nil, r, c.maxBody)
-	if err != nil {
-		return Verified{}, err
-	}
-	r.Body = newBodyReader(body)
-	r.ContentLength = int64(len(body))
-	if c.scheme == SchemeStandard {
-		return c.verifyStandard(r.Header, body)
-	}
-	return c.verifyCIO(r.Header, body)
+	return vd, err
 }
 
 // Middleware returns a handler that lets through only verified requests.
@@ -530,6 +528,9 @@ func (c *verifierConfig) verifyRequest(w http.ResponseWriter, r *http.Request) (
 	body, err := readBody(w, r, c.maxBody)
 	if err != nil {
 		return Verified{}, nil, err
+	}
+	if body == nil {
+		body = []byte{} // read, and empty: distinct from not read
 	}
 	var vd Verified
 	if c.scheme == SchemeStandard {

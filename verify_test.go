@@ -865,3 +865,19 @@ func BenchmarkMiddleware(b *testing.B) {
 		}
 	}
 }
+
+func TestVerifyRequestTooLarge(t *testing.T) {
+	key := []byte(kaKey)
+	body := bytes.Repeat([]byte("x"), 65)
+	v := &webhook.Verifier{Keys: [][]byte{key}, MaxBodyBytes: 64, Now: fixedNow}
+	for _, chunked := range []bool{false, true} {
+		var rd io.Reader = bytes.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/", rd)
+		req.Header = cioHeader(key, kaTimestamp, body, "")
+		_, err := v.VerifyRequest(req)
+		assert.ErrorIs(t, err, webhook.ErrBodyTooLarge, "chunked %v", chunked)
+	}
+}
