@@ -59,7 +59,8 @@ func (s Scheme) String() string {
 // Sign returns the lowercase hex HMAC-SHA256, keyed with key, of
 // "v0:" + timestamp + ":" + body: the X-CIO-Signature of a request whose
 // X-CIO-Timestamp is timestamp (Unix seconds) and whose raw body is body.
-// Customer.io's published CheckSignature accepts it.
+// Customer.io's published CheckSignature accepts it. Sign computes what it
+// is given, even for an empty key; the Signers refuse one.
 func Sign(key []byte, timestamp int64, body []byte) string {
 	var out [2 * sha256.Size]byte
 	hex.Encode(out[:], newMACState(key).cio(timestamp, body))
