@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		send:        sender.Send,
 		policy:      policy,
 		concurrency: w.Concurrency,
-		jobTimeout:  timeout + jobMargin,
+		jobTimeout:  timeout + cmp.Or(w.jobMargin, jobMargin),
 		rescueAfter: w.RescueAfter,
 		onDelivered: w.OnDelivered,
 		onFailed:    w.OnFailed,

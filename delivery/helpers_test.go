@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -130,6 +131,7 @@ func newReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Reque
 	rc := &receiver{respond: respond}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body)) // for respond
 		rc.mu.Lock()
 		rc.requests = append(rc.requests, request{Key: r.Header.Get(webhook.HeaderIdempotencyKey), Body: string(body), At: time.Now()})
 		n := len(rc.requests)

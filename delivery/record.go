@@ -61,6 +61,33 @@ RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
 // claimBatch marks the batch's deliveries sending, those whose job it still
 // is and that are due, in one statement.
 func (r *runner) claimBatch(ctx context.Context, ops []*claimOp) error {
+	for _, group := range byDelivery(ops, func(op *claimOp) int64 { return op.id }) {
+		if err := r.claimGroup(ctx, group); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byDelivery splits a batch into groups in which no delivery appears twice,
+// so that each statement's rows can be told apart by delivery. A delivery
+// appears twice when a stale job (say, one rescued from a killed worker
+// after its delivery moved on) runs beside the delivery's current job.
+func byDelivery[T any](ops []T, id func(T) int64) [][]T {
+	groups := [][]T{nil}
+	seen := make(map[int64]int, len(ops))
+	for _, op := range ops {
+		g := seen[id(op)]
+		seen[id(op)] = g + 1
+		if g == len(groups) {
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], op)
+	}
+	return groups
+}
+
+func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 	now := r.q.now()
 	byID := make(map[int64]*claimOp, len(ops))
 	var (
@@ -159,49 +186,58 @@ SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::bigint[], $5::bigin
 func (r *runner) finishBatch(ctx context.Context, ops []*finishOp) error {
 	now := r.q.now()
 	return r.q.s.inTx(ctx, func(tx txn) error {
-		var jobs []river.InsertManyParams
-		for _, op := range ops {
-			op.lost = false
-			if op.state == StateScheduled {
-				jobs = append(jobs, river.InsertManyParams{Args: sendArgs{DeliveryID: op.id}, InsertOpts: scheduleOpts(op.due, now)})
-			}
-		}
-		var next map[int64]int64
-		if len(jobs) > 0 {
-			var err error
-			if next, err = tx.insertJobs(ctx, jobs); err != nil {
-				return err
-			}
-		}
-
-		updated, err := r.updateFinished(ctx, tx, ops, next, now)
-		if err != nil {
-			return err
-		}
-		if err := r.insertAttempts(ctx, tx, ops); err != nil {
-			return err
-		}
-		var hooks []river.InsertManyParams
-		for _, op := range ops {
-			if !updated[op.id] {
-				op.lost = true
-				continue
-			}
-			if op.hook {
-				ev := hookDelivered
-				if op.state == StateFailed {
-					ev = hookFailed
-				}
-				hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev}})
-			}
-		}
-		if len(hooks) > 0 {
-			if _, err := tx.insertJobs(ctx, hooks); err != nil {
+		for _, group := range byDelivery(ops, func(op *finishOp) int64 { return op.id }) {
+			if err := r.finishGroup(ctx, tx, group, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func (r *runner) finishGroup(ctx context.Context, tx txn, ops []*finishOp, now time.Time) error {
+	var jobs []river.InsertManyParams
+	for _, op := range ops {
+		op.lost = false
+		if op.state == StateScheduled {
+			jobs = append(jobs, river.InsertManyParams{Args: sendArgs{DeliveryID: op.id}, InsertOpts: scheduleOpts(op.due, now)})
+		}
+	}
+	var next map[int64]int64
+	if len(jobs) > 0 {
+		var err error
+		if next, err = tx.insertJobs(ctx, jobs); err != nil {
+			return err
+		}
+	}
+
+	updated, err := r.updateFinished(ctx, tx, ops, next, now)
+	if err != nil {
+		return err
+	}
+	if err := r.insertAttempts(ctx, tx, ops); err != nil {
+		return err
+	}
+	var hooks []river.InsertManyParams
+	for _, op := range ops {
+		if !updated[op.id] {
+			op.lost = true
+			continue
+		}
+		if op.hook {
+			ev := hookDelivered
+			if op.state == StateFailed {
+				ev = hookFailed
+			}
+			hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev}})
+		}
+	}
+	if len(hooks) > 0 {
+		if _, err := tx.insertJobs(ctx, hooks); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // updateFinished moves each delivery to its new state, if its job still

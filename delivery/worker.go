@@ -59,6 +59,9 @@ type Worker struct {
 
 	// testOnly turns off River's startup jitter in tests.
 	testOnly bool
+	// jobMargin replaces the default margin of the job timeout over the
+	// attempt timeout in tests, so that rescue can come quickly.
+	jobMargin time.Duration
 	// send replaces the Sender's Send in tests (temporary).
 	send func(ctx context.Context, r *webhook.Request) (*webhook.Result, error)
 }
