@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -686,11 +688,13 @@ func sensitiveName(name string) bool {
 }
 
 // RedactURL returns rawURL fit for a log line or an error: userinfo and
-// fragment removed and the value of every query parameter whose name
-// suggests a secret (key, token, secret, password, signature, ...)
-// replaced by "REDACTED", other parameters kept as written. An unparseable
-// URL is reduced to "REDACTED".
+// fragment removed, query parameters sorted by name, and the value of every
+// one whose name suggests a secret (key, token, secret, password,
+// signature, ...) replaced by "REDACTED". An unparseable URL is reduced to
+// "REDACTED".
 func RedactURL(rawURL string) string {
+	// Split the userinfo off first: a password the URL parser rejects must
+	// not make the rest unreadable, nor appear anywhere.
 	_, rest, _ := splitUserinfo(strings.TrimSpace(rawURL))
 	u, err := url.Parse(rest)
 	if err != nil || u.Host == "" {
@@ -699,18 +703,26 @@ func RedactURL(rawURL string) string {
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
 	if u.RawQuery != "" {
-		pairs := strings.Split(u.RawQuery, "&")
-		for i, pair := range pairs {
-			k, _, hasValue := strings.Cut(pair, "=")
-			name, err := url.QueryUnescape(k)
-			if err != nil {
-				name = k
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = redacted
+		} else {
+			var b strings.Builder
+			for _, k := range slices.Sorted(maps.Keys(q)) {
+				for _, v := range q[k] {
+					if b.Len() > 0 {
+						b.WriteByte('&')
+					}
+					b.WriteString(url.QueryEscape(k))
+					b.WriteByte('=')
+					if sensitiveName(k) {
+						v = redacted
+					}
+					b.WriteString(url.QueryEscape(v))
+				}
 			}
-			if sensitiveName(name) && (hasValue || k != "") {
-				pairs[i] = k + "=" + redacted
-			}
+			u.RawQuery = b.String()
 		}
-		u.RawQuery = strings.Join(pairs, "&")
 	}
 	return u.String()
 }

@@ -272,7 +272,7 @@ func TestRequestString(t *testing.T) {
 		Build()
 	require.NoError(t, err)
 	s := r.String()
-	assert.Equal(t, "POST https://api.example.com/x?token=REDACTED&page=2 (5 bytes)", s)
+	assert.Equal(t, "POST https://api.example.com/x?page=2&token=REDACTED (5 bytes)", s)
 	h := r.RedactedHeader()
 	assert.Equal(t, "REDACTED", h.Get("Authorization"))
 	assert.Equal(t, "REDACTED", h.Get("X-Api-Key"))
@@ -285,8 +285,10 @@ func TestRedactURL(t *testing.T) {
 	cases := map[string]string{
 		"https://u:p@api.example.com/x":                          "https://api.example.com/x",
 		"https://api.trello.com/1/cards?idList=1&key=K&token=T":  "https://api.trello.com/1/cards?idList=1&key=REDACTED&token=REDACTED",
-		"https://x.example/?api_key=1&Signature=2&q=3&password":  "https://x.example/?api_key=REDACTED&Signature=REDACTED&q=3&password=REDACTED",
-		"https://x.example/a?q=%20x#frag":                        "https://x.example/a?q=%20x",
+		"https://x.example/?api_key=1&Signature=2&q=3&password":  "https://x.example/?Signature=REDACTED&api_key=REDACTED&password=REDACTED&q=3",
+		"https://x.example/a?q=%20x#frag":                        "https://x.example/a?q=+x",
+		"https://x.example/a?q=%zz&token=t":                      "https://x.example/a?REDACTED",
+		"https://user:pa%zz@x.example/a":                         "https://x.example/a",
 		"https://me@example.com:secret@x.zendesk.com/api?page=1": "https://x.zendesk.com/api?page=1",
 		"https://x.example/?Idempotency=1":                       "https://x.example/?Idempotency=1",
 		"not a url":                                              "REDACTED",
