@@ -373,11 +373,13 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 				inRaw = false
 			}
 		case tok.Type == parser.TextTokenType:
-			for _, delim := range []string{"{{", "{%"} {
-				if i := strings.Index(source, delim); i >= 0 {
-					closing := map[string]string{"{{": "}}", "{%": "%}"}[delim]
-					return "", syntax(line+strings.Count(source[:i], "\n"), "%s is not closed by %s on the same line (use {%% raw %%} for literal braces)", delim, closing)
-				}
+			// The scanner leaves an unclosed {{ or {% as text; Customer.io
+			// refuses it, and it is almost always a typo.
+			if i := strings.Index(source, "{{"); i >= 0 {
+				return "", syntax(line+strings.Count(source[:i], "\n"), "{{ is not closed by }} on the same line (use {%% raw %%} for literal braces)")
+			}
+			if i := strings.Index(source, "{%"); i >= 0 {
+				return "", syntax(line+strings.Count(source[:i], "\n"), "{%% does not start a tag closed by %%} (use {%% raw %%} for literal braces)")
 			}
 		case tok.Type == parser.ObjTokenType:
 			lexed, ok := lexExpr(tok.Args)
@@ -1151,13 +1153,12 @@ func stepInto(v any, s pathSeg) (any, lookupResult) {
 		}
 		return nil, pathUnknown // an integer index on a map: the engine converts it oddly
 	case []any:
-		return stepSlice(reflect.ValueOf(x), len(x), s)
+		return stepItems(x, s)
 	case string:
-		if s.kind == segProp && s.name == "size" {
-			return len(x), pathFound
-		}
-		return nil, pathMissing
-	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		return stepText(len(x), s)
+	case json.Number: // the engine treats it as text
+		return stepText(len(x), s)
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
 		return nil, pathMissing
 	}
 	rv := reflect.ValueOf(v)
@@ -1174,17 +1175,30 @@ func stepInto(v any, s pathSeg) (any, lookupResult) {
 		}
 		return nil, pathMissing
 	case reflect.Slice, reflect.Array:
-		return stepSlice(rv, rv.Len(), s)
-	case reflect.String:
-		if s.kind == segProp && s.name == "size" {
-			return rv.Len(), pathFound
+		items := make([]any, rv.Len())
+		for i := range items {
+			items[i] = rv.Index(i).Interface()
 		}
-		return nil, pathMissing
+		return stepItems(items, s)
+	case reflect.String:
+		return stepText(rv.Len(), s)
 	}
 	return nil, pathUnknown
 }
 
-func stepSlice(rv reflect.Value, n int, s pathSeg) (any, lookupResult) {
+// stepText: text has a size (in bytes, as the engine counts) and nothing
+// else.
+func stepText(n int, s pathSeg) (any, lookupResult) {
+	if s.kind == segProp && s.name == "size" {
+		return n, pathFound
+	}
+	return nil, pathMissing
+}
+
+// stepItems: an array has first, last, size and integer indexes
+// (negative ones count from the end).
+func stepItems(items []any, s pathSeg) (any, lookupResult) {
+	n := len(items)
 	switch s.kind {
 	case segProp:
 		switch s.name {
@@ -1194,12 +1208,12 @@ func stepSlice(rv reflect.Value, n int, s pathSeg) (any, lookupResult) {
 			if n == 0 {
 				return nil, pathFound
 			}
-			return rv.Index(0).Interface(), pathFound
+			return items[0], pathFound
 		case "last":
 			if n == 0 {
 				return nil, pathFound
 			}
-			return rv.Index(n - 1).Interface(), pathFound
+			return items[n-1], pathFound
 		}
 	case segIndex:
 		i := s.index
@@ -1207,7 +1221,7 @@ func stepSlice(rv reflect.Value, n int, s pathSeg) (any, lookupResult) {
 			i += n
 		}
 		if 0 <= i && i < n {
-			return rv.Index(i).Interface(), pathFound
+			return items[i], pathFound
 		}
 	}
 	return nil, pathMissing

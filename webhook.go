@@ -259,11 +259,20 @@ func cloneSpec(s Spec) Spec {
 // Spec returns a copy of the Spec a was compiled from.
 func (a *Action) Spec() Spec { return cloneSpec(a.spec) }
 
+// ErrNotCompiled is returned by Render on an Action that Compile did not
+// make.
+var ErrNotCompiled = errors.New("webhook: action not compiled: use Compile")
+
 // Render renders the request for one person's data: each top-level key of
 // data (customer, event, ...) is a Liquid variable. Use ParseData for data
 // read as JSON, so numbers behave. The Request has a new idempotency key.
 // A problem is reported as a *TemplateError naming the field.
-func (a *Action) Render(data map[string]any) (*Request, error) { return a.render(data) }
+func (a *Action) Render(data map[string]any) (*Request, error) {
+	if a == nil || a.eng == nil {
+		return nil, ErrNotCompiled
+	}
+	return a.render(data)
+}
 
 // ParseError reports where a JSON document given to ParseSpec or ParseData
 // is wrong. It matches ErrInvalidSpec or ErrInvalidData with errors.Is.

@@ -178,6 +178,16 @@ func TestRenderedJSONErrorLocates(t *testing.T) {
 	assert.Contains(t, be.Snippet, `"Ann "Nan""`)
 }
 
+func TestRenderNeedsCompile(t *testing.T) {
+	var zero webhook0
+	_, err := zero.Render(nil)
+	assert.ErrorIs(t, err, ErrNotCompiled)
+	_, err = (*Action)(nil).Render(nil)
+	assert.ErrorIs(t, err, ErrNotCompiled)
+}
+
+type webhook0 = Action
+
 func TestSpecIsACopy(t *testing.T) {
 	spec := Spec{URL: "https://x.example", Headers: map[string]string{"X-A": "1"}, Response: map[string]string{"id": "{{ response.id }}"}}
 	a, err := Compile(spec)
