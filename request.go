@@ -543,7 +543,7 @@ func checkJSON(contentType string, body []byte) error {
 		off = len(body) + 1 // the input ended early: point just past it
 	}
 	line, col, snippet := locate(body, off)
-	return &BodyError{ContentType: contentType, Line: line, Column: col, Snippet: snippet, Err: errors.New(strings.TrimPrefix(se.Error(), "json: "))}
+	return &BodyError{ContentType: contentType, Line: line, Column: col, Snippet: snippet, Err: se}
 }
 
 // checkForm checks that body decodes as application/x-www-form-urlencoded

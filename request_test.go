@@ -447,3 +447,10 @@ func FuzzParseURL(f *testing.F) {
 		assert.Nil(t, u.User)
 	})
 }
+
+func TestBodyErrorKeepsTheParserError(t *testing.T) {
+	err := checkBody(http.MethodPost, contentTypeJSON, []byte(`{"a" 1}`))
+	var se *json.SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, int64(6), se.Offset)
+}

@@ -332,7 +332,7 @@ func jsonError(kind error, doc []byte, err error, tokenErr bool) *ParseError {
 		if tokenErr {
 			off++
 		}
-		return newParseError(kind, doc, off, "", errors.New(strings.TrimPrefix(se.Error(), "json: ")))
+		return newParseError(kind, doc, off, "", se)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return newParseError(kind, doc, len(doc), "", errors.New("unexpected end of input"))

@@ -179,14 +179,12 @@ func TestRenderedJSONErrorLocates(t *testing.T) {
 }
 
 func TestRenderNeedsCompile(t *testing.T) {
-	var zero webhook0
+	var zero Action
 	_, err := zero.Render(nil)
 	assert.ErrorIs(t, err, ErrNotCompiled)
 	_, err = (*Action)(nil).Render(nil)
 	assert.ErrorIs(t, err, ErrNotCompiled)
 }
-
-type webhook0 = Action
 
 func TestSpecIsACopy(t *testing.T) {
 	spec := Spec{URL: "https://x.example", Headers: map[string]string{"X-A": "1"}, Response: map[string]string{"id": "{{ response.id }}"}}
@@ -353,4 +351,33 @@ func FuzzParseSpec(f *testing.F) {
 		assert.Equal(t, spec.URL, back.URL)
 		assert.Equal(t, spec.Body, back.Body)
 	})
+}
+
+// TestLimitsSpanTheRequest checks that one Render shares one iteration
+// budget across the URL, headers and body.
+func TestLimitsSpanTheRequest(t *testing.T) {
+	c := Compiler{MaxIterations: 10}
+	a, err := c.Compile(Spec{
+		URL:     "https://x.example/{% for i in (1..4) %}{{ i }}{% endfor %}",
+		Headers: map[string]string{"X-Count": "{% for i in (1..4) %}{{ i }}{% endfor %}"},
+		Body:    "[{% for i in (1..2) %}{{ i }}{% unless forloop.last %},{% endunless %}{% endfor %}]",
+	})
+	require.NoError(t, err)
+	r, err := a.Render(nil)
+	require.NoError(t, err, "10 iterations fit")
+	assert.Equal(t, "https://x.example/1234", r.URL)
+	assert.Equal(t, "[1,2]", string(r.Body))
+
+	over, err := c.Compile(Spec{
+		URL:  "https://x.example/{% for i in (1..6) %}{{ i }}{% endfor %}",
+		Body: "[{% for i in (1..6) %}{{ i }}{% unless forloop.last %},{% endunless %}{% endfor %}]",
+	})
+	require.NoError(t, err)
+	_, err = over.Render(nil)
+	assert.ErrorIs(t, err, ErrLimitExceeded)
+	var te *TemplateError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "body", te.Field)
+	_, err = over.Render(nil)
+	assert.ErrorIs(t, err, ErrLimitExceeded, "each Render starts with a full budget, and fails the same way")
 }
