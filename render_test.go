@@ -165,6 +165,12 @@ func TestPrinting(t *testing.T) {
 	})
 }
 
+func TestObjectPrintsLikeCustomerIO(t *testing.T) {
+	got, err := renderText(t, Compiler{}, "{{ customer }}", mustData(t, `{"customer": {"n": null, "id": "1"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, `{"id"=>"1", "n"=>nil}`, got)
+}
+
 func TestReplaceIdiomIsJSON(t *testing.T) {
 	data := mustData(t, `{"customer": {"id": "1", "n": 3, "f": 2.5, "ok": true, "tags": ["a", "b"], "addr": {"city": "Zürich", "line": "5 \"Main\" St\\\\2\nnext"}}}`)
 	got, err := renderText(t, Compiler{}, `{{ customer | replace: "=>", ":" }}`, data)
