@@ -1,0 +1,485 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fixedNow is the clock every dialect test uses: 2021-02-25 23:30 in
+// Auckland, which is still the 25th in UTC.
+var fixedNow = time.Date(2021, 2, 26, 12, 30, 0, 0, time.FixedZone("NZDT", 13*3600))
+
+func fixedClock() time.Time { return fixedNow }
+
+// renderText compiles src as the field "body" with c and renders it over
+// data, the way an Action does.
+func renderText(t *testing.T, c Compiler, src string, data map[string]any) (string, error) {
+	t.Helper()
+	if c.Now == nil {
+		c.Now = fixedClock
+	}
+	e := c.engine()
+	tm, err := e.compile("body", src)
+	if err != nil {
+		return "", err
+	}
+	st := e.newState()
+	w := &outWriter{max: e.maxOutput, st: st, eng: e}
+	if err := tm.execute(st, bindings(data, st, "", nil), w); err != nil {
+		return "", err
+	}
+	return string(w.buf), nil
+}
+
+// mustData decodes a JSON data document as ParseData does.
+func mustData(t *testing.T, doc string) map[string]any {
+	t.Helper()
+	d, err := ParseData([]byte(doc))
+	require.NoError(t, err)
+	return d
+}
+
+const customerDoc = `{
+  "customer": {
+    "id": "c1",
+    "email": "ann@example.com",
+    "first_name": "Ann",
+    "empty": "",
+    "spaces": "   ",
+    "nothing": null,
+    "tags": ["vip", "beta"],
+    "no_tags": [],
+    "address": {"city": "Köln", "zip": "50667"},
+    "no_address": null,
+    "quote": "say \"hi\"\\n\tnow é ✓",
+    "created_at": 1700000000,
+    "amount": 100,
+    "price": 12.5,
+    "ratio": 0.1,
+    "big": 12345678901234567,
+    "neg": -42,
+    "active": true
+  },
+  "event": {"name": "signup", "timestamp": 1614265384, "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 3}]}
+}`
+
+type dialectCase struct {
+	name    string
+	src     string
+	want    string
+	wantErr error
+	errHas  string // text the error must contain
+	line    int    // the TemplateError line, when wantErr is set and line > 0
+}
+
+func runDialect(t *testing.T, c Compiler, data map[string]any, cases []dialectCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := renderText(t, c, tc.src, data)
+			if tc.wantErr != nil {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tc.wantErr)
+				var te *TemplateError
+				require.ErrorAs(t, err, &te)
+				assert.Equal(t, "body", te.Field)
+				if tc.line > 0 {
+					assert.Equal(t, tc.line, te.Line, "line of %v", err)
+				}
+				if tc.errHas != "" {
+					assert.Contains(t, err.Error(), tc.errHas)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestLoopsAndTags(t *testing.T) {
+	data := mustData(t, customerDoc)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "for with forloop", src: "{% for i in event.items %}{{ forloop.index }}:{{ i.sku }}x{{ i.qty }}{% unless forloop.last %},{% endunless %}{% endfor %}", want: "1:ax2,2:bx3"},
+		{name: "object iterates in key order", src: "{% for pair in customer.address %}{{ pair[0] }}={{ pair[1] }};{% endfor %}", want: "city=Köln;zip=50667;"},
+		{name: "limit, offset, reversed", src: "{% for i in (1..10) limit: 3 offset: 2 %}{{ i }}{% endfor %}|{% for i in (1..3) reversed %}{{ i }}{% endfor %}", want: "345|321"},
+		{name: "modifiers after the map order filter", src: "{% for p in customer.address reversed %}{{ p[0] }}{% endfor %}", want: "zipcity"},
+		{name: "for else", src: "{% for x in customer.no_tags %}{{ x }}{% else %}none{% endfor %}", want: "none"},
+		{name: "break and continue", src: "{% for i in (1..9) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 4 %}{% break %}{% endif %}{{ i }}{% endfor %}", want: "13"},
+		{name: "capture", src: "{% capture greeting %}Hi {{ customer.first_name }}{% endcapture %}{{ greeting | upcase }}", want: "HI ANN"},
+		{name: "capture in a loop", src: "{% capture l %}{% endcapture %}{% for t in customer.tags %}{% capture l %}{{ l }}{{ t }};{% endcapture %}{% endfor %}{{ l }}", want: "vip;beta;"},
+		{name: "break inside capture inside for", src: "{% for i in (1..5) %}{% capture c %}{{ i }}{% if i == 2 %}{% break %}{% endif %}{% endcapture %}{{ c }}{% endfor %}", want: "1"},
+		{name: "whitespace control", src: "a  {{- customer.first_name -}}  b {%- if true -%}  c  {%- endif %}", want: "aAnnbc"},
+		{name: "whitespace control in capture", src: "{% capture x -%}  v  {%- endcapture %}[{{ x }}]", want: "[v]"},
+		{name: "raw keeps braces", src: "{% raw %}{{ not.a.variable }} {% if %}{% endraw %}", want: "{{ not.a.variable }} {% if %}"},
+		{name: "comment", src: "a{% comment %}{{ nope }} {% if %}{% endcomment %}b", want: "ab"},
+		{name: "cycle and tablerow", src: "{% for i in (1..3) %}{% cycle 'x', 'y' %}{% endfor %}|{% tablerow i in (1..2) %}{{ i }}{% endtablerow %}", want: `xyx|<tr class="row1"><td class="col1">1</td><td class="col2">2</td></tr>`},
+		{name: "assign and case", src: "{% assign p = customer.tags.first %}{% case p %}{% when 'vip' %}V{% when 'x' %}X{% endcase %}", want: "V"},
+		{name: "literal braces in text are refused", src: "a\nb {{ c", wantErr: ErrTemplateSyntax, line: 2, errHas: "{{ is not closed"},
+		{name: "cycle outside a loop after clobbering forloop", src: "{% assign forloop = 1 %}{% cycle 'a', 'b' %}", wantErr: ErrTemplate},
+		{name: "division by zero", src: "{{ 1 | divided_by: 0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
+		{name: "break outside a loop", src: "x{% break %}", wantErr: ErrTemplate},
+	})
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		src    string
+		line   int
+		errHas string
+	}{
+		{name: "the seed's Zendesk typo", src: seedZendeskBody, line: 5, errHas: `customer.firstName\"`},
+		{name: "unknown filter", src: "a\nb\n{{ x | upcasee }}", line: 3, errHas: `unknown filter "upcasee"`},
+		{name: "unknown filter in a tag", src: "{% if x %}\n{% assign y = x | nope: 1 %}{% endif %}", line: 2, errHas: `unknown filter "nope"`},
+		{name: "unterminated if", src: "a\n{% if x %}\nb", line: 2, errHas: `unterminated "if" block`},
+		{name: "unknown tag", src: "\n\n{% frobnicate %}", line: 3, errHas: "frobnicate"},
+		{name: "endfor without for", src: "x\n{% endfor %}", line: 2},
+		{name: "unclosed object", src: "{\n  \"a\": \"{{ customer.name\"\n}", line: 2, errHas: "{{ is not closed"},
+		{name: "unclosed tag", src: "x {% if", line: 1, errHas: "{% does not start a tag"},
+		{name: "include reads files", src: "x\n{% include 'secrets.txt' %}", line: 2, errHas: "cannot read files"},
+		{name: "render reads files", src: "{% render 'partial' %}", line: 1, errHas: "cannot read files"},
+		{name: "integer too large", src: "a\n\n{{ 99999999999999999999 }}", line: 3},
+		{name: "integer too large in a tag", src: "a\n{% if x == 99999999999999999999 %}{% endif %}", line: 2},
+		{name: "unterminated comment", src: "a\n{% comment %}\nb", line: 2, errHas: "endcomment"},
+		{name: "unterminated raw", src: "{% raw %}\nb", line: 1, errHas: "endraw"},
+		{name: "bad expression deep in a loop", src: "{% for i in (1..2) %}\n\n{% if i == %}{% endif %}\n{% endfor %}", line: 3},
+		{name: "assign with dots", src: "{% assign a.b = 1 %}", line: 1},
+		{name: "the internal node tag", src: "x {% liquidhook_node %}", line: 1, errHas: "unknown tag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := renderText(t, Compiler{}, tc.src, nil)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrTemplateSyntax)
+			var te *TemplateError
+			require.ErrorAs(t, err, &te)
+			assert.Equal(t, "body", te.Field)
+			assert.Equal(t, tc.line, te.Line, "%v", err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("body: line %d: ", tc.line))
+			if tc.errHas != "" {
+				assert.Contains(t, err.Error(), tc.errHas)
+			}
+		})
+	}
+}
+
+// seedZendeskBody is the Zendesk body exactly as the seed publishes it.
+const seedZendeskBody = `{
+"ticket": {
+"subject": "{{customer.company_name}} has canceled their account.",
+"comment": { "body":"{{event.feedback}}" },
+"requester": { "name":"{{customer.firstName"}} {{customer.lastName"}},"email":"{{customer.email}}"
+}
+}
+}`
+
+func TestLimits(t *testing.T) {
+	small := Compiler{MaxIterations: 1000, MaxOutput: 4096}
+	cases := []struct {
+		name   string
+		c      Compiler
+		src    string
+		errHas string
+	}{
+		{name: "a huge range", c: small, src: "{% for i in (1..1000000000) %}{% endfor %}", errHas: "more than 1000 loop iterations"},
+		{name: "nested loops", c: small, src: "{% for i in (1..100000) %}{% for j in (1..100000) %}{% for k in (1..100000) %}{% endfor %}{% endfor %}{% endfor %}", errHas: "loop iterations"},
+		{name: "tablerow", c: Compiler{MaxIterations: 1000}, src: "{% tablerow i in (1..1000000000) %}{% endtablerow %}", errHas: "loop iterations"},
+		{name: "output", c: small, src: "{% for i in (1..900) %}0123456789{% endfor %}", errHas: "output larger than 4096 bytes"},
+		{name: "output in raw", c: small, src: "{% for i in (1..900) %}{% raw %}0123456789{% endraw %}{% endfor %}", errHas: "output larger than 4096 bytes"},
+		{name: "a string doubled with append", c: small, src: `{% assign s = "ab" %}{% for i in (1..64) %}{% assign s = s | append: s %}{% endfor %}{{ s | size }}`, errHas: "output larger"},
+		{name: "a string doubled with capture", c: small, src: `{% assign s = "ab" %}{% for i in (1..64) %}{% capture s %}{{ s }}{{ s }}{% endcapture %}{% endfor %}`, errHas: "output larger"},
+		{name: "text in a capture in a loop", c: small, src: `{% capture s %}{% for i in (1..900) %}0123456789{% endfor %}{% endcapture %}`, errHas: "output larger"},
+		{name: "a string multiplied with replace", c: small, src: `{% assign s = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" %}{{ s | replace: "a", s | replace: "a", s }}`, errHas: "output larger"},
+		{name: "an array doubled with concat", c: small, src: `{% assign a = "x,y" | split: "," %}{% for i in (1..64) %}{% assign a = a | concat: a %}{% endfor %}`, errHas: "array larger than 1000"},
+		{name: "a huge range given to a filter", c: small, src: `{{ (1..1000000000) | join: "," }}`, errHas: "range larger than 1000"},
+		{name: "a huge range given to a standard filter", c: small, src: `{{ (1..1000000000) | reverse | first }}`, errHas: "larger than 1000"},
+		{name: "a huge range as a filter argument", c: small, src: `{{ "x" | split: "," | concat: (1..1000000000) }}`, errHas: "larger than 1000"},
+		{name: "a huge range sliced", c: small, src: `{{ (1..1000000000) | slice: 0, 2 }}`, errHas: "larger than 1000"},
+		{name: "a huge range in json", c: small, src: `{{ (1..1000000000) | json }}`, errHas: "larger than 1000"},
+		{name: "a strftime width bomb", c: small, src: `{{ 'now' | date: "%1000000Y%1000000Y" }}`, errHas: "output larger"},
+		{name: "a long join", c: small, src: `{% assign a = "x" | split: "," %}{% for i in (1..9) %}{% assign a = a | concat: a %}{% endfor %}{% assign s = "0123456789" %}{% for i in (1..9) %}{% assign s = s | append: s %}{% endfor %}{{ a | join: s }}`, errHas: "output larger"},
+		{name: "the deadline", c: Compiler{Timeout: time.Millisecond, MaxIterations: 1 << 30}, src: `{% for i in (1..1000000000) %}{% assign x = i | plus: 1 %}{% endfor %}`, errHas: "took longer than 1ms"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			_, err := renderText(t, tc.c, tc.src, nil)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrLimitExceeded)
+			var te *TemplateError
+			require.ErrorAs(t, err, &te)
+			assert.Contains(t, err.Error(), tc.errHas)
+			assert.LessOrEqual(t, runtime.NumGoroutine(), before, "a render must not leave goroutines behind")
+		})
+	}
+}
+
+func TestDataIsNotModified(t *testing.T) {
+	data := mustData(t, customerDoc)
+	before, err := json.Marshal(data)
+	require.NoError(t, err)
+	_, err = renderText(t, Compiler{}, "{% assign customer = 1 %}{% capture event %}x{% endcapture %}{% for t in data %}{% endfor %}", data)
+	require.NoError(t, err)
+	after, err := json.Marshal(data)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(before), string(after))
+}
+
+func TestRenderConcurrently(t *testing.T) {
+	a, err := (&Compiler{Now: fixedClock}).Compile(Spec{
+		URL:     "https://api.example.com/people/{{ customer.id }}?n={{ customer.n }}",
+		Headers: map[string]string{"X-Person": "{{ customer.name | upcase }}"},
+		Body:    `{"name": {{ customer.name | json }}, "tags": [{% for t in customer.tags %}{{ t | json }}{% unless forloop.last %},{% endunless %}{% endfor %}], "at": "{{ 'now' | date: '%F' }}"}`,
+	})
+	require.NoError(t, err)
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("person %d", i)
+			data := map[string]any{"customer": map[string]any{"id": i, "n": i * 10, "name": name, "tags": []any{"t", i}}}
+			for range 50 {
+				r, err := a.Render(data)
+				if err != nil {
+					errs <- err
+					return
+				}
+				want := fmt.Sprintf(`{"name": %q, "tags": ["t",%d], "at": "2021-02-25"}`, name, i)
+				if string(r.Body) != want || r.URL != fmt.Sprintf("https://api.example.com/people/%d?n=%d", i, i*10) || r.Header.Get("X-Person") != strings.ToUpper(name) {
+					errs <- fmt.Errorf("goroutine %d got %s %s %q", i, r.URL, r.Body, r.Header.Get("X-Person"))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestRenderResponse(t *testing.T) {
+	a, err := Compile(Spec{
+		URL: "https://crm.example.com/leads",
+		Response: map[string]string{
+			"lead_id": "{{ response.id }}",
+			"score":   "{{ response.score | plus: customer.bonus }}",
+			"label":   "{{ response.labels | join: '/' }}",
+		},
+	})
+	require.NoError(t, err)
+	data := map[string]any{"customer": map[string]any{"bonus": 2}}
+	got, err := a.renderResponse(data, map[string]any{"id": "lead_42", "score": 5, "labels": []any{"a", "b"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"lead_id": "lead_42", "score": "7", "label": "a/b"}, got)
+
+	_, err = a.renderResponse(data, map[string]any{"score": 1, "labels": []any{}})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrMissingVariable)
+	var te *TemplateError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "response.lead_id", te.Field)
+	assert.Contains(t, err.Error(), "missing variable response.id")
+
+	_, err = a.renderResponse(data, "plain text body")
+	assert.ErrorIs(t, err, ErrMissingVariable)
+
+	none, err := Compile(Spec{URL: "https://x.example"})
+	require.NoError(t, err)
+	got, err = none.renderResponse(data, nil)
+	require.NoError(t, err)
+	assert.Nil(t, got)
+}
+
+func FuzzRender(f *testing.F) {
+	for _, src := range []string{
+		"{{ customer.name }}",
+		"{{ customer | replace: \"=>\", \":\" }}",
+		"{% for i in (1..1000000) %}{{ i }}{% endfor %}",
+		"{% assign s = 'ab' %}{% for i in (1..64) %}{% assign s = s | append: s %}{% endfor %}",
+		"{% capture s %}{{ s }}{{ s }}{% endcapture %}",
+		"{% if customer.x != blank and customer.tags.size > 0 %}{{ customer.tags | join: ',' }}{% endif %}",
+		"{{ 'now' | date: '%F' }} {{ customer.created_at | date: '%s' }}",
+		"{{ (1..100000000) | json }}",
+		"{% raw %}{{ x }}{% endraw %}{% comment %}x{% endcomment %}",
+		"{%- if a -%} {{- b -}} {%- endif -%}",
+		"{% case customer.plan %}{% when 'a', 'b' %}x{% else %}y{% endcase %}",
+		"{% tablerow t in customer.tags cols: 2 %}{{ t }}{% endtablerow %}",
+		"{{ customer.tags[0] | upcase | prepend: customer.name | default: 'x' }}",
+		"{% cycle 'a' %}{% break %}{{ x | divided_by: 0 }}",
+		seedZendeskBody,
+	} {
+		f.Add(src, []byte(`{"customer": {"name": "Ann", "tags": ["a", "b"], "created_at": 1700000000, "plan": "a", "x": ""}}`))
+	}
+	f.Add("{{ a.b.c }}", []byte(`{"a": {"b": null}}`))
+	f.Add("{% for p in a %}{{ p[0] }}{% endfor %}", []byte(`{"a": {"z": 1, "y": [1, {"q": 2.5}]}}`))
+
+	c := Compiler{Timeout: 250 * time.Millisecond, MaxIterations: 2000, MaxOutput: 16 << 10, Now: fixedClock}
+	lax := c
+	lax.Lax = true
+	fallback := map[string]any{"customer": map[string]any{"name": "x"}}
+	sentinels := []error{ErrMissingVariable, ErrLimitExceeded, ErrTemplate}
+	f.Fuzz(func(t *testing.T, src string, doc []byte) {
+		data, err := ParseData(doc)
+		if err != nil {
+			data = fallback
+		}
+		for _, comp := range []*Compiler{&c, &lax} {
+			a, err := comp.Compile(Spec{URL: "https://example.com/x", Headers: map[string]string{"Content-Type": "text/plain"}, Body: src, Response: map[string]string{"r": src}})
+			if err != nil {
+				var te *TemplateError
+				require.ErrorAs(t, err, &te)
+				if !errors.Is(err, ErrTemplateSyntax) && !errors.Is(err, ErrLimitExceeded) {
+					t.Fatalf("compile: %v", err)
+				}
+				return
+			}
+			r, err := a.Render(data)
+			if err == nil {
+				assert.LessOrEqual(t, len(r.Body), c.MaxOutput)
+			} else {
+				var te *TemplateError
+				require.ErrorAs(t, err, &te)
+				if !slices.ContainsFunc(sentinels, func(s error) bool { return errors.Is(err, s) }) {
+					t.Fatalf("render: %v", err)
+				}
+			}
+			if _, err := a.renderResponse(data, data); err != nil {
+				require.True(t, slices.ContainsFunc(sentinels, func(s error) bool { return errors.Is(err, s) }), "response: %v", err)
+			}
+		}
+	})
+}
+
+// helpScoutCustomer is a 30-attribute customer for the Help Scout template.
+func helpScoutCustomer() map[string]any {
+	c := map[string]any{
+		"id": "4471", "email": "kenji.watanabe@example.jp", "firstName": "Kenji", "lastName": "Watanabe",
+		"comment": "Support took three days to answer my billing question.", "NPS_rating": 4,
+	}
+	for i := len(c); i < 30; i++ {
+		c[fmt.Sprintf("attr_%02d", i)] = fmt.Sprintf("value %d", i)
+	}
+	return map[string]any{"customer": c}
+}
+
+func helpScoutSpec(b testing.TB) Spec {
+	doc, err := os.ReadFile("examples/helpscout/action.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ParseSpec(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// helpScoutTextTemplate translates the Help Scout body to text/template.
+func helpScoutTextTemplate(body string) string {
+	r := strings.NewReplacer(
+		"{{customer.", "{{.customer.",
+		`{% assign current_time = 'now' %}{{current_time | date: "%F"}}`, `{{date "2006-01-02"}}`,
+	)
+	return r.Replace(body)
+}
+
+func BenchmarkRender(b *testing.B) {
+	spec := helpScoutSpec(b)
+	data := helpScoutCustomer()
+	now := func() time.Time { return time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC) }
+	a, err := (&Compiler{Now: now}).Compile(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	funcs := template.FuncMap{"date": func(layout string) string { return now().UTC().Format(layout) }}
+	tt := template.Must(template.New("body").Option("missingkey=error").Funcs(funcs).Parse(helpScoutTextTemplate(spec.Body)))
+
+	// The two must agree, or the comparison means nothing.
+	r, err := a.Render(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tt.Execute(&buf, data); err != nil {
+		b.Fatal(err)
+	}
+	if buf.String() != string(r.Body) {
+		b.Fatalf("text/template and Liquid disagree:\n%s\n%s", buf.String(), r.Body)
+	}
+
+	b.Run("impl=liquid/part=body", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			st := a.eng.newState()
+			w := &outWriter{buf: make([]byte, 0, a.bodyHint), max: a.eng.maxOutput, st: st, eng: a.eng}
+			if err := a.body.execute(st, bindings(data, st, "", nil), w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=text_template/part=body", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf := bytes.NewBuffer(make([]byte, 0, a.bodyHint))
+			if err := tt.Execute(buf, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=liquid/part=request", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.Render(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=text_template/part=request", func(b *testing.B) {
+		// The URL and header have no markup, so only the body is executed:
+		// the baseline gets every advantage.
+		b.ReportAllocs()
+		for b.Loop() {
+			body := bytes.NewBuffer(make([]byte, 0, a.bodyHint))
+			if err := tt.Execute(body, data); err != nil {
+				b.Fatal(err)
+			}
+			r, err := newRequest(spec.Method, spec.URL, http.Header{"Content-Type": {spec.Headers["Content-Type"]}}, body.Bytes())
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.IdempotencyKey = NewIdempotencyKey()
+		}
+	})
+}
+
+// BenchmarkCompile is the cost Render does not pay: parsing and
+// instrumenting the Help Scout action.
+func BenchmarkCompile(b *testing.B) {
+	spec := helpScoutSpec(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
