@@ -184,7 +184,7 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 			waitFrom: start,
 		}
 	}
-	action, err := r.q.actions.get(c.spec)
+	action, err := r.q.actions.get(r.q.Compiler, c.spec)
 	if err != nil {
 		return invalid(err)
 	}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,4 +73,38 @@ func BenchmarkWorkPostgresTwoWorkers(b *testing.B) {
 	workUntilIdle(b, q, testWorker(0))
 	<-done
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkScheduledMemory measures a worker process that runs for five
+// seconds beside n deliveries scheduled an hour ahead: its memory must not
+// grow with n. Run with -benchtime 1x; the metrics are the process's peak
+// RSS and its heap in use at the end.
+func BenchmarkScheduledMemory(b *testing.B) {
+	for _, be := range backends {
+		for _, n := range []int{1000, 100000} {
+			b.Run(be.name+"/scheduled="+itoa(n), func(b *testing.B) {
+				ctx := context.Background()
+				q, dsn := be.open(b)
+				action := testAction(b, "https://example.com", webhook.SendingAutomatic)
+				later := &EnqueueOptions{SendAt: time.Now().Add(time.Hour)}
+				var wg sync.WaitGroup
+				for g := range 4 {
+					wg.Go(func() {
+						for i := g; i < n; i += 4 {
+							_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), later)
+							require.NoError(b, err)
+						}
+					})
+				}
+				wg.Wait()
+				b.ResetTimer()
+				for range b.N {
+					p := startWorker(b, helperConfig{DSN: dsn, For: 5 * time.Second})
+					p.wait(b, time.Minute)
+					b.ReportMetric(float64(p.reported("peak_rss_kb"))/1024, "peak-RSS-MiB")
+					b.ReportMetric(float64(p.reported("heap_inuse"))/(1<<20), "heap-MiB")
+				}
+			})
+		}
+	}
 }

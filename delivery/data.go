@@ -1,12 +1,8 @@
 package delivery
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
 
 	"github.com/liquidhook/webhook"
 )
@@ -49,46 +45,14 @@ func encodeData(data map[string]any) (string, map[string]any, error) {
 	return string(b), decoded, nil
 }
 
-// decodeData decodes a JSON object with numbers as int64 when they are
-// integers that fit, and float64 otherwise: the Liquid engine does
-// arithmetic on those and prints them exactly.
+// decodeData decodes stored data as the CLI decodes a data file
+// (webhook.ParseData): numbers print exactly and still compute.
 func decodeData(b []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	m, err := webhook.ParseData(b)
+	if err != nil {
 		return nil, fmt.Errorf("delivery: data: %w", err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("delivery: data: trailing text after the object")
-	}
-	if m == nil {
-		return nil, errors.New("delivery: data: want a JSON object")
-	}
-	for k, v := range m {
-		m[k] = convertNumbers(v)
-	}
 	return m, nil
-}
-
-func convertNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = convertNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = convertNumbers(e)
-		}
-	}
-	return v
 }
 
 func encodeJSON(v any) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -39,6 +40,7 @@ type helperConfig struct {
 	Wait      time.Duration // the policy's fixed wait between attempts
 	Timeout   time.Duration // per attempt
 	Rescue    time.Duration // RescueAfter
+	For       time.Duration // stop after this long, reporting memory
 }
 
 func (c helperConfig) env() []string {
@@ -50,6 +52,7 @@ func (c helperConfig) env() []string {
 		"HELPER_WAIT="+c.Wait.String(),
 		"HELPER_TIMEOUT="+c.Timeout.String(),
 		"HELPER_RESCUE="+c.Rescue.String(),
+		"HELPER_FOR="+c.For.String(),
 	)
 }
 
@@ -61,9 +64,15 @@ func helperWorker() int {
 	timeout, _ := time.ParseDuration(os.Getenv("HELPER_TIMEOUT"))
 	rescue, _ := time.ParseDuration(os.Getenv("HELPER_RESCUE"))
 	untilIdle := os.Getenv("HELPER_UNTIL_IDLE") == "true"
+	runFor, _ := time.ParseDuration(os.Getenv("HELPER_FOR"))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	if runFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, runFor)
+		defer cancel()
+	}
 	q, err := Open(ctx, os.Getenv("HELPER_DSN"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
@@ -95,6 +104,13 @@ func helperWorker() int {
 		return 1
 	}
 	fmt.Println("attempts", attempts.Load())
+	if runFor > 0 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		fmt.Println("heap_inuse", ms.HeapInuse)
+		fmt.Println("peak_rss_kb", peakRSSKB())
+	}
 	return 0
 }
 
@@ -107,7 +123,7 @@ type workerProcess struct {
 }
 
 // startWorker starts a worker process and waits until it is ready.
-func startWorker(t *testing.T, c helperConfig) *workerProcess {
+func startWorker(t testing.TB, c helperConfig) *workerProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = c.env()
@@ -135,7 +151,7 @@ func startWorker(t *testing.T, c helperConfig) *workerProcess {
 
 // wait waits for the process to exit and returns the number of attempts
 // it reported.
-func (p *workerProcess) wait(t *testing.T, timeout time.Duration) int {
+func (p *workerProcess) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case err := <-p.done:
@@ -180,4 +196,30 @@ func emailGroup(body string) string {
 	}
 	rest := body[i+len(`"email": "`):]
 	return rest[:strings.IndexByte(rest, '-')]
+}
+
+// peakRSSKB returns the process's peak resident set (VmHWM), in KiB.
+func peakRSSKB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// reported returns the value the process printed after name.
+func (p *workerProcess) reported(name string) int64 {
+	for _, l := range p.lines {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
 }

@@ -16,6 +16,12 @@ import (
 // number of goroutines and processes; Work sends what is due. A Queue is
 // safe for concurrent use.
 type Queue struct {
+	// Compiler compiles the stored actions, for each attempt and for
+	// Resend's check. Give it the settings the actions were compiled with
+	// (Lax, limits); set it before using the Queue. Defaults to the
+	// settings of webhook.Compile.
+	Compiler *webhook.Compiler
+
 	s       store
 	actions actionCache
 	closed  atomic.Bool
@@ -62,7 +68,8 @@ func (q *Queue) check() error {
 }
 
 // actionCache keeps compiled actions by their stored spec, so a worker
-// compiles each distinct action once rather than once per attempt.
+// compiles each distinct action once rather than once per attempt. A Queue
+// has one Compiler, so the spec alone is the key.
 type actionCache struct {
 	mu sync.Mutex
 	m  map[string]*webhook.Action
@@ -71,7 +78,7 @@ type actionCache struct {
 // actionCacheSize bounds the cache; when it fills, it starts over.
 const actionCacheSize = 256
 
-func (c *actionCache) get(specJSON string) (*webhook.Action, error) {
+func (c *actionCache) get(comp *webhook.Compiler, specJSON string) (*webhook.Action, error) {
 	c.mu.Lock()
 	a, ok := c.m[specJSON]
 	c.mu.Unlock()
@@ -82,7 +89,10 @@ func (c *actionCache) get(specJSON string) (*webhook.Action, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err = webhook.Compile(spec)
+	if comp == nil {
+		comp = &webhook.Compiler{}
+	}
+	a, err = comp.Compile(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func (q *Queue) Resend(ctx context.Context, id int64, data map[string]any) (*Del
 				return err
 			}
 		}
-		action, err := q.actions.get(row.spec)
+		action, err := q.actions.get(q.Compiler, row.spec)
 		if err != nil {
 			return err
 		}
