@@ -40,8 +40,12 @@ func ParseState(s string) (State, error) {
 	case StateDraft, StateScheduled, StateSending, StateDelivered, StateFailed, StateCancelled:
 		return st, nil
 	}
-	return "", fmt.Errorf("delivery: unknown state %q: want draft, scheduled, sending, delivered, failed or cancelled", s)
+	return "", fmt.Errorf("%w %q: want draft, scheduled, sending, delivered, failed or cancelled", ErrUnknownState, s)
 }
+
+// ErrUnknownState is returned by ParseState, and by List, for a name that
+// is not a State.
+var ErrUnknownState = errors.New("delivery: unknown state")
 
 // Final reports whether s ends a series of attempts: delivered, failed or
 // cancelled.

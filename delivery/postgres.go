@@ -32,7 +32,7 @@ func OpenPostgres(ctx context.Context, url string) (*Queue, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors can quote the URL; say only what is wrong.
-		return nil, errors.New("delivery: invalid PostgreSQL URL")
+		return nil, fmt.Errorf("%w: invalid PostgreSQL URL", ErrInvalidDatabase)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = postgresDefaultMaxConns

@@ -35,6 +35,11 @@ func newQueue(s store) *Queue {
 // ErrClosed is returned by the operations of a closed Queue.
 var ErrClosed = errors.New("delivery: queue is closed")
 
+// ErrInvalidDatabase is returned by the Open functions for a SQLite path or
+// PostgreSQL URL that cannot name a database. Errors never repeat a URL's
+// password.
+var ErrInvalidDatabase = errors.New("delivery: invalid database")
+
 // Open opens the database that dsn names: a postgres:// or postgresql://
 // URL (OpenPostgres), or else a SQLite file path (OpenSQLite).
 func Open(ctx context.Context, dsn string) (*Queue, error) {

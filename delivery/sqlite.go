@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -28,10 +27,10 @@ const sqliteBusyTimeoutMillis = 30000
 // share the file; for many workers or machines, use OpenPostgres.
 func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	if path == "" {
-		return nil, errors.New("delivery: empty SQLite path")
+		return nil, fmt.Errorf("%w: empty SQLite path", ErrInvalidDatabase)
 	}
 	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("delivery: SQLite path %q: want a plain file path (no ?, # or file: URI)", path)
+		return nil, fmt.Errorf("%w: SQLite path %q: want a plain file path (no ?, # or file: URI)", ErrInvalidDatabase, path)
 	}
 	params := url.Values{}
 	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMillis))
