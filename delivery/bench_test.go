@@ -10,69 +10,115 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// benchmarkDeliver enqueues b.N deliveries, then times one worker per
-// entry of workers sending them all to a local receiver.
-func benchmarkDeliver(b *testing.B, open func(testing.TB) (*Queue, string), workers int) {
-	ctx := context.Background()
-	q, _ := open(b)
-	rc := newReceiver(b, nil)
-	action := testAction(b, rc.URL, webhook.SendingAutomatic)
-	enqStart := time.Now()
-	for i := range b.N {
-		_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), &EnqueueOptions{SendAt: time.Now().Add(time.Hour)})
+// BenchmarkDeliver sends b.N deliveries to a local receiver, one op per
+// delivery, and reports deliveries per second:
+//
+//   - via=direct is the baseline: Sender.Send from 100 goroutines, nothing
+//     stored.
+//   - via=sqlite: deliveries queued beforehand (untimed) on SQLite, sent by
+//     one worker until idle.
+//   - via=postgres-2: the same on PostgreSQL with two workers, each with its
+//     own pool and River client, as two processes would have.
+//
+// Run with -benchtime 10000x; compare with benchstat -col /via.
+func BenchmarkDeliver(b *testing.B) {
+	b.Run("via=direct", func(b *testing.B) {
+		rc := newReceiver(b, nil)
+		action := testAction(b, rc.URL, webhook.SendingAutomatic)
+		w := testWorker(0)
+		r, err := newRunner(nil, w)
 		require.NoError(b, err)
-	}
-	_ = enqStart
-	b.ResetTimer()
-	_ = workers
+		reqs := make(chan *webhook.Request, b.N)
+		for i := range b.N {
+			req, err := action.Render(customer("p" + itoa(i) + "@example.com"))
+			require.NoError(b, err)
+			reqs <- req
+		}
+		close(reqs)
+		b.ReportAllocs()
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for range defaultConcurrency {
+			wg.Go(func() {
+				for req := range reqs {
+					res, err := r.send(context.Background(), req)
+					if err != nil || !res.Delivered() {
+						b.Error("not delivered", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	})
+	b.Run("via=sqlite", func(b *testing.B) {
+		q, dsn := openSQLiteTest(b)
+		benchmarkWork(b, q, dsn, 1)
+	})
+	b.Run("via=postgres-2", func(b *testing.B) {
+		q, dsn := openPostgresTest(b)
+		benchmarkWork(b, q, dsn, 2)
+	})
 }
 
-func BenchmarkEnqueueSQLite(b *testing.B) {
+// benchmarkWork queues b.N deliveries, then times workers sending them.
+func benchmarkWork(b *testing.B, q *Queue, dsn string, workers int) {
 	ctx := context.Background()
-	q, _ := openSQLiteTest(b)
 	rc := newReceiver(b, nil)
 	action := testAction(b, rc.URL, webhook.SendingAutomatic)
-	b.ResetTimer()
-	for i := range b.N {
-		_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), nil)
+	enqueueMany(b, q, action, b.N, nil)
+	queues := []*Queue{q}
+	for range workers - 1 {
+		// Another pool and River client on the same database.
+		other, err := Open(ctx, dsn)
 		require.NoError(b, err)
+		b.Cleanup(func() { other.Close() })
+		queues = append(queues, other)
 	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, wq := range queues {
+		wg.Go(func() { workUntilIdle(b, wq, testWorker(0)) })
+	}
+	wg.Wait()
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	require.Len(b, rc.seen(), b.N)
 }
 
-func BenchmarkWorkSQLite(b *testing.B) {
-	ctx := context.Background()
-	q, _ := openSQLiteTest(b)
-	rc := newReceiver(b, nil)
-	action := testAction(b, rc.URL, webhook.SendingAutomatic)
-	for i := range b.N {
-		_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), nil)
-		require.NoError(b, err)
+// enqueueMany queues n deliveries from four goroutines.
+func enqueueMany(b testing.TB, q *Queue, action *webhook.Action, n int, opts *EnqueueOptions) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < n; i += 4 {
+				_, err := q.Enqueue(context.Background(), action, customer("p"+itoa(i)+"@example.com"), opts)
+				require.NoError(b, err)
+			}
+		})
 	}
-	b.ResetTimer()
-	workUntilIdle(b, q, testWorker(0))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
-	dbStats(b, q)
+	wg.Wait()
 }
 
-func BenchmarkWorkPostgresTwoWorkers(b *testing.B) {
-	ctx := context.Background()
-	q, dsn := openPostgresTest(b)
-	q2, err := OpenPostgres(ctx, dsn)
-	require.NoError(b, err)
-	defer q2.Close()
-	rc := newReceiver(b, nil)
-	action := testAction(b, rc.URL, webhook.SendingAutomatic)
-	for i := range b.N {
-		_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), nil)
-		require.NoError(b, err)
+// BenchmarkEnqueue queues one automatic delivery per op, from one
+// goroutine: a transaction with the delivery and its River job.
+func BenchmarkEnqueue(b *testing.B) {
+	for _, be := range backends {
+		b.Run("db="+be.name, func(b *testing.B) {
+			ctx := context.Background()
+			q, _ := be.open(b)
+			action := testAction(b, "https://example.com", webhook.SendingAutomatic)
+			data := customer("ada@example.com")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				_, err := q.Enqueue(ctx, action, data, nil)
+				require.NoError(b, err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
 	}
-	b.ResetTimer()
-	done := make(chan struct{})
-	go func() { workUntilIdle(b, q2, testWorker(0)); close(done) }()
-	workUntilIdle(b, q, testWorker(0))
-	<-done
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
 // BenchmarkScheduledMemory measures a worker process that runs for five
@@ -83,20 +129,9 @@ func BenchmarkScheduledMemory(b *testing.B) {
 	for _, be := range backends {
 		for _, n := range []int{1000, 100000} {
 			b.Run(be.name+"/scheduled="+itoa(n), func(b *testing.B) {
-				ctx := context.Background()
 				q, dsn := be.open(b)
 				action := testAction(b, "https://example.com", webhook.SendingAutomatic)
-				later := &EnqueueOptions{SendAt: time.Now().Add(time.Hour)}
-				var wg sync.WaitGroup
-				for g := range 4 {
-					wg.Go(func() {
-						for i := g; i < n; i += 4 {
-							_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), later)
-							require.NoError(b, err)
-						}
-					})
-				}
-				wg.Wait()
+				enqueueMany(b, q, action, n, &EnqueueOptions{SendAt: time.Now().Add(time.Hour)})
 				b.ResetTimer()
 				for range b.N {
 					p := startWorker(b, helperConfig{DSN: dsn, For: 5 * time.Second})
