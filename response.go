@@ -1,6 +1,21 @@
 package webhook
 
-import "net/http"
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxResponseBytes is the response cap when a Sender sets none:
+// Customer.io's 10 KB.
+const DefaultMaxResponseBytes = 10 << 10
 
 // Response is what a receiver answered, with its body read up to the cap.
 type Response struct {
@@ -9,6 +24,175 @@ type Response struct {
 	// Header holds the response headers.
 	Header http.Header
 	// Body holds the response body after decompression, at most the
-	// Sender's cap.
+	// Sender's cap. It is nil when the body exceeded the cap.
 	Body []byte
+}
+
+// ErrResponseTooLarge is returned when a response body, once decompressed,
+// is larger than the Sender's cap. The webhook fails and no attributes are
+// set, as in Customer.io.
+var ErrResponseTooLarge = errors.New("webhook: response too large")
+
+// readBody reads resp's body, decompressing gzip that the transport left
+// compressed, and fails with ErrResponseTooLarge past limit bytes. It
+// never reads more than limit+1 decompressed bytes, so neither a huge body
+// nor a gzip bomb can make it allocate more than that.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	body := io.Reader(resp.Body)
+	compressed := !resp.Uncompressed && isGzip(resp.Header.Get("Content-Encoding"))
+	if compressed {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: reading gzip response: %w", err)
+		}
+		defer zr.Close()
+		body = zr
+	} else if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes declared, limit %d", ErrResponseTooLarge, resp.ContentLength, limit)
+	}
+
+	// Size the buffer from Content-Length when it is known and small, so
+	// the common response is read in one allocation.
+	size := int64(512)
+	if !compressed && resp.ContentLength >= 0 {
+		size = resp.ContentLength + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit+1)))
+	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	if n > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func isGzip(enc string) bool {
+	enc = strings.TrimSpace(enc)
+	return strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip")
+}
+
+// MapResponse renders the response templates of the Action that r was
+// rendered from over resp and r's data, and returns the attributes. The
+// variable response is resp's body parsed as JSON, or the body as a string
+// when it is not JSON. It returns nil, nil for a request with no response
+// templates (one built with NewRequest, for example).
+//
+// Each value is typed: a rendered value that is exactly a JSON number,
+// boolean, object or array becomes that value, unless that would lose
+// information, so "42" becomes 42 but a zip code "0123", "1.50" or an
+// integer too large for a float64 stays a string.
+func (r *Request) MapResponse(resp *Response) (map[string]any, error) {
+	if r == nil || r.action == nil || len(r.action.response) == 0 || resp == nil {
+		return nil, nil
+	}
+	texts, err := r.action.renderResponse(r.data, parseResponseBody(resp.Body))
+	if err != nil {
+		return nil, err
+	}
+	if texts == nil {
+		return nil, nil
+	}
+	attrs := make(map[string]any, len(texts))
+	for name, s := range texts {
+		attrs[name] = typedValue(s)
+	}
+	return attrs, nil
+}
+
+// parseResponseBody returns the response root for templates: the body as
+// JSON with numbers as int64 or float64 (which the template engine does
+// arithmetic on), or the body as a string when it is not JSON.
+func parseResponseBody(body []byte) any {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return string(body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return string(body)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return string(body)
+	}
+	return convertNumbers(v, false)
+}
+
+// convertNumbers replaces json.Number values in v: with int64 or float64
+// where that is exact, and otherwise with the number's text when keep is
+// false (for templates) or the json.Number itself when keep is true (for
+// attributes, so the value still encodes as the same JSON number).
+func convertNumbers(v any, keep bool) any {
+	switch t := v.(type) {
+	case json.Number:
+		if n, ok := exactNumber(string(t)); ok {
+			return n
+		}
+		if keep {
+			return t
+		}
+		return string(t)
+	case map[string]any:
+		for k, e := range t {
+			t[k] = convertNumbers(e, keep)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = convertNumbers(e, keep)
+		}
+	}
+	return v
+}
+
+// exactNumber parses s as an int64, or a float64 that prints back as s.
+func exactNumber(s string) (any, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if strconv.FormatInt(i, 10) == s {
+			return i, true
+		}
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, false
+	}
+	if b, err := json.Marshal(f); err == nil && string(b) == s {
+		return f, true
+	}
+	return nil, false
+}
+
+// typedValue gives a rendered attribute its JSON type when the text is
+// exactly that value; otherwise the text itself.
+func typedValue(s string) any {
+	switch s {
+	case "true":
+		return true
+	case "false":
+		return false
+	case "":
+		return s
+	}
+	switch c := s[0]; {
+	case c == '-' || c >= '0' && c <= '9':
+		if n, ok := exactNumber(s); ok {
+			return n
+		}
+		return s
+	case c == '{' || c == '[':
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return s
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return s
+		}
+		return convertNumbers(v, true)
+	}
+	return s
 }
