@@ -844,7 +844,12 @@ func TestSendReusesConnections(t *testing.T) {
 	require.Equal(t, int64(conc), newConns.Load(), "warm-up connections")
 
 	sendN(total)
-	assert.Zero(t, newConns.Load()-conc, "new connections per %d warm requests", total)
+	// Zero in practice; net/http may still redial once when a starved
+	// machine delays its write loop past 50 ms, so a handful is tolerated.
+	// Without enough idle connections per host this is in the hundreds.
+	fresh := newConns.Load() - conc
+	t.Logf("%d new connections per %d warm requests at concurrency %d", fresh, total, conc)
+	assert.LessOrEqual(t, fresh, int64(5), "new connections per %d warm requests", total)
 }
 
 func gzipped(t testing.TB, b []byte) []byte {
