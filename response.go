@@ -51,21 +51,33 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes declared, limit %d", ErrResponseTooLarge, resp.ContentLength, limit)
 	}
 
-	// Size the buffer from Content-Length when it is known and small, so
-	// the common response is read in one allocation.
-	size := int64(512)
+	// A declared length lets the common response be read in one
+	// allocation; the read still stops at limit+1 whatever was declared.
 	if !compressed && resp.ContentLength >= 0 {
-		size = resp.ContentLength + 1
+		buf := make([]byte, resp.ContentLength)
+		n, err := io.ReadFull(body, buf)
+		if err != nil {
+			if err == io.ErrUnexpectedEOF {
+				err = fmt.Errorf("webhook: response body ended after %d of %d bytes: %w", n, resp.ContentLength, err)
+			}
+			return nil, err
+		}
+		// Read to EOF, so that the connection can be reused.
+		if extra, err := io.Copy(io.Discard, io.LimitReader(body, 1)); err != nil {
+			return nil, err
+		} else if extra > 0 {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+		}
+		return buf, nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit+1)))
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if n > limit {
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 func isGzip(enc string) bool {
@@ -109,13 +121,8 @@ func parseResponseBody(body []byte) any {
 	if len(trimmed) == 0 {
 		return string(body)
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
-		return string(body)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	v, ok := decodeJSON(trimmed)
+	if !ok {
 		return string(body)
 	}
 	return convertNumbers(v, false)
@@ -183,16 +190,26 @@ func typedValue(s string) any {
 		}
 		return s
 	case c == '{' || c == '[':
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return s
-		}
-		if _, err := dec.Token(); err != io.EOF {
+		v, ok := decodeJSON([]byte(s))
+		if !ok {
 			return s
 		}
 		return convertNumbers(v, true)
 	}
 	return s
+}
+
+// decodeJSON decodes b, which must hold exactly one JSON value, keeping
+// numbers as json.Number.
+func decodeJSON(b []byte) (any, bool) {
+	if !json.Valid(b) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	return v, true
 }

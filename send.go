@@ -158,9 +158,6 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 		return &Result{}, &SendError{Err: fmt.Errorf("%w: nil request", ErrInvalidURL)}
 	}
 	res := &Result{IdempotencyKey: r.IdempotencyKey}
-	if err := r.validate(); err != nil {
-		return res, &SendError{Err: err}
-	}
 	if res.IdempotencyKey == "" {
 		res.IdempotencyKey = NewIdempotencyKey()
 	}
@@ -179,7 +176,12 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 		policy = DefaultRetryPolicy
 	}
 	for n := 1; ; n++ {
-		a, resp := s.attempt(ctx, client, &req, n)
+		a, resp, built := s.attempt(ctx, client, &req, n)
+		if !built {
+			// The request itself is wrong: nothing was sent, so there is
+			// no attempt to report.
+			return res, &SendError{Attempts: res.Attempts, Err: a.Err}
+		}
 		if resp != nil {
 			res.Response = resp
 		}
@@ -213,10 +215,11 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 }
 
 // attempt makes attempt n at r and classifies its outcome. The returned
-// Response is nil when no status line arrived.
-func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n int) (Attempt, *Response) {
+// Response is nil when no status line arrived; built is false when r is
+// not a valid request, and nothing was sent.
+func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n int) (a Attempt, resp *Response, built bool) {
 	start := time.Now()
-	a := Attempt{Number: n, Start: s.now()}
+	a = Attempt{Number: n, Start: s.now()}
 
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -228,14 +231,13 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 	hr, err := r.NewHTTPRequest(actx)
 	if err != nil {
 		a.Class, a.Err = ClassInvalid, err
-		a.Duration = time.Since(start)
-		return a, nil
+		return a, nil, false
 	}
 	if signer := s.signer(); signer != nil {
 		if err := signer.SignHeader(hr.Header, r.IdempotencyKey, a.Start.Unix(), r.Body); err != nil {
 			a.Class, a.Err = ClassInvalid, fmt.Errorf("webhook: signing: %w", err)
 			a.Duration = time.Since(start)
-			return a, nil
+			return a, nil, true
 		}
 	}
 
@@ -247,9 +249,9 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 		}
 		a.Class, a.Err = s.classify(ctx, actx, r, err, timeout)
 		a.Duration = time.Since(start)
-		return a, nil
+		return a, nil, true
 	}
-	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header}
+	resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}
 	a.Status = hresp.StatusCode
 	if v := hresp.Header.Get("Retry-After"); v != "" {
 		if d, ok := ParseRetryAfter(v, s.now()); ok {
@@ -262,10 +264,10 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 	switch {
 	case errors.Is(err, ErrResponseTooLarge):
 		a.Class, a.Err = ClassTooLarge, err
-		return a, resp
+		return a, resp, true
 	case err != nil:
 		a.Class, a.Err = s.classify(ctx, actx, r, err, timeout)
-		return a, resp
+		return a, resp, true
 	}
 	resp.Body = body
 	switch code := hresp.StatusCode; {
@@ -279,7 +281,7 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 	default:
 		a.Class, a.Err = ClassStatus, fmt.Errorf("%w %d", ErrStatus, code)
 	}
-	return a, resp
+	return a, resp, true
 }
 
 // classify names the class of a failed round trip or body read, and

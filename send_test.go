@@ -882,3 +882,175 @@ func (m *runtimeMem) read() {
 	runtime.ReadMemStats(&ms)
 	m.total = ms.TotalAlloc
 }
+
+// closeLead is the seed's "Create a Lead in Close" action, pointed at url.
+func closeLead(url string) webhook.Spec {
+	return webhook.Spec{
+		Method: "POST",
+		URL:    url,
+		Body: `{
+  "name": "{{customer.company}}",
+  "url": "{% if customer.company_url.size > 0 %}{{customer.company_url}}{%else %}mycompany.com{% endif %}",
+  "description": "{{customer.bio}}",
+  "contacts": [
+    {
+      "name": "{{customer.first_name}} {{customer.last_name}}",
+      "title": "{{customer.jobTitle}}",
+      "emails": [{"type": "office", "email": "{{customer.email}}"}],
+      "phones": [{"type": "office", "phone": "{{customer.phone}}"}]
+    }
+  ],
+  "custom": {
+    "Source": "{% if customer.source.size > 0 %}{{customer.source}}{%else %}Unknown{% endif %}"
+  },
+  "addresses": ["{{customer.address}}"]
+}`,
+		Response: map[string]string{"close_lead_id": "{{ response.id }}"},
+		Sending:  webhook.SendingAutomatic,
+	}
+}
+
+func sampleCustomer() map[string]any {
+	return map[string]any{"customer": map[string]any{
+		"company":     "Analytical Engines Ltd",
+		"company_url": "https://engines.example",
+		"bio":         "Builds difference engines.",
+		"first_name":  "Ada",
+		"last_name":   "Lovelace",
+		"jobTitle":    "CTO",
+		"email":       "ada@engines.example",
+		"phone":       "+44 20 7946 0000",
+		"source":      "signup",
+		"address":     "12 St James's Square, London",
+	}}
+}
+
+// benchServer answers every request with a small JSON body and counts the
+// connections it accepts. While warming it holds each request until conc
+// are in flight, so the client opens exactly conc connections.
+type benchServer struct {
+	*httptest.Server
+	conns   atomic.Int64
+	warming atomic.Bool
+	warm    sync.WaitGroup
+}
+
+func newBenchServer(b *testing.B) *benchServer {
+	s := &benchServer{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if s.warming.Load() {
+			s.warm.Done()
+			s.warm.Wait()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"lead_EQ9nP2yXk4","status_id":"stat_1"}`)
+	}))
+	s.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	b.Cleanup(s.Close)
+	return s
+}
+
+// concurrently runs op b.N times from conc goroutines.
+func concurrently(b *testing.B, conc, n int, op func() error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkSend measures a whole delivery (render, sign, send, read the
+// response, map it) beside a raw net/http POST of the same bytes to the
+// same local server, at several concurrencies. Compare the two with
+// benchstat -col /client. It also reports the connections the server
+// accepted per 1,000 requests once warm.
+func BenchmarkSend(b *testing.B) {
+	for _, conc := range []int{1, 16, 64} {
+		for _, client := range []string{"raw", "sender"} {
+			b.Run(fmt.Sprintf("conc=%d/client=%s", conc, client), func(b *testing.B) {
+				srv := newBenchServer(b)
+				action, err := webhook.Compile(closeLead(srv.URL + "/api/v1/lead/"))
+				require.NoError(b, err)
+				data := sampleCustomer()
+				rendered, err := action.Render(data)
+				require.NoError(b, err)
+				body := rendered.Body
+				// The raw client sends the same bytes: the same body and
+				// the headers a signed attempt carries.
+				header := rendered.Header.Clone()
+				header.Set(webhook.HeaderIdempotencyKey, webhook.NewIdempotencyKey())
+				require.NoError(b, webhook.CIOSigner{Key: []byte(testKey)}.SignHeader(header, "", time.Now().Unix(), body))
+
+				var op func() error
+				switch client {
+				case "raw":
+					tr := http.DefaultTransport.(*http.Transport).Clone()
+					tr.MaxIdleConnsPerHost = 256
+					hc := &http.Client{Transport: tr}
+					b.Cleanup(tr.CloseIdleConnections)
+					op = func() error {
+						req, err := http.NewRequestWithContext(context.Background(), "POST", srv.URL+"/api/v1/lead/", bytes.NewReader(body))
+						if err != nil {
+							return err
+						}
+						req.Header = header.Clone()
+						resp, err := hc.Do(req)
+						if err != nil {
+							return err
+						}
+						defer resp.Body.Close()
+						if _, err := io.ReadAll(resp.Body); err != nil {
+							return err
+						}
+						if resp.StatusCode != 200 {
+							return fmt.Errorf("status %d", resp.StatusCode)
+						}
+						return nil
+					}
+				case "sender":
+					s := &webhook.Sender{Key: []byte(testKey), AllowPrivate: true, RetryPolicy: webhook.NoRetry}
+					op = func() error {
+						req, err := action.Render(data)
+						if err != nil {
+							return err
+						}
+						res, err := s.Send(context.Background(), req)
+						if err != nil {
+							return err
+						}
+						if res.Attributes["close_lead_id"] != "lead_EQ9nP2yXk4" {
+							return fmt.Errorf("attributes %v", res.Attributes)
+						}
+						return nil
+					}
+				}
+
+				srv.warming.Store(true)
+				srv.warm.Add(conc)
+				concurrently(b, conc, conc, op)
+				srv.warming.Store(false)
+				warm := srv.conns.Load()
+
+				b.ReportAllocs()
+				b.ResetTimer()
+				concurrently(b, conc, b.N, op)
+				b.StopTimer()
+				b.ReportMetric(float64(srv.conns.Load()-warm)*1000/float64(b.N), "newconns/1000req")
+			})
+		}
+	}
+}
