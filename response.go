@@ -37,7 +37,7 @@ var ErrResponseTooLarge = errors.New("webhook: response too large")
 // compressed, and fails with ErrResponseTooLarge past limit bytes. It
 // never reads more than limit+1 decompressed bytes, so neither a huge body
 // nor a gzip bomb can make it allocate more than that.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
+func readResponseBody(resp *http.Response, limit int64) ([]byte, error) {
 	body := io.Reader(resp.Body)
 	compressed := !resp.Uncompressed && isGzip(resp.Header.Get("Content-Encoding"))
 	if compressed {

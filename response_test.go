@@ -149,7 +149,7 @@ func TestReadBody(t *testing.T) {
 		{"empty", response(nil, 0, ""), []byte{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := readBody(tc.resp, limit)
+			got, err := readResponseBody(tc.resp, limit)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				assert.Nil(t, got)
@@ -160,7 +160,7 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 	t.Run("broken gzip", func(t *testing.T) {
-		_, err := readBody(response([]byte("not gzip"), -1, "gzip"), limit)
+		_, err := readResponseBody(response([]byte("not gzip"), -1, "gzip"), limit)
 		require.Error(t, err)
 		assert.False(t, errors.Is(err, ErrResponseTooLarge))
 	})
@@ -178,7 +178,7 @@ func TestReadBodyGzipBomb(t *testing.T) {
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := readBody(response(bomb, int64(len(bomb)), "gzip"), DefaultMaxResponseBytes)
+	_, err := readResponseBody(response(bomb, int64(len(bomb)), "gzip"), DefaultMaxResponseBytes)
 	runtime.ReadMemStats(&after)
 	require.ErrorIs(t, err, ErrResponseTooLarge)
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated reading a 1 GiB bomb")

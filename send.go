@@ -258,7 +258,7 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 			a.RetryAfter = d
 		}
 	}
-	body, err := readBody(hresp, s.maxResponseBytes())
+	body, err := readResponseBody(hresp, s.maxResponseBytes())
 	hresp.Body.Close()
 	a.Duration = time.Since(start)
 	switch {

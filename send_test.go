@@ -30,10 +30,10 @@ import (
 	webhook "github.com/liquidhook/webhook"
 )
 
-// CheckSignature is the seed's Go validation function, kept as the
+// seedCheckSignature is the seed's Go validation function, kept as the
 // reference every test receiver verifies with: verbatim but for its two
 // fmt.Println calls, which only print.
-func CheckSignature(WebhookSigningSecret, XCIOSignature string, XCIOTimestamp int, RequestBody []byte) (bool, error) {
+func seedCheckSignature(WebhookSigningSecret, XCIOSignature string, XCIOTimestamp int, RequestBody []byte) (bool, error) {
 	signature, err := hex.DecodeString(XCIOSignature)
 	if err != nil {
 		return false, err
@@ -54,8 +54,8 @@ func CheckSignature(WebhookSigningSecret, XCIOSignature string, XCIOTimestamp in
 
 const testKey = "test-signing-secret"
 
-// seen is what a test receiver recorded about one request.
-type seen struct {
+// received is what a test receiver recorded about one request.
+type received struct {
 	key       string
 	timestamp string
 	verified  bool
@@ -64,11 +64,11 @@ type seen struct {
 }
 
 // receiver is a test server that checks every request it gets with the
-// seed's CheckSignature before handing it to the test's handler.
+// seed's seedCheckSignature before handing it to the test's handler.
 type receiver struct {
 	*httptest.Server
 	mu   sync.Mutex
-	reqs []seen
+	reqs []received
 	n    atomic.Int32
 }
 
@@ -78,9 +78,9 @@ func newReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n 
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		ts, _ := strconv.Atoi(r.Header.Get(webhook.HeaderTimestamp))
-		ok, _ := CheckSignature(testKey, r.Header.Get(webhook.HeaderSignature), ts, body)
+		ok, _ := seedCheckSignature(testKey, r.Header.Get(webhook.HeaderSignature), ts, body)
 		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, seen{
+		rc.reqs = append(rc.reqs, received{
 			key:       r.Header.Get(webhook.HeaderIdempotencyKey),
 			timestamp: r.Header.Get(webhook.HeaderTimestamp),
 			verified:  ok,
@@ -94,20 +94,20 @@ func newReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n 
 	return rc
 }
 
-func (rc *receiver) seen() []seen {
+func (rc *receiver) seen() []received {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return append([]seen(nil), rc.reqs...)
+	return append([]received(nil), rc.reqs...)
 }
 
 // requireSigned checks that the receiver saw want requests, each verified
-// by CheckSignature, with body and the same idempotency key key.
+// by seedCheckSignature, with body and the same idempotency key key.
 func (rc *receiver) requireSigned(t *testing.T, want int, key string, body []byte) {
 	t.Helper()
 	reqs := rc.seen()
 	require.Len(t, reqs, want, "requests the receiver saw")
 	for i, r := range reqs {
-		assert.True(t, r.verified, "attempt %d does not verify with CheckSignature", i+1)
+		assert.True(t, r.verified, "attempt %d does not verify with seedCheckSignature", i+1)
 		assert.Equal(t, key, r.key, "attempt %d idempotency key", i+1)
 		assert.Equal(t, string(body), string(r.body), "attempt %d body", i+1)
 	}
