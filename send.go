@@ -293,18 +293,34 @@ func (s *Sender) classify(ctx, actx context.Context, r *Request, err error, time
 		err = ue.Err
 	}
 	where := r.Method + " " + RedactURL(r.URL)
+	var ae *AddressError
 	switch {
 	case ctx.Err() != nil:
-		return ClassCanceled, fmt.Errorf("webhook: %s: %w", where, ctx.Err())
-	case errors.Is(err, ErrBlockedAddress):
-		return ClassBlocked, fmt.Errorf("%s: %w", where, err)
+		return ClassCanceled, &attemptError{where, ctx.Err()}
+	case errors.As(err, &ae):
+		return ClassBlocked, &attemptError{where, ae}
 	case errors.Is(actx.Err(), context.DeadlineExceeded) || isTimeout(err):
-		return ClassTimeout, fmt.Errorf("webhook: %s: no complete response within %s: %w", where, timeout, context.DeadlineExceeded)
+		return ClassTimeout, &attemptError{where, fmt.Errorf("no complete response within %s: %w", timeout, context.DeadlineExceeded)}
 	case errors.Is(err, errRedirectPolicy):
-		return ClassRedirect, fmt.Errorf("webhook: %s: %w", where, err)
+		return ClassRedirect, &attemptError{where, err}
+	case errors.Is(err, ErrBlockedAddress):
+		return ClassBlocked, &attemptError{where, err}
 	}
-	return ClassConnection, fmt.Errorf("webhook: %s: %w", where, err)
+	return ClassConnection, &attemptError{where, err}
 }
+
+// attemptError says which request failed, without a second package
+// prefix, and unwraps to the cause.
+type attemptError struct {
+	where string
+	err   error
+}
+
+func (e *attemptError) Error() string {
+	return "webhook: " + e.where + ": " + strings.TrimPrefix(e.err.Error(), "webhook: ")
+}
+
+func (e *attemptError) Unwrap() error { return e.err }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -32,7 +32,7 @@ import (
 
 // seedCheckSignature is the seed's Go validation function, kept as the
 // reference every test receiver verifies with: verbatim but for its two
-// fmt.Println calls, which only print.
+// fmt.Println calls, which only print, and its name.
 func seedCheckSignature(WebhookSigningSecret, XCIOSignature string, XCIOTimestamp int, RequestBody []byte) (bool, error) {
 	signature, err := hex.DecodeString(XCIOSignature)
 	if err != nil {
