@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/osteele/liquid v1.9.2
+	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
 	github.com/stretchr/testify v1.12.1
 )
 
