@@ -7,9 +7,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -110,19 +107,24 @@ func run(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// startReceiver serves a stand-in for Close's API on loopback: it checks
-// every request's signature, refuses the first with 503 and Retry-After,
-// and then creates the lead.
+// startReceiver serves a stand-in for Close's API on loopback, behind the
+// verifying middleware: it refuses the first request with 503 and
+// Retry-After, and then creates the lead.
 func startReceiver(out io.Writer, key []byte) (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
+	verifier := &webhook.Verifier{
+		Keys: [][]byte{key},
+		OnReject: func(r *http.Request, err error) {
+			fmt.Fprintf(out, "receiver: refused: %v\n", err)
+		},
+	}
 	var calls atomic.Int32
-	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/lead/", verify(out, key, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := calls.Add(1)
-		if n == 1 {
+	leads := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, _ := webhook.VerifiedFromContext(r.Context())
+		if calls.Add(1) == 1 {
 			fmt.Fprintln(out, "receiver: signature valid; pretending to be busy: 503, Retry-After: 1")
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -135,33 +137,14 @@ func startReceiver(out io.Writer, key []byte) (addr string, stop func(), err err
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fmt.Fprintf(out, "receiver: signature valid; idempotency key %s; created a lead for %q\n",
-			r.Header.Get(webhook.HeaderIdempotencyKey), lead.Name)
+		fmt.Fprintf(out, "receiver: signature valid; idempotency key %s; created a lead for %q\n", v.IdempotencyKey, lead.Name)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(map[string]string{"id": "lead_EQ9nP2yXk4", "status_label": "Potential"})
-	})))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/lead/", verifier.Middleware(leads))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return ln.Addr().String(), func() { srv.Close() }, nil
-}
-
-// verify refuses requests whose X-CIO-Signature does not match.
-func verify(out io.Writer, key []byte, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err != nil {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		ts, err := strconv.ParseInt(r.Header.Get(webhook.HeaderTimestamp), 10, 64)
-		want := webhook.Sign(key, ts, body)
-		if err != nil || !hmac.Equal([]byte(want), []byte(r.Header.Get(webhook.HeaderSignature))) {
-			fmt.Fprintln(out, "receiver: invalid signature")
-			http.Error(w, "invalid signature", http.StatusUnauthorized)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
-	})
 }
