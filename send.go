@@ -188,7 +188,7 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 		if a.Class == "" {
 			attrs, err := req.MapResponse(resp)
 			if err != nil {
-				a.Class, a.Err = ClassMapping, fmt.Errorf("webhook: mapping the response: %w", err)
+				a.Class, a.Err = ClassMapping, &attemptError{"mapping the response", err}
 			} else {
 				res.Attributes = attrs
 			}
@@ -235,7 +235,7 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 	}
 	if signer := s.signer(); signer != nil {
 		if err := signer.SignHeader(hr.Header, r.IdempotencyKey, a.Start.Unix(), r.Body); err != nil {
-			a.Class, a.Err = ClassInvalid, fmt.Errorf("webhook: signing: %w", err)
+			a.Class, a.Err = ClassInvalid, &attemptError{"signing", err}
 			a.Duration = time.Since(start)
 			return a, nil, true
 		}
@@ -309,8 +309,8 @@ func (s *Sender) classify(ctx, actx context.Context, r *Request, err error, time
 	return ClassConnection, &attemptError{where, err}
 }
 
-// attemptError says which request failed, without a second package
-// prefix, and unwraps to the cause.
+// attemptError says which request or step failed, without a second
+// package prefix, and unwraps to the cause.
 type attemptError struct {
 	where string
 	err   error
