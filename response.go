@@ -202,13 +202,11 @@ func typedValue(s string) any {
 // decodeJSON decodes b, which must hold exactly one JSON value, keeping
 // numbers as json.Number.
 func decodeJSON(b []byte) (any, bool) {
-	if !json.Valid(b) {
-		return nil, false
-	}
+	b = bytes.TrimRight(b, " \t\r\n")
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(b)) {
 		return nil, false
 	}
 	return v, true

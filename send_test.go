@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1053,4 +1054,34 @@ func BenchmarkSend(b *testing.B) {
 			})
 		}
 	}
+}
+
+func TestSendLogs(t *testing.T) {
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	})
+	var buf bytes.Buffer
+	s := testSender(1)
+	s.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	_, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	require.NoError(t, err)
+
+	var records []map[string]any
+	dec := json.NewDecoder(&buf)
+	for dec.More() {
+		var rec map[string]any
+		require.NoError(t, dec.Decode(&rec))
+		records = append(records, rec)
+	}
+	require.Len(t, records, 2, "one record per attempt")
+	assert.Equal(t, "WARN", records[0]["level"])
+	assert.Equal(t, "status", records[0]["class"])
+	assert.Equal(t, float64(502), records[0]["status"])
+	assert.Equal(t, float64(time.Millisecond), records[0]["retry_in"])
+	assert.Equal(t, "INFO", records[1]["level"])
+	assert.Equal(t, float64(2), records[1]["attempt"])
+	assert.Equal(t, "key-123", records[1]["idempotency_key"])
+	assert.Equal(t, rc.URL, records[1]["url"])
 }
