@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // HeaderIdempotencyKey names the header that carries a delivery's
@@ -99,10 +101,11 @@ func (r *Request) RedactedHeader() http.Header {
 // be read again (GetBody is set), and it carries the idempotency key. The
 // caller adds signature headers.
 func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
-	if err := r.validate(); err != nil {
+	method, err := r.validate()
+	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(r.Body))
+	hr, err := http.NewRequestWithContext(ctx, method, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		// The URL was checked above, so this is rare; do not echo it.
 		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, RedactURL(r.URL))
@@ -119,25 +122,25 @@ func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
 
 // validate re-checks a Request that may have been assembled by hand, so
 // nothing half-made reaches the network.
-func (r *Request) validate() error {
-	if _, err := normalizeMethod(r.Method); err != nil {
-		return err
+func (r *Request) validate() (method string, err error) {
+	if method, err = normalizeMethod(r.Method); err != nil {
+		return "", err
+	}
+	if _, _, hasUser := splitUserinfo(r.URL); hasUser {
+		return "", fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
 	}
 	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
-	}
-	if u.User != nil {
-		return fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "", fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
 	}
 	for name, values := range r.Header {
 		for _, v := range values {
 			if err := checkHeader(name, v); err != nil {
-				return err
+				return "", err
 			}
 		}
 	}
-	return nil
+	return method, checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body)
 }
 
 // NewIdempotencyKey returns a new random idempotency key: a version 4 UUID
@@ -231,34 +234,52 @@ func (b *RequestBuilder) Build() (*Request, error) {
 	return r, nil
 }
 
+// partError names the part of a request (method, url, "header NAME" or
+// body) that failed a check, so Render can attribute it to a Spec field.
+// Its text and errors.Is behave as the wrapped error's.
+type partError struct {
+	part string
+	err  error
+}
+
+func (e *partError) Error() string { return e.err.Error() }
+func (e *partError) Unwrap() error { return e.err }
+
 // newRequest turns rendered parts into a Request: the one place where
 // method, URL, headers and body are checked, for templates and the builder
-// alike.
+// alike. Errors are *partError.
 func newRequest(method, rawURL string, header http.Header, body []byte) (*Request, error) {
 	m, err := normalizeMethod(method)
 	if err != nil {
-		return nil, err
+		return nil, &partError{"method", err}
 	}
 	u, auth, err := parseURL(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, &partError{"url", err}
 	}
 	h := make(http.Header, len(header)+2)
 	for name, values := range header {
+		key := http.CanonicalHeaderKey(name)
+		if why, ok := headersManaged[key]; ok {
+			return nil, &partError{"header " + name, fmt.Errorf("%w: %s is %s", ErrInvalidHeader, key, why)}
+		}
 		for _, v := range values {
 			if err := checkHeader(name, v); err != nil {
-				return nil, err
+				return nil, &partError{"header " + name, err}
 			}
-			h.Add(name, v)
+			h.Add(key, v)
 		}
 	}
 	if auth != "" {
+		if _, set := h["Authorization"]; set {
+			return nil, &partError{"url", fmt.Errorf("%w: credentials in the URL and an Authorization header: use one", ErrInvalidURL)}
+		}
 		h.Set("Authorization", auth)
 	}
 	ct := normalizeContentType(h.Get("Content-Type"))
 	h.Set("Content-Type", ct)
 	if err := checkBody(m, ct, body); err != nil {
-		return nil, err
+		return nil, &partError{"body", err}
 	}
 	return &Request{Method: m, URL: u, Header: h, Body: body}, nil
 }
@@ -276,20 +297,22 @@ func normalizeMethod(m string) (string, error) {
 }
 
 // parseURL checks that raw is an absolute http(s) URL and moves any userinfo
-// into a basic Authorization value. Errors never repeat raw, which may hold
-// credentials.
+// (user:pass@, KEY:@ or KEY@, percent-decoded) into a basic Authorization
+// value. The userinfo is split off before parsing, so no error can quote
+// a credential.
 func parseURL(raw string) (clean, auth string, err error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", "", fmt.Errorf("%w: empty", ErrInvalidURL)
 	}
-	u, err := url.Parse(raw)
+	userinfo, rest, hasUser := splitUserinfo(raw)
+	u, err := url.Parse(rest)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", "", fmt.Errorf("%w: %v", ErrInvalidURL, redactParseError(err, raw))
+		return "", "", fmt.Errorf("%w: %v", ErrInvalidURL, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", "", fmt.Errorf("%w: scheme must be http or https", ErrInvalidURL)
@@ -297,27 +320,93 @@ func parseURL(raw string) (clean, auth string, err error) {
 	if u.Host == "" || u.Hostname() == "" {
 		return "", "", fmt.Errorf("%w: no host", ErrInvalidURL)
 	}
-	if u.User != nil {
-		user := u.User.Username()
-		pass, _ := u.User.Password()
+	if hasUser {
+		user, pass, _ := strings.Cut(userinfo, ":")
+		if user, err = unescapeUserinfo(user); err == nil {
+			pass, err = unescapeUserinfo(pass)
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("%w: credentials are not validly percent-encoded (not shown)", ErrInvalidURL)
+		}
 		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-		u.User = nil
 	}
+	u.RawQuery = escapeQuery(u.RawQuery)
+	u.Fragment, u.RawFragment = "", ""
 	return u.String(), auth, nil
 }
 
-// redactParseError drops the userinfo from a URL parse error, should the
-// parser have quoted it.
-func redactParseError(err error, raw string) string {
-	msg := err.Error()
-	if at := strings.LastIndex(raw, "@"); at >= 0 {
-		if i := strings.Index(raw, "://"); i >= 0 && i+3 < at {
-			if userinfo := raw[i+3 : at]; userinfo != "" {
-				msg = strings.ReplaceAll(msg, userinfo, redacted)
-			}
+// splitUserinfo removes the userinfo from an absolute URL. The authority
+// ends at the first /, ? or #; the userinfo at its last @, so an email
+// address written as a user name (me@example.com:pass@host) still works.
+func splitUserinfo(raw string) (userinfo, rest string, ok bool) {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return "", raw, false
+	}
+	start := i + 3
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	at := strings.LastIndexByte(raw[start:end], '@')
+	if at < 0 {
+		return "", raw, false
+	}
+	return raw[start : start+at], raw[:start] + raw[start+at+1:], true
+}
+
+// unescapeUserinfo percent-decodes a user name or password. Control
+// characters are refused: they have no place in a basic credential.
+func unescapeUserinfo(s string) (string, error) {
+	out, err := url.PathUnescape(s)
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < len(out); i++ {
+		if out[i] < ' ' || out[i] == 0x7f {
+			return "", errors.New("control character")
 		}
 	}
-	return msg
+	return out, nil
+}
+
+// escapeQuery percent-encodes the bytes a rendered query may hold that
+// cannot go on an HTTP request line (spaces from an unencoded attribute,
+// quotes, non-ASCII), leaving valid escapes and separators as written.
+func escapeQuery(q string) string {
+	const hexDigits = "0123456789ABCDEF"
+	clean := true
+	for i := 0; i < len(q); i++ {
+		if !queryByteOK(q, i) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return q
+	}
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		if queryByteOK(q, i) {
+			b.WriteByte(q[i])
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[q[i]>>4])
+		b.WriteByte(hexDigits[q[i]&0xf])
+	}
+	return b.String()
+}
+
+func queryByteOK(q string, i int) bool {
+	c := q[i]
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	case c == '%':
+		return i+2 < len(q) && isHex(q[i+1]) && isHex(q[i+2])
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0
 }
 
 // checkHeader refuses a header that net/http would refuse or that could
@@ -325,18 +414,26 @@ func redactParseError(err error, raw string) string {
 // character other than tab (CR, LF and NUL among them). The value is never
 // quoted, as it may be a secret.
 func checkHeader(name, value string) error {
+	if err := checkHeaderName(name); err != nil {
+		return err
+	}
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return fmt.Errorf("%w: %s: value contains a control character (%s) at byte %d", ErrInvalidHeader, name, controlName(c), i)
+		}
+	}
+	return nil
+}
+
+// checkHeaderName refuses a name that is not an RFC 9110 token.
+func checkHeaderName(name string) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty name", ErrInvalidHeader)
 	}
 	for i := 0; i < len(name); i++ {
 		if !isTokenChar(name[i]) {
 			return fmt.Errorf("%w: name %q has a character not allowed in a header name", ErrInvalidHeader, truncate(name, 40))
-		}
-	}
-	for i := 0; i < len(value); i++ {
-		c := value[i]
-		if c == '\r' || c == '\n' || c == 0 || (c < ' ' && c != '\t') || c == 0x7f {
-			return fmt.Errorf("%w: %s: value contains a control character (%s) at byte %d", ErrInvalidHeader, name, controlName(c), i)
 		}
 	}
 	return nil
@@ -402,8 +499,14 @@ func kindOf(contentType string) bodyKind {
 }
 
 // checkBody checks body against its content type before anything is sent.
-// GET and DELETE may have no body whatever the content type.
+// No body at all (nil) is always fine. An empty or all-space body is fine
+// for GET and DELETE, and for any method when the content type is not
+// JSON; a JSON POST, PUT or PATCH whose body template rendered nothing is
+// refused, as that is almost always a mistake in the template.
 func checkBody(method, contentType string, body []byte) error {
+	if body == nil {
+		return nil
+	}
 	kind := kindOf(contentType)
 	if len(bytes.TrimSpace(body)) == 0 {
 		if kind == bodyJSON && method != http.MethodGet && method != http.MethodDelete {
@@ -415,9 +518,7 @@ func checkBody(method, contentType string, body []byte) error {
 	case bodyJSON:
 		return checkJSON(contentType, body)
 	case bodyForm:
-		if _, err := url.ParseQuery(string(body)); err != nil {
-			return &BodyError{ContentType: contentType, Err: err}
-		}
+		return checkForm(contentType, body)
 	}
 	return nil
 }
@@ -437,28 +538,88 @@ func checkJSON(contentType string, body []byte) error {
 		}
 		return &BodyError{ContentType: contentType, Err: err}
 	}
-	line, col, snippet := locate(body, int(se.Offset))
+	off := int(se.Offset)
+	if strings.Contains(se.Error(), "unexpected end") {
+		off = len(body) + 1 // the input ended early: point just past it
+	}
+	line, col, snippet := locate(body, off)
 	return &BodyError{ContentType: contentType, Line: line, Column: col, Snippet: snippet, Err: se}
 }
 
-// locate turns a byte offset into a 1-based line and column and a short
+// checkForm checks that body decodes as application/x-www-form-urlencoded
+// and, if not, locates the first bad pair.
+func checkForm(contentType string, body []byte) error {
+	s := string(body)
+	off := 0
+	for off <= len(s) {
+		end := strings.IndexByte(s[off:], '&')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += off
+		}
+		pair := s[off:end]
+		var err error
+		if i := strings.IndexByte(pair, ';'); i >= 0 {
+			err = errors.New("semicolons are not separators: use &")
+			off += i
+		} else {
+			key, value, _ := strings.Cut(pair, "=")
+			if _, err = url.QueryUnescape(key); err == nil {
+				_, err = url.QueryUnescape(value)
+			}
+			var ee url.EscapeError
+			if errors.As(err, &ee) {
+				off += badEscape(pair)
+				err = fmt.Errorf("malformed percent-escape %q", string(ee))
+			}
+		}
+		if err != nil {
+			line, col, snippet := locate(body, off+1)
+			return &BodyError{ContentType: contentType, Line: line, Column: col, Snippet: snippet, Err: err}
+		}
+		off = end + 1
+	}
+	return nil
+}
+
+// badEscape returns the offset of the first malformed %XX in s.
+func badEscape(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && !(i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2])) {
+			return i
+		}
+	}
+	return 0
+}
+
+// locate turns offset, the 1-based position of a byte as encoding/json
+// counts it, into a 1-based line and column (in characters) and a short
 // excerpt of the line around it.
 func locate(b []byte, offset int) (line, col int, snippet string) {
-	if offset > len(b) {
-		offset = len(b)
+	if offset > len(b)+1 {
+		offset = len(b) + 1
 	}
 	if offset > 0 {
-		offset-- // json.SyntaxError.Offset is just past the offending byte.
+		offset--
 	}
 	line = 1 + bytes.Count(b[:offset], []byte("\n"))
 	start := bytes.LastIndexByte(b[:offset], '\n') + 1
-	col = offset - start + 1
+	col = utf8.RuneCount(b[start:offset]) + 1
 	end := len(b)
 	if i := bytes.IndexByte(b[offset:], '\n'); i >= 0 {
 		end = offset + i
 	}
 	const around = 30
 	from, to := max(start, offset-around), min(end, offset+around)
+	// Move the cuts to character boundaries, at most a character's length
+	// (invalid UTF-8 may have no boundary near).
+	for i := 0; i < utf8.UTFMax-1 && from > start && !utf8.RuneStart(b[from]); i++ {
+		from--
+	}
+	for i := 0; i < utf8.UTFMax-1 && to < end && !utf8.RuneStart(b[to]); i++ {
+		to++
+	}
 	snippet = strings.TrimSpace(string(b[from:to]))
 	if from > start {
 		snippet = "…" + snippet
@@ -474,19 +635,21 @@ func locate(b []byte, offset int) (line, col int, snippet string) {
 type BodyError struct {
 	ContentType string
 	Line        int    // 1-based; 0 when the position is unknown
-	Column      int    // 1-based byte column within Line
+	Column      int    // 1-based, in characters, within Line
 	Snippet     string // the text around the error
 	Err         error  // the parser's error
 }
 
 func (e *BodyError) Error() string {
 	var b strings.Builder
-	b.WriteString("webhook: invalid body")
-	if kind := kindOf(e.ContentType); kind == bodyJSON {
-		b.WriteString(" (JSON)")
-	} else if kind == bodyForm {
-		b.WriteString(" (form)")
+	b.WriteString("webhook: invalid ")
+	switch kindOf(e.ContentType) {
+	case bodyJSON:
+		b.WriteString("JSON ")
+	case bodyForm:
+		b.WriteString("form ")
 	}
+	b.WriteString("body")
 	if e.Line > 0 {
 		fmt.Fprintf(&b, " at line %d, column %d", e.Line, e.Column)
 	}
@@ -495,7 +658,7 @@ func (e *BodyError) Error() string {
 		b.WriteString(e.Err.Error())
 	}
 	if e.Snippet != "" {
-		fmt.Fprintf(&b, ": near %q", e.Snippet)
+		fmt.Fprintf(&b, ", near %q", e.Snippet)
 	}
 	return b.String()
 }
@@ -524,28 +687,28 @@ func sensitiveName(name string) bool {
 	return false
 }
 
-// RedactURL returns rawURL fit for a log line or an error: userinfo removed
-// and the value of every query parameter whose name suggests a secret (key,
-// token, secret, password, signature, ...) replaced by "REDACTED". An
-// unparseable URL is reduced to its scheme and host, or to "REDACTED".
+// RedactURL returns rawURL fit for a log line or an error: userinfo and
+// fragment removed, query parameters sorted by name, and the value of every
+// one whose name suggests a secret (key, token, secret, password,
+// signature, ...) replaced by "REDACTED". An unparseable URL is reduced to
+// "REDACTED".
 func RedactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
+	// Split the userinfo off first: a password the URL parser rejects must
+	// not make the rest unreadable, nor appear anywhere.
+	_, rest, _ := splitUserinfo(strings.TrimSpace(rawURL))
+	u, err := url.Parse(rest)
 	if err != nil || u.Host == "" {
 		return redacted
 	}
 	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
 	if u.RawQuery != "" {
 		q, err := url.ParseQuery(u.RawQuery)
 		if err != nil {
 			u.RawQuery = redacted
 		} else {
-			keys := make([]string, 0, len(q))
-			for k := range q {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
 			var b strings.Builder
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(q)) {
 				for _, v := range q[k] {
 					if b.Len() > 0 {
 						b.WriteByte('&')
@@ -561,14 +724,16 @@ func RedactURL(rawURL string) string {
 			u.RawQuery = b.String()
 		}
 	}
-	u.Fragment = ""
 	return u.String()
 }
 
-// truncate shortens s for an error message.
+// truncate shortens s for an error message, at a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -1,0 +1,456 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNormalizeMethod(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    string
+		wantErr error
+	}{
+		{"", "POST", nil},
+		{"get", "GET", nil},
+		{" Put ", "PUT", nil},
+		{"DELETE", "DELETE", nil},
+		{"patch", "PATCH", nil},
+		{"POST", "POST", nil},
+		{"HEAD", "", ErrInvalidMethod},
+		{"OPTIONS", "", ErrInvalidMethod},
+		{"GET\r\nX: y", "", ErrInvalidMethod},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := normalizeMethod(tc.in)
+			assert.ErrorIs(t, err, tc.wantErr)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func basic(userpass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(userpass))
+}
+
+func TestParseURL(t *testing.T) {
+	cases := []struct {
+		name     string
+		raw      string
+		want     string
+		wantAuth string
+		wantErr  error
+		errHas   string
+	}{
+		{name: "plain", raw: "https://api.example.com/v1/x?a=1", want: "https://api.example.com/v1/x?a=1"},
+		{name: "http and a port", raw: " http://localhost:8080/hook ", want: "http://localhost:8080/hook"},
+		{name: "user and password", raw: "https://user:pass@api.example.com/", want: "https://api.example.com/", wantAuth: basic("user:pass")},
+		{name: "API key as user with empty password (Lob, Help Scout)", raw: "https://test_KEY:@api.lob.com/v1/postcards", want: "https://api.lob.com/v1/postcards", wantAuth: basic("test_KEY:")},
+		{name: "API key as user (Close)", raw: "https://KEY@api.close.com/api/v1/lead/", want: "https://api.close.com/api/v1/lead/", wantAuth: basic("KEY:")},
+		{name: "percent-encoded user and password", raw: "https://me%40example.com%2Ftoken:p%3Ass%20w@x.zendesk.com/api", want: "https://x.zendesk.com/api", wantAuth: basic("me@example.com/token:p:ss w")},
+		{name: "an email address written as is", raw: "https://me@example.com:secret@x.zendesk.com/api", want: "https://x.zendesk.com/api", wantAuth: basic("me@example.com:secret")},
+		{name: "an @ in the query is not userinfo", raw: "https://x.example/a?email=me@example.com", want: "https://x.example/a?email=me@example.com"},
+		{name: "spaces and quotes in the query are encoded", raw: `https://x.example/a?q=two words&n="x"`, want: "https://x.example/a?q=two%20words&n=%22x%22"},
+		{name: "valid escapes are kept", raw: "https://x.example/a?q=a%20b%2Bc&r=é", want: "https://x.example/a?q=a%20b%2Bc&r=%C3%A9"},
+		{name: "the fragment is dropped", raw: "https://x.example/a#section", want: "https://x.example/a"},
+		{name: "scheme in capitals", raw: "HTTPS://x.example/", want: "https://x.example/"},
+		{name: "empty", raw: "  ", wantErr: ErrInvalidURL, errHas: "empty"},
+		{name: "no scheme", raw: "api.example.com/x", wantErr: ErrInvalidURL, errHas: "http or https"},
+		{name: "ftp", raw: "ftp://x.example/", wantErr: ErrInvalidURL, errHas: "http or https"},
+		{name: "javascript", raw: "javascript:alert(1)", wantErr: ErrInvalidURL},
+		{name: "no host", raw: "https:///path", wantErr: ErrInvalidURL, errHas: "no host"},
+		{name: "only a port", raw: "http://:80/", wantErr: ErrInvalidURL, errHas: "no host"},
+		{name: "a control character", raw: "https://x.example/a\nb", wantErr: ErrInvalidURL},
+		{name: "a bad escape in the password is not shown", raw: "https://user:hunter2%zz@x.example/", wantErr: ErrInvalidURL, errHas: "not shown"},
+		{name: "a control character in the user", raw: "https://us%0Aer:pw@x.example/", wantErr: ErrInvalidURL, errHas: "not shown"},
+		{name: "a bad host next to credentials", raw: "https://user:hunter2@exa mple.com/", wantErr: ErrInvalidURL},
+		{name: "a bad port next to credentials", raw: "https://user:hunter2@x.example:port/", wantErr: ErrInvalidURL, errHas: "port"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, auth, err := parseURL(tc.raw)
+			if tc.wantErr != nil {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tc.wantErr)
+				assert.Contains(t, err.Error(), tc.errHas)
+				assert.NotContains(t, err.Error(), "hunter2")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.wantAuth, auth)
+			_, err = url.Parse(got)
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func TestCheckHeader(t *testing.T) {
+	cases := []struct {
+		name    string
+		header  string
+		value   string
+		wantErr error
+		errHas  string
+	}{
+		{name: "ordinary", header: "X-Team", value: "blue green"},
+		{name: "tab and non-ASCII are allowed", header: "X-Name", value: "Zoë\tM"},
+		{name: "empty value", header: "X-Empty", value: ""},
+		{name: "CR", header: "X-A", value: "a\rb", wantErr: ErrInvalidHeader, errHas: "(CR) at byte 1"},
+		{name: "LF", header: "X-A", value: "a\nInjected: 1", wantErr: ErrInvalidHeader, errHas: "(LF)"},
+		{name: "NUL", header: "X-A", value: "a\x00", wantErr: ErrInvalidHeader, errHas: "(NUL)"},
+		{name: "DEL", header: "X-A", value: "\x7f", wantErr: ErrInvalidHeader, errHas: "0x7f"},
+		{name: "other control", header: "X-A", value: "\x1b[31m", wantErr: ErrInvalidHeader, errHas: "0x1b"},
+		{name: "space in the name", header: "X A", value: "v", wantErr: ErrInvalidHeader, errHas: "not allowed"},
+		{name: "colon in the name", header: "X-A:", value: "v", wantErr: ErrInvalidHeader},
+		{name: "empty name", header: "", value: "v", wantErr: ErrInvalidHeader, errHas: "empty name"},
+		{name: "the value is not quoted", header: "Authorization", value: "Bearer hunter2\n", wantErr: ErrInvalidHeader},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkHeader(tc.header, tc.value)
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, tc.wantErr)
+			assert.Contains(t, err.Error(), tc.errHas)
+			assert.NotContains(t, err.Error(), "hunter2")
+		})
+	}
+}
+
+func TestCheckBody(t *testing.T) {
+	cases := []struct {
+		name        string
+		method      string
+		contentType string
+		body        string
+		nilBody     bool
+		wantErr     error
+		line, col   int
+		snippet     string
+		errHas      string
+	}{
+		{name: "JSON", method: "POST", contentType: "application/json", body: `{"a": [1, "x"]}`},
+		{name: "JSON with a charset", method: "POST", contentType: "application/json; charset=utf-8", body: `[]`},
+		{name: "vendor JSON", method: "POST", contentType: "application/vnd.api+json", body: `{"a":`, wantErr: ErrInvalidBody, line: 1, col: 6},
+		{name: "JSON error on line 3", method: "POST", contentType: "application/json", body: "{\n  \"a\": 1,\n  \"b\": \"x\" \"c\"\n}", wantErr: ErrInvalidBody, line: 3, col: 12, snippet: `"b": "x" "c"`, errHas: "at line 3, column 12: invalid character"},
+		{name: "column counts characters", method: "POST", contentType: "application/json", body: `{"ü": "é" x}`, wantErr: ErrInvalidBody, line: 1, col: 11},
+		{name: "a long line is cut around the error", method: "POST", contentType: "application/json", body: `{"a": "` + strings.Repeat("x", 100) + `" oops ` + strings.Repeat("y", 100) + `}`, wantErr: ErrInvalidBody, line: 1, col: 110, snippet: "…" + strings.Repeat("x", 28) + "\" oops " + strings.Repeat("y", 25) + "…"},
+		{name: "truncated JSON", method: "PUT", contentType: "application/json", body: "{\"a\": ", wantErr: ErrInvalidBody, errHas: "unexpected end"},
+		{name: "trailing data", method: "POST", contentType: "application/json", body: "{} {}", wantErr: ErrInvalidBody, line: 1, col: 4},
+		{name: "empty JSON for POST", method: "POST", contentType: "application/json", body: " \n", wantErr: ErrInvalidBody, errHas: "empty body is not JSON"},
+		{name: "empty JSON for PATCH", method: "PATCH", contentType: "application/json", body: "", wantErr: ErrInvalidBody},
+		{name: "no body at all", method: "POST", contentType: "application/json", nilBody: true},
+		{name: "empty JSON for GET", method: "GET", contentType: "application/json", body: ""},
+		{name: "empty JSON for DELETE", method: "DELETE", contentType: "application/json", body: "  "},
+		{name: "GET may still carry a JSON body", method: "GET", contentType: "application/json", body: "{x", wantErr: ErrInvalidBody},
+		{name: "form", method: "POST", contentType: "application/x-www-form-urlencoded", body: "id=1&email=win%40customer.io&custom_attribute=value"},
+		{name: "form with a space and an empty pair", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=b c&&d"},
+		{name: "form with a semicolon", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=1;b=2", wantErr: ErrInvalidBody, line: 1, col: 4, errHas: "semicolons"},
+		{name: "form with a bad escape", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=1&\nb=5%", wantErr: ErrInvalidBody, line: 2, col: 4, errHas: `malformed percent-escape "%"`},
+		{name: "empty form", method: "POST", contentType: "application/x-www-form-urlencoded", body: ""},
+		{name: "text is sent as rendered", method: "POST", contentType: "text/plain", body: "{not json"},
+		{name: "XML is sent as rendered", method: "POST", contentType: "text/xml", body: "<a>"},
+		{name: "empty text", method: "POST", contentType: "text/plain", body: ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(tc.body)
+			if tc.nilBody {
+				body = nil
+			}
+			err := checkBody(tc.method, tc.contentType, body)
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.wantErr)
+			var be *BodyError
+			require.ErrorAs(t, err, &be)
+			assert.Equal(t, tc.contentType, be.ContentType)
+			if tc.line > 0 {
+				assert.Equal(t, tc.line, be.Line, "%v", err)
+				assert.Equal(t, tc.col, be.Column, "%v", err)
+			}
+			if tc.snippet != "" {
+				assert.Equal(t, tc.snippet, be.Snippet)
+			}
+			assert.Contains(t, err.Error(), tc.errHas)
+			assert.True(t, utf8.ValidString(be.Snippet))
+		})
+	}
+}
+
+func TestNormalizeContentType(t *testing.T) {
+	cases := map[string]string{
+		"":                                     "application/json",
+		"  ":                                   "application/json",
+		"x-www-form-urlencoded":                "application/x-www-form-urlencoded",
+		"X-WWW-Form-Urlencoded; charset=utf-8": "application/x-www-form-urlencoded; charset=utf-8",
+		"text/plain":                           "text/plain",
+		"application/json; charset=utf-8":      "application/json; charset=utf-8",
+		"not a ; valid type":                   "not a ; valid type",
+	}
+	for in, want := range cases {
+		t.Run(in, func(t *testing.T) {
+			assert.Equal(t, want, normalizeContentType(in))
+		})
+	}
+}
+
+func TestRequestBuilder(t *testing.T) {
+	t.Run("JSON without HTML escaping", func(t *testing.T) {
+		r, err := NewRequest("post", "https://user:pw@api.example.com/x").
+			Header("X-Team", "blue").
+			JSON(map[string]any{"html": "<b>&</b>", "n": 1}).
+			Build()
+		require.NoError(t, err)
+		assert.Equal(t, "POST", r.Method)
+		assert.Equal(t, "https://api.example.com/x", r.URL)
+		assert.Equal(t, `{"html":"<b>&</b>","n":1}`, string(r.Body))
+		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		assert.Equal(t, basic("user:pw"), r.Header.Get("Authorization"))
+		assert.Equal(t, "blue", r.Header.Get("X-Team"))
+		assert.Regexp(t, uuidPattern, r.IdempotencyKey)
+	})
+	t.Run("form", func(t *testing.T) {
+		r, err := NewRequest("PUT", "https://api.example.com/x").Form(url.Values{"a": {"1 2"}, "b": {"&"}}).IdempotencyKey("key-1").Build()
+		require.NoError(t, err)
+		assert.Equal(t, "a=1+2&b=%26", string(r.Body))
+		assert.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
+		assert.Equal(t, "key-1", r.IdempotencyKey)
+	})
+	t.Run("no body", func(t *testing.T) {
+		r, err := NewRequest("POST", "https://api.example.com/ping").Build()
+		require.NoError(t, err)
+		assert.Nil(t, r.Body)
+	})
+	failures := []struct {
+		name    string
+		b       *RequestBuilder
+		wantErr error
+	}{
+		{"bad method", NewRequest("TRACE", "https://x.example"), ErrInvalidMethod},
+		{"bad URL", NewRequest("GET", "x.example"), ErrInvalidURL},
+		{"bad header", NewRequest("GET", "https://x.example").Header("X", "a\nb"), ErrInvalidHeader},
+		{"managed header", NewRequest("GET", "https://x.example").Header("Host", "evil.example"), ErrInvalidHeader},
+		{"idempotency header set by hand", NewRequest("GET", "https://x.example").Header(HeaderIdempotencyKey, "k"), ErrInvalidHeader},
+		{"credentials twice", NewRequest("GET", "https://u:p@x.example").Header("Authorization", "Bearer t"), ErrInvalidURL},
+		{"bad JSON body", NewRequest("POST", "https://x.example").Body("application/json", []byte("{")), ErrInvalidBody},
+		{"unencodable JSON", NewRequest("POST", "https://x.example").JSON(func() {}), ErrInvalidBody},
+	}
+	for _, tc := range failures {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := tc.b.Build()
+			assert.Nil(t, r)
+			assert.ErrorIs(t, err, tc.wantErr)
+		})
+	}
+}
+
+func TestRequestString(t *testing.T) {
+	r, err := NewRequest("POST", "https://user:hunter2@api.example.com/x?token=abc&page=2").
+		Header("X-Api-Key", "k3y").
+		Header("X-Team", "blue").
+		Body("text/plain", []byte("hello")).
+		Build()
+	require.NoError(t, err)
+	s := r.String()
+	assert.Equal(t, "POST https://api.example.com/x?page=2&token=REDACTED (5 bytes)", s)
+	h := r.RedactedHeader()
+	assert.Equal(t, "REDACTED", h.Get("Authorization"))
+	assert.Equal(t, "REDACTED", h.Get("X-Api-Key"))
+	assert.Equal(t, "blue", h.Get("X-Team"))
+	assert.NotEqual(t, "REDACTED", r.Header.Get("Authorization"), "RedactedHeader copies")
+	assert.Equal(t, "<nil>", (*Request)(nil).String())
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"https://u:p@api.example.com/x":                          "https://api.example.com/x",
+		"https://api.trello.com/1/cards?idList=1&key=K&token=T":  "https://api.trello.com/1/cards?idList=1&key=REDACTED&token=REDACTED",
+		"https://x.example/?api_key=1&Signature=2&q=3&password":  "https://x.example/?Signature=REDACTED&api_key=REDACTED&password=REDACTED&q=3",
+		"https://x.example/a?q=%20x#frag":                        "https://x.example/a?q=+x",
+		"https://x.example/a?q=%zz&token=t":                      "https://x.example/a?REDACTED",
+		"https://user:pa%zz@x.example/a":                         "https://x.example/a",
+		"https://me@example.com:secret@x.zendesk.com/api?page=1": "https://x.zendesk.com/api?page=1",
+		"https://x.example/?Idempotency=1":                       "https://x.example/?Idempotency=1",
+		"not a url":                                              "REDACTED",
+		"https://x.example/%zz":                                  "REDACTED",
+	}
+	for in, want := range cases {
+		t.Run(in, func(t *testing.T) {
+			assert.Equal(t, want, RedactURL(in))
+		})
+	}
+}
+
+func TestNewHTTPRequest(t *testing.T) {
+	var got *http.Request
+	var gotBody []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		gotBody, _ = io.ReadAll(r.Body)
+	}))
+	defer srv.Close()
+
+	r, err := NewRequest("POST", strings.Replace(srv.URL, "http://", "http://user:pw@", 1)+"/hook?x=1").
+		JSON(map[string]int{"a": 1}).
+		IdempotencyKey("key-7").
+		Build()
+	require.NoError(t, err)
+	hr, err := r.NewHTTPRequest(context.Background())
+	require.NoError(t, err)
+	require.NotNil(t, hr.GetBody, "the body can be read again for a retry")
+	again, err := hr.GetBody()
+	require.NoError(t, err)
+	b, err := io.ReadAll(again)
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":1}`, string(b))
+
+	resp, err := http.DefaultClient.Do(hr)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "/hook", got.URL.Path)
+	assert.Equal(t, "key-7", got.Header.Get(HeaderIdempotencyKey))
+	user, pass, ok := got.BasicAuth()
+	assert.True(t, ok)
+	assert.Equal(t, "user", user)
+	assert.Equal(t, "pw", pass)
+	assert.Equal(t, `{"a":1}`, string(gotBody))
+	assert.Equal(t, int64(7), got.ContentLength)
+
+	bad := []struct {
+		name    string
+		r       *Request
+		wantErr error
+	}{
+		{"lowercase method is sent upper-cased, unknown refused", &Request{Method: "fetch", URL: "https://x.example"}, ErrInvalidMethod},
+		{"credentials in URL", &Request{Method: "GET", URL: "https://u:p@x.example"}, ErrInvalidURL},
+		{"relative URL", &Request{Method: "GET", URL: "/x"}, ErrInvalidURL},
+		{"CRLF in a header", &Request{Method: "GET", URL: "https://x.example", Header: http.Header{"X": {"a\r\nb"}}}, ErrInvalidHeader},
+		{"bad JSON body", &Request{Method: "POST", URL: "https://x.example", Body: []byte("{")}, ErrInvalidBody},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			hr, err := tc.r.NewHTTPRequest(context.Background())
+			assert.Nil(t, hr)
+			assert.ErrorIs(t, err, tc.wantErr)
+		})
+	}
+
+	hand := &Request{Method: "get", URL: "https://x.example/a"}
+	hr, err = hand.NewHTTPRequest(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "GET", hr.Method)
+	assert.Empty(t, hr.Header.Get(HeaderIdempotencyKey))
+}
+
+func TestNewIdempotencyKey(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 1000 {
+		k := NewIdempotencyKey()
+		assert.Regexp(t, uuidPattern, k)
+		assert.False(t, seen[k])
+		seen[k] = true
+	}
+}
+
+func FuzzCheckJSON(f *testing.F) {
+	for _, seed := range []string{`{"a": 1}`, "{\n\"a\": }", `[1, 2,]`, "\"\xff\"", `{"a": "é"} x`, "", " ", "\n\n{", `{"a":"` + strings.Repeat("x", 70) + `"`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		err := checkBody(http.MethodPost, contentTypeJSON, body)
+		if len(bytes.TrimSpace(body)) == 0 {
+			assert.ErrorIs(t, err, ErrInvalidBody)
+			return
+		}
+		if json.Valid(body) {
+			assert.NoError(t, err)
+			return
+		}
+		var be *BodyError
+		require.ErrorAs(t, err, &be)
+		if be.Line > 0 {
+			assert.LessOrEqual(t, be.Line, bytes.Count(body, []byte("\n"))+1)
+			assert.GreaterOrEqual(t, be.Column, 1)
+			assert.True(t, utf8.ValidString(be.Snippet) || !utf8.Valid(body))
+			assert.LessOrEqual(t, utf8.RuneCountInString(be.Snippet), 68)
+		}
+	})
+}
+
+func FuzzCheckForm(f *testing.F) {
+	for _, seed := range []string{"a=1&b=2", "a=%zz", "a;b", "=&=", "%", "a=1&\nb=%4", "k=v%2"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		err := checkBody(http.MethodPost, contentTypeForm, []byte(body))
+		_, perr := url.ParseQuery(body)
+		if perr == nil {
+			assert.NoError(t, err)
+			return
+		}
+		var be *BodyError
+		require.ErrorAs(t, err, &be, "ParseQuery fails with %v", perr)
+		assert.GreaterOrEqual(t, be.Line, 1)
+		assert.GreaterOrEqual(t, be.Column, 1)
+	})
+}
+
+// FuzzParseURL checks that a URL's credentials never appear in an error,
+// whatever surrounds them.
+func FuzzParseURL(f *testing.F) {
+	for _, seed := range []struct{ user, pass, rest string }{
+		{"user", "hunter2", "api.example.com/x"},
+		{"KEY", "", "api.lob.com/v1"},
+		{"me@example.com", "s3cr%zz", "x.zendesk.com"},
+		{"u", "p", "exa mple.com"},
+		{"u", "pp", "x.example:99999/"},
+	} {
+		f.Add(seed.user, seed.pass, seed.rest)
+	}
+	f.Fuzz(func(t *testing.T, user, pass, rest string) {
+		raw := "https://" + user + ":" + pass + "@" + rest
+		clean, auth, err := parseURL(raw)
+		if err != nil {
+			for _, secret := range []string{user, pass} {
+				if len(secret) >= 4 && !strings.Contains(rest, secret) && !strings.Contains("webhook: invalid URL", secret) {
+					assert.NotContains(t, err.Error(), secret)
+				}
+			}
+			return
+		}
+		assert.True(t, strings.HasPrefix(clean, "https://"))
+		if auth != "" {
+			assert.True(t, strings.HasPrefix(auth, "Basic "))
+		}
+		u, err := url.Parse(clean)
+		require.NoError(t, err)
+		assert.Nil(t, u.User)
+	})
+}
+
+func TestBodyErrorKeepsTheParserError(t *testing.T) {
+	err := checkBody(http.MethodPost, contentTypeJSON, []byte(`{"a" 1}`))
+	var se *json.SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, int64(6), se.Offset)
+}
