@@ -125,14 +125,14 @@ func parseResponseBody(body []byte) any {
 	if !ok {
 		return string(body)
 	}
-	return convertNumbers(v, false)
+	return responseNumbers(v, false)
 }
 
-// convertNumbers replaces json.Number values in v: with int64 or float64
+// responseNumbers replaces json.Number values in v: with int64 or float64
 // where that is exact, and otherwise with the number's text when keep is
 // false (for templates) or the json.Number itself when keep is true (for
 // attributes, so the value still encodes as the same JSON number).
-func convertNumbers(v any, keep bool) any {
+func responseNumbers(v any, keep bool) any {
 	switch t := v.(type) {
 	case json.Number:
 		if n, ok := exactNumber(string(t)); ok {
@@ -144,11 +144,11 @@ func convertNumbers(v any, keep bool) any {
 		return string(t)
 	case map[string]any:
 		for k, e := range t {
-			t[k] = convertNumbers(e, keep)
+			t[k] = responseNumbers(e, keep)
 		}
 	case []any:
 		for i, e := range t {
-			t[i] = convertNumbers(e, keep)
+			t[i] = responseNumbers(e, keep)
 		}
 	}
 	return v
@@ -194,7 +194,7 @@ func typedValue(s string) any {
 		if !ok {
 			return s
 		}
-		return convertNumbers(v, true)
+		return responseNumbers(v, true)
 	}
 	return s
 }

@@ -1096,3 +1096,57 @@ func TestSendLogs(t *testing.T) {
 	assert.Equal(t, "key-123", records[1]["idempotency_key"])
 	assert.Equal(t, rc.URL, records[1]["url"])
 }
+
+// TestSendMappingFails: a delivered response that a mapping cannot use
+// fails the webhook, names what is missing, sets no attributes and is not
+// retried (the receiver has already acted on it).
+func TestSendMappingFails(t *testing.T) {
+	action, err := webhook.Compile(webhook.Spec{
+		URL:      "http://127.0.0.1/",
+		Body:     `{}`,
+		Response: map[string]string{"lead_id": "{{ response.lead.id }}", "tags": "{{ response.tags | json }}"},
+	})
+	require.NoError(t, err)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		io.WriteString(w, `{"tags": ["a", 1]}`)
+	})
+	req, err := action.Render(map[string]any{})
+	require.NoError(t, err)
+	req.URL = rc.URL
+	res, err := testSender(3).Send(context.Background(), req)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "response.lead.id")
+	require.Len(t, res.Attempts, 1)
+	assert.Equal(t, webhook.ClassMapping, res.Attempts[0].Class)
+	assert.Equal(t, 200, res.Attempts[0].Status)
+	assert.False(t, res.Delivered())
+	assert.Nil(t, res.Attributes)
+	assert.Equal(t, `{"tags": ["a", 1]}`, string(res.Response.Body))
+}
+
+// TestSendMapsJSONValues: a mapping that prints JSON gives a typed value.
+func TestSendMapsJSONValues(t *testing.T) {
+	action, err := webhook.Compile(webhook.Spec{
+		URL:  "http://127.0.0.1/",
+		Body: `{}`,
+		Response: map[string]string{
+			"tags":  "{{ response.tags | json }}",
+			"owner": "{{ response.owner | json }}",
+			"count": "{{ response.tags | size }}",
+		},
+	})
+	require.NoError(t, err)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		io.WriteString(w, `{"tags": ["vip", 2], "owner": {"name": "Ada", "zip": "0123"}}`)
+	})
+	req, err := action.Render(map[string]any{})
+	require.NoError(t, err)
+	req.URL = rc.URL
+	res, err := testSender(0).Send(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{
+		"tags":  []any{"vip", int64(2)},
+		"owner": map[string]any{"name": "Ada", "zip": "0123"},
+		"count": int64(2),
+	}, res.Attributes)
+}

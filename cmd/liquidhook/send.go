@@ -80,17 +80,17 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return badInput("--response needs --dry-run: it maps a recorded response without sending")
 	}
 
-	action, err := sendLoadAction(*actionPath)
+	action, err := loadAction(*actionPath, nil)
 	if err != nil {
 		return err
 	}
-	data, err := sendLoadData(*dataPath)
+	data, err := loadData(*dataPath)
 	if err != nil {
 		return err
 	}
 	req, err := action.Render(data)
 	if err != nil {
-		return badInput("%s: %v", *actionPath, err)
+		return fileError(*actionPath, err)
 	}
 	if *dryRun {
 		return sendDryRun(e, req, *actionPath, *responsePath)
@@ -116,7 +116,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	var se *webhook.SendError
 	if errors.As(err, &se) && len(se.Attempts) == 0 && !errors.Is(err, context.Canceled) {
 		// Nothing went out: the request itself is wrong.
-		return badInput("%s: %v", *actionPath, err)
+		return fileError(*actionPath, err)
 	}
 	if werr := sendWriteResult(e.stdout, sendOutputOf(res, err)); werr != nil {
 		return failed(werr)
@@ -257,7 +257,7 @@ func sendDryRun(e *env, req *webhook.Request, actionPath, responsePath string) e
 		}
 		attrs, err := req.MapResponse(&webhook.Response{Status: http.StatusOK, Body: body})
 		if err != nil {
-			return badInput("%s: mapping %s: %v", actionPath, responsePath, err)
+			return fileError(actionPath, fmt.Errorf("mapping %s: %w", responsePath, err))
 		}
 		out.Status = http.StatusOK
 		if attrs != nil {

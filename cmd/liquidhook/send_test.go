@@ -48,13 +48,13 @@ func sendFiles(t *testing.T, url string, response map[string]string) (action, da
 	return action, data
 }
 
-type cliResult struct {
+type sendCLIResult struct {
 	code   int
 	stdout string
 	stderr string
 }
 
-func runCLI(t *testing.T, key string, args ...string) cliResult {
+func sendRun(t *testing.T, key string, args ...string) sendCLIResult {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	e := &env{
@@ -69,7 +69,7 @@ func runCLI(t *testing.T, key string, args ...string) cliResult {
 		},
 	}
 	code := run(context.Background(), e, args)
-	return cliResult{code, stdout.String(), stderr.String()}
+	return sendCLIResult{code, stdout.String(), stderr.String()}
 }
 
 // sendResultJSON decodes send's standard output: exactly one JSON object.
@@ -83,9 +83,9 @@ func sendResultJSON(t *testing.T, stdout string) map[string]any {
 	return out
 }
 
-// cliReceiver answers with statuses in turn (the last repeats), verifying
+// sendReceiver answers with statuses in turn (the last repeats), verifying
 // every request's signature.
-func cliReceiver(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
+func sendReceiver(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
 	t.Helper()
 	var calls, bad atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,10 +107,10 @@ func cliReceiver(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32
 }
 
 func TestSendCommandDelivers(t *testing.T) {
-	srv, calls, bad := cliReceiver(t, 503, 429, 201)
+	srv, calls, bad := sendReceiver(t, 503, 429, 201)
 	action, data := sendFiles(t, srv.URL+"/leads", map[string]string{"lead_id": "{{ response.id }}", "zip": "{{ response.zip }}", "score": "{{ response.score }}"})
 
-	r := runCLI(t, sendTestKey, "send", "--action", action, "--data", data, "--backoff", "1ms", "--allow-private")
+	r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--backoff", "1ms", "--allow-private")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	out := sendResultJSON(t, r.stdout)
 	assert.Equal(t, true, out["delivered"])
@@ -146,10 +146,10 @@ func TestSendCommandFails(t *testing.T) {
 		{"no retries", []int{503}, []string{"--retries", "0"}, 1, "not delivered after 1 attempt: unsuccessful status 503"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, calls, _ := cliReceiver(t, tc.statuses...)
+			srv, calls, _ := sendReceiver(t, tc.statuses...)
 			action, data := sendFiles(t, srv.URL, map[string]string{"lead_id": "{{ response.id }}"})
 			args := append([]string{"send", "--action", action, "--data", data, "--backoff", "1ms", "--allow-private"}, tc.args...)
-			r := runCLI(t, sendTestKey, args...)
+			r := sendRun(t, sendTestKey, args...)
 			require.Equal(t, exitFailed, r.code, "stderr: %s", r.stderr)
 			out := sendResultJSON(t, r.stdout)
 			assert.Equal(t, false, out["delivered"])
@@ -164,9 +164,9 @@ func TestSendCommandFails(t *testing.T) {
 }
 
 func TestSendCommandRefusesPrivate(t *testing.T) {
-	srv, calls, _ := cliReceiver(t, 200)
+	srv, calls, _ := sendReceiver(t, 200)
 	action, data := sendFiles(t, srv.URL, nil)
-	r := runCLI(t, sendTestKey, "send", "--action", action, "--data", data)
+	r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data)
 	require.Equal(t, exitFailed, r.code)
 	out := sendResultJSON(t, r.stdout)
 	assert.Contains(t, out["error"], "destination address not allowed")
@@ -182,7 +182,7 @@ func TestSendCommandTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	action, data := sendFiles(t, srv.URL, nil)
-	r := runCLI(t, sendTestKey, "send", "--action", action, "--data", data, "--timeout", "50ms", "--retries", "1", "--backoff", "1ms", "--allow-private")
+	r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--timeout", "50ms", "--retries", "1", "--backoff", "1ms", "--allow-private")
 	require.Equal(t, exitFailed, r.code)
 	out := sendResultJSON(t, r.stdout)
 	attempts := out["attempts"].([]any)
@@ -192,7 +192,7 @@ func TestSendCommandTimeout(t *testing.T) {
 }
 
 func TestSendCommandBadInput(t *testing.T) {
-	srv, calls, _ := cliReceiver(t, 200)
+	srv, calls, _ := sendReceiver(t, 200)
 	action, data := sendFiles(t, srv.URL, nil)
 	dir := t.TempDir()
 	badJSON := filepath.Join(dir, "bad.json")
@@ -218,7 +218,7 @@ func TestSendCommandBadInput(t *testing.T) {
 		{"response without dry run", []string{"--action", action, "--data", data, "--response", data}, "--response needs --dry-run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, sendTestKey, append([]string{"send"}, tc.args...)...)
+			r := sendRun(t, sendTestKey, append([]string{"send"}, tc.args...)...)
 			assert.Equal(t, exitBadInput, r.code)
 			assert.Empty(t, r.stdout, "no result when nothing was sent")
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
@@ -231,7 +231,7 @@ func TestSendCommandBadInput(t *testing.T) {
 }
 
 func TestSendCommandDryRun(t *testing.T) {
-	srv, calls, _ := cliReceiver(t, 200)
+	srv, calls, _ := sendReceiver(t, 200)
 	action, data := sendFiles(t, "https://user:s3cret-pw@api.example.com/v1/leads?api_key=qk-111",
 		map[string]string{"lead_id": "{{ response.id }}", "zip": "{{ response.zip }}", "email": "{{ customer.email }}"})
 	_ = srv
@@ -242,7 +242,7 @@ func TestSendCommandDryRun(t *testing.T) {
 	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte(" "), webhook.DefaultMaxResponseBytes+1), 0o600))
 
 	t.Run("with a recorded response", func(t *testing.T) {
-		r := runCLI(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", recorded)
+		r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", recorded)
 		require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 		out := sendResultJSON(t, r.stdout)
 		assert.Equal(t, true, out["dry_run"])
@@ -257,19 +257,29 @@ func TestSendCommandDryRun(t *testing.T) {
 		assert.Contains(t, r.stderr, "dry run: mapped 3 attributes")
 	})
 	t.Run("without a response", func(t *testing.T) {
-		r := runCLI(t, "", "send", "--action", action, "--data", data, "--dry-run")
+		r := sendRun(t, "", "send", "--action", action, "--data", data, "--dry-run")
 		require.Equal(t, exitOK, r.code)
 		out := sendResultJSON(t, r.stdout)
 		assert.Equal(t, map[string]any{}, out["attributes"])
 		assert.NotContains(t, r.stderr, "warning", "a dry run needs no key")
 	})
+	t.Run("mapping a missing field", func(t *testing.T) {
+		partial := filepath.Join(dir, "partial.json")
+		require.NoError(t, os.WriteFile(partial, []byte(`{"zip": "0123"}`), 0o600))
+		r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", partial)
+		assert.Equal(t, exitBadInput, r.code)
+		assert.Empty(t, r.stdout)
+		assert.Contains(t, r.stderr, "response.lead_id")
+		assert.Contains(t, r.stderr, "response.id")
+		assert.Contains(t, r.stderr, "line 1")
+	})
 	t.Run("response over the cap", func(t *testing.T) {
-		r := runCLI(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", big)
+		r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", big)
 		assert.Equal(t, exitBadInput, r.code)
 		assert.Contains(t, r.stderr, "response too large")
 	})
 	t.Run("missing response file", func(t *testing.T) {
-		r := runCLI(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", filepath.Join(dir, "none.json"))
+		r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", filepath.Join(dir, "none.json"))
 		assert.Equal(t, exitBadInput, r.code)
 		assert.Contains(t, r.stderr, "none.json")
 	})
@@ -280,7 +290,7 @@ func TestSendCommandDryRun(t *testing.T) {
 // in the URL, a header and the environment, and checks that none of them
 // reaches standard output or standard error.
 func TestSendCommandNoSecrets(t *testing.T) {
-	srv, _, _ := cliReceiver(t, 500)
+	srv, _, _ := sendReceiver(t, 500)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	secrets := []string{"s3cret-pw", "qk-111", "hdr-token-777", sendTestKey, base64.StdEncoding.EncodeToString([]byte("user:s3cret-pw"))}
 	for _, tc := range []struct {
@@ -295,7 +305,7 @@ func TestSendCommandNoSecrets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			action, data := sendFiles(t, tc.url, map[string]string{"id": "{{ response.id }}"})
-			r := runCLI(t, sendTestKey, append([]string{"send", "--action", action, "--data", data}, tc.args...)...)
+			r := sendRun(t, sendTestKey, append([]string{"send", "--action", action, "--data", data}, tc.args...)...)
 			require.NotEmpty(t, r.stdout)
 			for _, s := range secrets {
 				assert.NotContains(t, r.stdout, s)
@@ -316,7 +326,7 @@ func TestSendBinary(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 
-	srv, _, bad := cliReceiver(t, 503, 200)
+	srv, _, bad := sendReceiver(t, 503, 200)
 	action, data := sendFiles(t, srv.URL, map[string]string{"lead_id": "{{ response.id }}"})
 	for _, tc := range []struct {
 		name string
