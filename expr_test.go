@@ -1,0 +1,79 @@
+package webhook
+
+import (
+	"testing"
+)
+
+func TestMissingVariables(t *testing.T) {
+	data := mustData(t, customerDoc)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "attribute", src: "Hi\n{{ customer.firstName }}", wantErr: ErrMissingVariable, errHas: "body: line 2: missing variable customer.firstName", line: 2},
+		{name: "variable", src: "{{ person.name }}", wantErr: ErrMissingVariable, errHas: "missing variable person.name"},
+		{name: "top-level variable", src: "{{ nobody }}", wantErr: ErrMissingVariable, errHas: "missing variable nobody"},
+		{name: "attribute of null", src: "{{ customer.no_address.city }}", wantErr: ErrMissingVariable, errHas: "customer.no_address.city"},
+		{name: "attribute of text", src: "{{ customer.email.domain }}", wantErr: ErrMissingVariable, errHas: "customer.email.domain"},
+		{name: "index out of range", src: "{{ customer.tags[5] }}", wantErr: ErrMissingVariable, errHas: "customer.tags[5]"},
+		{name: "quoted key", src: `{{ customer["last name"] }}`, wantErr: ErrMissingVariable, errHas: `customer["last name"]`},
+		{name: "through filters", src: "{{ customer.nickname | upcase }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
+		{name: "as a filter argument", src: "{{ 'a' | append: customer.nickname }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
+		{name: "default's own argument", src: "{{ customer.nickname | default: customer.alias }}", wantErr: ErrMissingVariable, errHas: "customer.alias"},
+		{name: "size of a missing attribute, printed", src: "{{ customer.nickname.size }}", wantErr: ErrMissingVariable, errHas: "customer.nickname.size"},
+		{name: "assigned", src: "{% assign n = customer.nickname | capitalize %}{{ n }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
+		{name: "inside a loop on its own line", src: "{% for t in customer.tags %}\n{{ t }}\n{{ t.x }}\n{% endfor %}", wantErr: ErrMissingVariable, line: 3},
+
+		{name: "null is present", src: "[{{ customer.nothing }}]", want: "[]"},
+		{name: "empty text is present", src: "[{{ customer.empty }}]", want: "[]"},
+		{name: "default", src: `{{ customer.nickname | default: "friend" }}`, want: "friend"},
+		{name: "default after other filters", src: `{{ customer.nickname | upcase | default: "friend" }}`, want: "friend"},
+		{name: "default with named argument", src: `{{ customer.active | default: "x", allow_false: true }}`, want: "true"},
+		{name: "if", src: "{% if customer.nickname %}a{% else %}b{% endif %}", want: "b"},
+		{name: "unless", src: "{% unless customer.nickname %}u{% endunless %}", want: "u"},
+		{name: "elsif", src: "{% if false %}a{% elsif customer.nickname %}b{% else %}c{% endif %}", want: "c"},
+		{name: "comparison", src: "{% if customer.nickname == 'x' or customer.age > 3 %}a{% else %}b{% endif %}", want: "b"},
+		{name: "size comparison, as in the seed's Close example", src: "{% if customer.company_url.size > 0 %}{{ customer.company_url }}{%else %}mycompany.com{% endif %}", want: "mycompany.com"},
+		{name: "case", src: "{% case customer.plan %}{% when 'pro' %}p{% else %}other{% endcase %}", want: "other"},
+		{name: "for", src: "[{% for x in customer.nope %}{{ x }}{% endfor %}]", want: "[]"},
+		{name: "assign with default", src: "{% assign n = customer.nickname | default: 'N' %}{{ n }}", want: "N"},
+		{name: "assign a comparison", src: "{% assign has = customer.nickname != blank %}{{ has }}", want: "false"},
+		{name: "contains", src: "{% if customer.roles contains 'admin' %}a{% else %}b{% endif %}", want: "b"},
+	})
+}
+
+func TestBlankAndEmpty(t *testing.T) {
+	data := mustData(t, customerDoc)
+	test := func(cond string) string {
+		return "{% if " + cond + " %}T{% else %}F{% endif %}"
+	}
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "missing is blank", src: test("customer.nickname == blank"), want: "T"},
+		{name: "missing != blank", src: test("customer.nickname != blank"), want: "F"},
+		{name: "null is blank", src: test("customer.nothing == blank"), want: "T"},
+		{name: "empty text is blank", src: test("customer.empty == blank"), want: "T"},
+		{name: "spaces are blank", src: test("customer.spaces == blank"), want: "T"},
+		{name: "text is not blank", src: test("customer.first_name != blank"), want: "T"},
+		{name: "empty array is blank", src: test("customer.no_tags == blank"), want: "T"},
+		{name: "false is blank", src: test("false == blank"), want: "T"},
+		{name: "blank on the left", src: test("blank != customer.first_name"), want: "T"},
+		{name: "with and", src: test("customer.first_name != blank and customer.empty == blank"), want: "T"},
+		{name: "with or", src: test("customer.empty != blank or customer.tags.first == 'vip'"), want: "T"},
+		{name: "nested property", src: test("customer.address.city != blank"), want: "T"},
+		{name: "indexed", src: test("customer.tags[0] != blank"), want: "T"},
+		{name: "unless", src: "{% unless customer.empty == blank %}x{% else %}blank{% endunless %}", want: "blank"},
+		{name: "empty text is empty", src: test("customer.empty == empty"), want: "T"},
+		{name: "spaces are not empty", src: test("customer.spaces == empty"), want: "F"},
+		{name: "null is not empty", src: test("customer.nothing == empty"), want: "F"},
+		{name: "empty array is empty", src: test("customer.no_tags == empty"), want: "T"},
+		{name: "printed comparison", src: "{{ customer.empty == blank }}", want: "true"},
+		{name: "literal text", src: test(`"" == blank`), want: "T"},
+	})
+}
+
+func TestLaxMode(t *testing.T) {
+	data := mustData(t, customerDoc)
+	runDialect(t, Compiler{Lax: true}, data, []dialectCase{
+		{name: "missing prints empty", src: "[{{ customer.nickname }}]", want: "[]"},
+		{name: "through filters", src: "[{{ customer.nickname | upcase }}]", want: "[]"},
+		{name: "assigned", src: "{% assign n = customer.nickname %}[{{ n }}]", want: "[]"},
+		{name: "syntax errors still fail", src: "{{ customer.x | nofilter }}", wantErr: ErrTemplateSyntax},
+	})
+}

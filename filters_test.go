@@ -1,0 +1,23 @@
+package webhook
+
+import (
+	"testing"
+)
+
+func TestStringFilters(t *testing.T) {
+	data := mustData(t, `{"s": "a b&c=d/é", "enc": "a+b%20c%zz", "tags": ["x", null, ["y", "z"], 3]}`)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "url_encode", src: "{{ s | url_encode }}", want: "a+b%26c%3Dd%2F%C3%A9"},
+		{name: "url_decode is lenient", src: "{{ enc | url_decode }}", want: "a b c%zz"},
+		{name: "base64 round trip", src: "{{ s | base64_encode }} {{ s | base64_encode | base64_decode }}", want: "YSBiJmM9ZC/DqQ== a b&c=d/é"},
+		{name: "base64 url-safe", src: "{{ '??>' | base64_url_safe_encode }} {{ 'Pz8-' | base64_url_safe_decode }}", want: "Pz8- ??>"},
+		{name: "digests", src: "{{ 'abc' | md5 }} {{ 'abc' | sha1 }}", want: "900150983cd24fb0d6963f7d28e17f72 a9993e364706816aba3e25717850c26c9cd0d89d"},
+		{name: "sha256", src: "{{ 'abc' | sha256 }}", want: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{name: "hmac_sha256 (RFC 4231 case 2)", src: "{{ 'what do ya want for nothing?' | hmac_sha256: 'Jefe' }}", want: "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+		{name: "join skips nil and flattens", src: "{{ tags | join: ',' }}", want: "x,y,z,3"},
+		{name: "join default separator", src: "{{ tags | join }}", want: "x y z 3"},
+		{name: "replace family", src: "{{ 'aXbXc' | replace: 'X', '-' }} {{ 'aXbXc' | replace_first: 'X', '-' }} {{ 'aXbXc' | replace_last: 'X', '-' }}", want: "a-b-c a-bXc aXb-c"},
+		{name: "standard filters still work", src: "{{ 'Hello' | upcase }} {{ '  x ' | strip }} {{ 'a,b' | split: ',' | size }} {{ tags | size }}", want: "HELLO x 2 4"},
+		{name: "bad base64 fails", src: "{{ '%%%' | base64_decode }}", wantErr: ErrTemplate, errHas: "base64"},
+	})
+}
