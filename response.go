@@ -62,13 +62,20 @@ func readResponseBody(resp *http.Response, limit int64) ([]byte, error) {
 			}
 			return nil, err
 		}
-		// Read to EOF, so that the connection can be reused.
-		if extra, err := io.Copy(io.Discard, io.LimitReader(body, 1)); err != nil {
-			return nil, err
-		} else if extra > 0 {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+		// Read to EOF, so that the connection can be reused; a body longer
+		// than declared is refused rather than half read.
+		var one [1]byte
+		for {
+			n, err := body.Read(one[:])
+			switch {
+			case n > 0:
+				return nil, fmt.Errorf("webhook: response body longer than its Content-Length of %d", resp.ContentLength)
+			case err == io.EOF:
+				return buf, nil
+			case err != nil:
+				return nil, err
+			}
 		}
-		return buf, nil
 	}
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if int64(len(b)) > limit {

@@ -980,7 +980,8 @@ func concurrently(b *testing.B, conc, n int, op func() error) {
 // concurrencies; client=prebuilt is the Sender alone (sign, send, read) on
 // a request built once, without templates. Compare with benchstat
 // -col /client. Each also reports the connections the server accepted per
-// 1,000 requests once warm.
+// 1,000 requests once warm, and the CPU time the process (client and
+// server) spent per request.
 func BenchmarkSend(b *testing.B) {
 	for _, conc := range []int{1, 16, 64} {
 		for _, client := range []string{"raw", "prebuilt", "sender"} {
@@ -1058,10 +1059,14 @@ func BenchmarkSend(b *testing.B) {
 				warm := srv.conns.Load()
 
 				b.ReportAllocs()
+				cpu := processCPU()
 				b.ResetTimer()
 				concurrently(b, conc, b.N, op)
 				b.StopTimer()
 				b.ReportMetric(float64(srv.conns.Load()-warm)*1000/float64(b.N), "newconns/1000req")
+				if cpu > 0 {
+					b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
+				}
 			})
 		}
 	}
