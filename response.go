@@ -124,7 +124,9 @@ func (r *Request) MapResponse(resp *Response) (map[string]any, error) {
 // JSON with numbers as int64 or float64 (which the template engine does
 // arithmetic on), or the body as a string when it is not JSON.
 func parseResponseBody(body []byte) any {
-	trimmed := bytes.TrimSpace(body)
+	// JSON's whitespace only: a body padded with other Unicode spaces is
+	// not JSON.
+	trimmed := bytes.Trim(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return string(body)
 	}

@@ -223,3 +223,25 @@ func TestIsGzip(t *testing.T) {
 		assert.Equal(t, want, isGzip(in), strings.TrimSpace(in))
 	}
 }
+
+// FuzzParseResponseBody: any body a receiver sends is either parsed JSON or
+// kept as the same string, never a panic.
+func FuzzParseResponseBody(f *testing.F) {
+	for _, s := range []string{`{"id": 1}`, `[1, "a", {"b": 1e400}]`, `text`, ``, `{"a":`, `  7  `, `{"n": 123456789012345678901234}`, `{} {}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		v := parseResponseBody(body)
+		if s, ok := v.(string); ok {
+			// Text other than the body itself comes only from JSON: a
+			// string, or a number kept as its text.
+			if s != string(body) && !json.Valid(body) {
+				t.Fatalf("parseResponseBody(%q) = %q from invalid JSON", body, s)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("parseResponseBody(%q) = %#v from invalid JSON", body, v)
+		}
+	})
+}

@@ -296,7 +296,7 @@ func TestSendSlowDrip(t *testing.T) {
 		}
 	})
 	s := testSender(1)
-	s.Timeout = 150 * time.Millisecond
+	s.Timeout = 400 * time.Millisecond // well past the status line, well short of the body
 	res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, res.Attempts, 2)
