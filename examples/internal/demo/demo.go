@@ -107,6 +107,9 @@ func Run(ctx context.Context, out io.Writer, folder string, action, data []byte)
 	}
 
 	fmt.Fprintf(out, "%s: %s %s\n", in.Name, req.Method, webhook.RedactURL(req.URL))
+	if spec.Sending != webhook.SendingAutomatic {
+		fmt.Fprintln(out, "  (a draft: a queue would hold it until released; sent here as a manual send)")
+	}
 	header := req.RedactedHeader()
 	names := make([]string, 0, len(header))
 	for name := range header {
