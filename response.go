@@ -1,6 +1,21 @@
 package webhook
 
-import "net/http"
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxResponseBytes is the response cap when a Sender sets none:
+// Customer.io's 10 KB.
+const DefaultMaxResponseBytes = 10 << 10
 
 // Response is what a receiver answered, with its body read up to the cap.
 type Response struct {
@@ -9,6 +24,199 @@ type Response struct {
 	// Header holds the response headers.
 	Header http.Header
 	// Body holds the response body after decompression, at most the
-	// Sender's cap.
+	// Sender's cap. It is nil when the body exceeded the cap.
 	Body []byte
+}
+
+// ErrResponseTooLarge is returned when a response body, once decompressed,
+// is larger than the Sender's cap. The webhook fails and no attributes are
+// set, as in Customer.io.
+var ErrResponseTooLarge = errors.New("webhook: response too large")
+
+// readBody reads resp's body, decompressing gzip that the transport left
+// compressed, and fails with ErrResponseTooLarge past limit bytes. It
+// never reads more than limit+1 decompressed bytes, so neither a huge body
+// nor a gzip bomb can make it allocate more than that.
+func readResponseBody(resp *http.Response, limit int64) ([]byte, error) {
+	body := io.Reader(resp.Body)
+	compressed := !resp.Uncompressed && isGzip(resp.Header.Get("Content-Encoding"))
+	if compressed {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: reading gzip response: %w", err)
+		}
+		defer zr.Close()
+		body = zr
+	} else if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes declared, limit %d", ErrResponseTooLarge, resp.ContentLength, limit)
+	}
+
+	// A declared length lets the common response be read in one
+	// allocation; the read still stops at limit+1 whatever was declared.
+	if !compressed && resp.ContentLength >= 0 {
+		buf := make([]byte, resp.ContentLength)
+		n, err := io.ReadFull(body, buf)
+		if err != nil {
+			if err == io.ErrUnexpectedEOF {
+				err = fmt.Errorf("webhook: response body ended after %d of %d bytes: %w", n, resp.ContentLength, err)
+			}
+			return nil, err
+		}
+		// Read to EOF, so that the connection can be reused; a body longer
+		// than declared is refused rather than half read.
+		var one [1]byte
+		for {
+			n, err := body.Read(one[:])
+			switch {
+			case n > 0:
+				return nil, fmt.Errorf("webhook: response body longer than its Content-Length of %d", resp.ContentLength)
+			case err == io.EOF:
+				return buf, nil
+			case err != nil:
+				return nil, err
+			}
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func isGzip(enc string) bool {
+	enc = strings.TrimSpace(enc)
+	return strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip")
+}
+
+// MapResponse renders the response templates of the Action that r was
+// rendered from over resp and r's data, and returns the attributes. The
+// variable response is resp's body parsed as JSON, or the body as a string
+// when it is not JSON. It returns nil, nil for a request with no response
+// templates (one built with NewRequest, for example).
+//
+// Each value is typed: a rendered value that is exactly a JSON number,
+// boolean, object or array becomes that value, unless that would lose
+// information, so "42" becomes 42 but a zip code "0123", "1.50" or an
+// integer too large for a float64 stays a string.
+func (r *Request) MapResponse(resp *Response) (map[string]any, error) {
+	if r == nil || r.action == nil || len(r.action.response) == 0 || resp == nil {
+		return nil, nil
+	}
+	texts, err := r.action.renderResponse(r.data, parseResponseBody(resp.Body))
+	if err != nil {
+		return nil, err
+	}
+	if texts == nil {
+		return nil, nil
+	}
+	attrs := make(map[string]any, len(texts))
+	for name, s := range texts {
+		attrs[name] = typedValue(s)
+	}
+	return attrs, nil
+}
+
+// parseResponseBody returns the response root for templates: the body as
+// JSON with numbers as int64 or float64 (which the template engine does
+// arithmetic on), or the body as a string when it is not JSON.
+func parseResponseBody(body []byte) any {
+	// JSON's whitespace only: a body padded with other Unicode spaces is
+	// not JSON.
+	trimmed := bytes.Trim(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return string(body)
+	}
+	v, ok := decodeJSON(trimmed)
+	if !ok {
+		return string(body)
+	}
+	return responseNumbers(v, false)
+}
+
+// responseNumbers replaces json.Number values in v: with int64 or float64
+// where that is exact, and otherwise with the number's text when keep is
+// false (for templates) or the json.Number itself when keep is true (for
+// attributes, so the value still encodes as the same JSON number).
+func responseNumbers(v any, keep bool) any {
+	switch t := v.(type) {
+	case json.Number:
+		if n, ok := exactNumber(string(t)); ok {
+			return n
+		}
+		if keep {
+			return t
+		}
+		return string(t)
+	case map[string]any:
+		for k, e := range t {
+			t[k] = responseNumbers(e, keep)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = responseNumbers(e, keep)
+		}
+	}
+	return v
+}
+
+// exactNumber parses s as an int64, or a float64 that prints back as s.
+func exactNumber(s string) (any, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if strconv.FormatInt(i, 10) == s {
+			return i, true
+		}
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return nil, false
+	}
+	if b, err := json.Marshal(f); err == nil && string(b) == s {
+		return f, true
+	}
+	return nil, false
+}
+
+// typedValue gives a rendered attribute its JSON type when the text is
+// exactly that value; otherwise the text itself.
+func typedValue(s string) any {
+	switch s {
+	case "true":
+		return true
+	case "false":
+		return false
+	case "":
+		return s
+	}
+	switch c := s[0]; {
+	case c == '-' || c >= '0' && c <= '9':
+		if n, ok := exactNumber(s); ok {
+			return n
+		}
+		return s
+	case c == '{' || c == '[':
+		v, ok := decodeJSON([]byte(s))
+		if !ok {
+			return s
+		}
+		return responseNumbers(v, true)
+	}
+	return s
+}
+
+// decodeJSON decodes b, which must hold exactly one JSON value, keeping
+// numbers as json.Number.
+func decodeJSON(b []byte) (any, bool) {
+	b = bytes.TrimRight(b, " \t\r\n")
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(b)) {
+		return nil, false
+	}
+	return v, true
 }

@@ -3,21 +3,44 @@ package webhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+)
+
+// Defaults of a Sender.
+const (
+	// DefaultTimeout bounds each attempt, as Customer.io's 4 seconds do.
+	DefaultTimeout = 4 * time.Second
+
+	// maxRedirects bounds a chain of followed redirects.
+	maxRedirects = 5
 )
 
 // Sender sends Requests: each attempt signed afresh, retried by a policy,
 // the response read within a cap and mapped into attributes. The zero value
 // is ready to use; its defaults follow Customer.io. A Sender is safe for
-// concurrent use.
+// concurrent use; do not change its fields while it is sending.
+//
+// Every attempt carries the request's idempotency key and its identical
+// body, with a new timestamp and signature. A non-2xx response is not an
+// error until the policy stops retrying. Cancelling the context stops at
+// once, during an attempt or a wait, and is never retried.
 type Sender struct {
-	// Transport makes the HTTP round trips. If nil, a transport that refuses
-	// private addresses at dial time (see AllowPrivate) is used; a custom
-	// Transport is responsible for its own address checks.
+	// Transport makes the HTTP round trips. If nil, a shared transport that
+	// refuses private addresses at dial time (see AllowPrivate) and keeps
+	// enough idle connections per host for high concurrency is used. It
+	// uses no proxy, since a proxy would hide the destination from the
+	// address check. A custom Transport is responsible for its own address
+	// checks (AddressGuard.Control helps).
 	Transport http.RoundTripper
 
 	// Key is the signing key for Customer.io's scheme. Ignored when Signer
@@ -49,14 +72,17 @@ type Sender struct {
 	AllowedPrefixes []netip.Prefix
 
 	// FollowRedirects follows 3xx responses, re-checking each destination
-	// and never forwarding credentials to another host. By default a 3xx
-	// is a final failure.
+	// and never forwarding credentials or the signature to another host,
+	// nor following https to http. By default a 3xx is a final failure.
 	FollowRedirects bool
 
-	// Logger receives one record per attempt. Nil logs nothing.
+	// Logger receives one record per attempt: the method, the redacted
+	// URL, the outcome and the wait, never a header value or the body.
+	// Nil logs nothing.
 	Logger *slog.Logger
 
-	// OnAttempt, if set, is called after every attempt.
+	// OnAttempt, if set, is called after every attempt, with the wait
+	// before the next one decided. It runs on the sending goroutine.
 	OnAttempt func(r *Request, a Attempt)
 
 	// Now returns the current time, for timestamps. Defaults to time.Now.
@@ -83,7 +109,8 @@ func (r *Result) Delivered() bool {
 }
 
 // SendError is returned when a request was not delivered: the policy gave
-// up, or the context ended. It carries every attempt.
+// up, the context ended, or the request could not be made. It carries
+// every attempt (none when the request was invalid).
 type SendError struct {
 	Attempts []Attempt
 	// Err is the last attempt's error.
@@ -91,30 +118,390 @@ type SendError struct {
 }
 
 func (e *SendError) Error() string {
-	msg := "webhook: not delivered"
+	var b strings.Builder
+	b.WriteString("webhook: not delivered")
 	if n := len(e.Attempts); n > 0 {
-		a := e.Attempts[n-1]
 		if n == 1 {
-			msg += " after 1 attempt"
+			b.WriteString(" after 1 attempt")
 		} else {
-			msg += " after " + itoa(n) + " attempts"
+			b.WriteString(" after " + itoa(n) + " attempts")
 		}
-		if a.Status != 0 {
-			msg += ": last status " + itoa(a.Status)
+		if a := e.Attempts[n-1]; a.Status != 0 && !errors.Is(e.Err, ErrStatus) {
+			b.WriteString(": last status " + itoa(a.Status))
 		}
 	}
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "webhook: "))
 	}
-	return msg
+	return b.String()
 }
 
 // Unwrap returns the last attempt's error.
 func (e *SendError) Unwrap() error { return e.Err }
 
-// Send delivers r. See Sender for the rules.
+// ErrStatus is the error of an attempt answered with a status other than
+// 2xx (wrapped with the status); ErrRedirect that of a 3xx not followed.
+var (
+	ErrStatus   = errors.New("webhook: unsuccessful status")
+	ErrRedirect = errors.New("webhook: redirect not followed")
+)
+
+// Send delivers r: it makes attempts until one is delivered or the retry
+// policy stops, and maps the delivered response into attributes. It always
+// returns a Result; the error is nil exactly when the request was
+// delivered, and otherwise a *SendError carrying every attempt. A Request
+// without an idempotency key is given a new random one, which the Result
+// reports.
 func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
-	return nil, errors.New("webhook: Send is not implemented yet")
+	if r == nil {
+		return &Result{}, &SendError{Err: fmt.Errorf("%w: nil request", ErrInvalidURL)}
+	}
+	res := &Result{IdempotencyKey: r.IdempotencyKey}
+	if res.IdempotencyKey == "" {
+		res.IdempotencyKey = NewIdempotencyKey()
+	}
+	if err := ctx.Err(); err != nil {
+		return res, &SendError{Err: err}
+	}
+
+	// One copy of the request carries the key for every attempt, so the
+	// caller's Request is never modified.
+	req := *r
+	req.IdempotencyKey = res.IdempotencyKey
+
+	client := s.client()
+	policy := s.RetryPolicy
+	if policy == nil {
+		policy = DefaultRetryPolicy
+	}
+	for n := 1; ; n++ {
+		a, resp, built := s.attempt(ctx, client, &req, n)
+		if !built {
+			// The request itself is wrong: nothing was sent, so there is
+			// no attempt to report.
+			return res, &SendError{Attempts: res.Attempts, Err: a.Err}
+		}
+		if resp != nil {
+			res.Response = resp
+		}
+		if a.Class == "" {
+			attrs, err := req.MapResponse(resp)
+			if err != nil {
+				a.Class, a.Err = ClassMapping, &attemptError{"mapping the response", err}
+			} else {
+				res.Attributes = attrs
+			}
+		}
+		retry := false
+		if a.Class != "" && a.Class != ClassCanceled {
+			a.Wait, retry = policy.Next(a)
+			if !retry {
+				a.Wait = 0
+			}
+		}
+		res.Attempts = append(res.Attempts, a)
+		s.report(&req, a)
+		if a.Class == "" {
+			return res, nil
+		}
+		if !retry {
+			return res, &SendError{Attempts: res.Attempts, Err: a.Err}
+		}
+		if err := sleep(ctx, a.Wait); err != nil {
+			return res, &SendError{Attempts: res.Attempts, Err: err}
+		}
+	}
+}
+
+// attempt makes attempt n at r and classifies its outcome. The returned
+// Response is nil when no status line arrived; built is false when r is
+// not a valid request, and nothing was sent.
+func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n int) (a Attempt, resp *Response, built bool) {
+	start := time.Now()
+	a = Attempt{Number: n, Start: s.now()}
+
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	hr, err := r.NewHTTPRequest(actx)
+	if err != nil {
+		a.Class, a.Err = ClassInvalid, err
+		return a, nil, false
+	}
+	if signer := s.signer(); signer != nil {
+		if err := signer.SignHeader(hr.Header, r.IdempotencyKey, a.Start.Unix(), r.Body); err != nil {
+			a.Class, a.Err = ClassInvalid, &attemptError{"signing", err}
+			a.Duration = time.Since(start)
+			return a, nil, true
+		}
+	}
+
+	hresp, err := client.Do(hr)
+	if err != nil {
+		if hresp != nil {
+			// A refused redirect: Do returns the 3xx, its body closed.
+			a.Status = hresp.StatusCode
+		}
+		a.Class, a.Err = s.classify(ctx, actx, r, err, timeout)
+		a.Duration = time.Since(start)
+		return a, nil, true
+	}
+	resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}
+	a.Status = hresp.StatusCode
+	if v := hresp.Header.Get("Retry-After"); v != "" {
+		if d, ok := ParseRetryAfter(v, s.now()); ok {
+			a.RetryAfter = d
+		}
+	}
+	body, err := readResponseBody(hresp, s.maxResponseBytes())
+	hresp.Body.Close()
+	a.Duration = time.Since(start)
+	switch {
+	case errors.Is(err, ErrResponseTooLarge):
+		a.Class, a.Err = ClassTooLarge, err
+		return a, resp, true
+	case err != nil:
+		a.Class, a.Err = s.classify(ctx, actx, r, err, timeout)
+		return a, resp, true
+	}
+	resp.Body = body
+	switch code := hresp.StatusCode; {
+	case code >= 200 && code <= 299:
+	case code >= 300 && code <= 399:
+		a.Class = ClassRedirect
+		a.Err = fmt.Errorf("%w: status %d", ErrRedirect, code)
+		if loc := hresp.Header.Get("Location"); loc != "" {
+			a.Err = fmt.Errorf("%w: status %d to %s", ErrRedirect, code, RedactURL(resolveLocation(r.URL, loc)))
+		}
+	default:
+		a.Class, a.Err = ClassStatus, fmt.Errorf("%w %d", ErrStatus, code)
+	}
+	return a, resp, true
+}
+
+// classify names the class of a failed round trip or body read, and
+// rewrites the error so that it never quotes the URL (whose query may
+// hold a key): net/http's *url.Error would.
+func (s *Sender) classify(ctx, actx context.Context, r *Request, err error, timeout time.Duration) (ErrorClass, error) {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	where := r.Method + " " + RedactURL(r.URL)
+	var ae *AddressError
+	switch {
+	case ctx.Err() != nil:
+		return ClassCanceled, &attemptError{where, ctx.Err()}
+	case errors.As(err, &ae):
+		return ClassBlocked, &attemptError{where, ae}
+	case errors.Is(actx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return ClassTimeout, &attemptError{where, fmt.Errorf("no complete response within %s: %w", timeout, context.DeadlineExceeded)}
+	case errors.Is(err, errRedirectPolicy):
+		return ClassRedirect, &attemptError{where, err}
+	case errors.Is(err, ErrBlockedAddress):
+		return ClassBlocked, &attemptError{where, err}
+	}
+	return ClassConnection, &attemptError{where, err}
+}
+
+// attemptError says which request or step failed, without a second
+// package prefix, and unwraps to the cause.
+type attemptError struct {
+	where string
+	err   error
+}
+
+func (e *attemptError) Error() string {
+	return "webhook: " + e.where + ": " + strings.TrimPrefix(e.err.Error(), "webhook: ")
+}
+
+func (e *attemptError) Unwrap() error { return e.err }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// report hands a finished attempt to the hook and the logger.
+func (s *Sender) report(r *Request, a Attempt) {
+	if s.OnAttempt != nil {
+		s.OnAttempt(r, a)
+	}
+	if s.Logger == nil {
+		return
+	}
+	level := slog.LevelInfo
+	msg := "webhook delivered"
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("url", RedactURL(r.URL)),
+		slog.String("idempotency_key", r.IdempotencyKey),
+		slog.Int("attempt", a.Number),
+		slog.Duration("duration", a.Duration),
+	}
+	if a.Status != 0 {
+		attrs = append(attrs, slog.Int("status", a.Status))
+	}
+	if a.Class != "" {
+		level, msg = slog.LevelWarn, "webhook attempt failed"
+		attrs = append(attrs, slog.String("class", string(a.Class)))
+		if a.Err != nil {
+			attrs = append(attrs, slog.String("error", a.Err.Error()))
+		}
+		if a.Wait > 0 {
+			attrs = append(attrs, slog.Duration("retry_in", a.Wait))
+		}
+	}
+	s.Logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// sleep waits d or until ctx ends, whichever is first.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sender) signer() Signer {
+	if s.Signer != nil {
+		return s.Signer
+	}
+	if len(s.Key) > 0 {
+		return CIOSigner{Key: s.Key}
+	}
+	return nil
+}
+
+func (s *Sender) maxResponseBytes() int64 {
+	if s.MaxResponseBytes > 0 {
+		return s.MaxResponseBytes
+	}
+	return DefaultMaxResponseBytes
+}
+
+// client returns an http.Client for one Send. Clients are cheap; the
+// transport, which holds the connections, is shared.
+func (s *Sender) client() *http.Client {
+	c := &http.Client{Transport: s.Transport}
+	if c.Transport == nil {
+		c.Transport = defaultTransport(AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: s.AllowedPrefixes})
+	}
+	if s.FollowRedirects {
+		c.CheckRedirect = checkRedirect
+	} else {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return c
+}
+
+var errRedirectPolicy = errors.New("webhook: redirect refused")
+
+// checkRedirect follows a redirect when it stays on http(s), does not
+// downgrade https to http, and the chain is short. On another host it drops
+// every header that may carry a credential or the signature; the address
+// guard checks the new destination when it is dialed.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("%w: more than %d redirects", errRedirectPolicy, maxRedirects)
+	}
+	prev := via[len(via)-1]
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("%w: scheme %q", errRedirectPolicy, req.URL.Scheme)
+	}
+	if prev.URL.Scheme == "https" && req.URL.Scheme == "http" {
+		return fmt.Errorf("%w: from https to http", errRedirectPolicy)
+	}
+	if req.URL.User != nil {
+		return fmt.Errorf("%w: credentials in the Location", errRedirectPolicy)
+	}
+	if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+		for name := range req.Header {
+			if sensitiveName(name) {
+				req.Header.Del(name)
+			}
+		}
+	}
+	return nil
+}
+
+// resolveLocation makes a Location header absolute, for an error message.
+func resolveLocation(base, loc string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return loc
+	}
+	l, err := b.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	return l.String()
+}
+
+// Default transports, one per address guard, shared by every Sender with
+// the same guard so that connections are reused across Senders.
+var transports sync.Map // string -> *http.Transport
+
+// Idle connections kept per host: more than the concurrency a busy
+// service sends with, so warm connections are reused rather than redialed.
+const maxIdleConnsPerHost = 256
+
+func defaultTransport(g AddressGuard) *http.Transport {
+	key := guardKey(g)
+	if t, ok := transports.Load(key); ok {
+		return t.(*http.Transport)
+	}
+	dialer := &net.Dialer{
+		Timeout:   30 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control:   g.Control,
+	}
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * maxIdleConnsPerHost,
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	actual, _ := transports.LoadOrStore(key, t)
+	return actual.(*http.Transport)
+}
+
+func guardKey(g AddressGuard) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatBool(g.AllowPrivate))
+	ps := make([]string, len(g.AllowedPrefixes))
+	for i, p := range g.AllowedPrefixes {
+		ps[i] = p.Masked().String()
+	}
+	slices.Sort(ps)
+	for _, p := range ps {
+		b.WriteByte(' ')
+		b.WriteString(p)
+	}
+	return b.String()
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -54,6 +54,7 @@ type command struct {
 
 var commands = []command{
 	{"render", "print the rendered request as JSON", runRender},
+	{"send", "send a webhook with retries and print the result as JSON", runSend},
 	{"verify", "check a signature against a body", runVerify},
 	{"listen", "receive webhooks locally and print them", runListen},
 }

@@ -1,0 +1,22 @@
+// Command ifttt runs the seed's IFTTT example: it renders action.json for the
+// sample data in data.json, prints the request with credentials redacted,
+// and sends it, signed, to a local stand-in for IFTTT's API that verifies
+// the signature. Nothing leaves the machine.
+//
+//	go run ./examples/ifttt
+package main
+
+import (
+	_ "embed"
+
+	"github.com/liquidhook/webhook/examples/internal/demo"
+)
+
+var (
+	//go:embed action.json
+	action []byte
+	//go:embed data.json
+	data []byte
+)
+
+func main() { demo.Main("ifttt", action, data) }

@@ -1,0 +1,22 @@
+// Command zapier runs the seed's Zapier example: it renders action.json for the
+// sample data in data.json, prints the request with credentials redacted,
+// and sends it, signed, to a local stand-in for Zapier's API that verifies
+// the signature. Nothing leaves the machine.
+//
+//	go run ./examples/zapier
+package main
+
+import (
+	_ "embed"
+
+	"github.com/liquidhook/webhook/examples/internal/demo"
+)
+
+var (
+	//go:embed action.json
+	action []byte
+	//go:embed data.json
+	data []byte
+)
+
+func main() { demo.Main("zapier", action, data) }
