@@ -34,11 +34,12 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 	}
 	policy := base.RetryPolicy
 	if policy == nil {
-		policy = defaultRetryPolicyTmp
+		policy = webhook.DefaultRetryPolicy
 	}
 	// One attempt per job run: the policy is applied here, across runs.
 	sender := base
-	sender.RetryPolicy = noRetryTmp
+	sender.RetryPolicy = webhook.NoRetry
+	sender.OnAttempt = nil // it would see every attempt as number 1
 	timeout := base.Timeout
 	if timeout <= 0 {
 		timeout = defaultAttemptTimeout
@@ -53,9 +54,6 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		onDelivered: w.OnDelivered,
 		onFailed:    w.OnFailed,
 		onAttempt:   w.OnAttempt,
-	}
-	if w.send != nil {
-		r.send = w.send
 	}
 	if r.concurrency <= 0 {
 		r.concurrency = defaultConcurrency

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -189,7 +188,6 @@ func testWorker(retries int) *Worker {
 	return &Worker{
 		Sender:   &webhook.Sender{AllowPrivate: true, RetryPolicy: fastPolicy(retries), Timeout: 2 * time.Second},
 		testOnly: true,
-		send:     testSend,
 	}
 }
 
@@ -200,41 +198,6 @@ func workUntilIdle(t testing.TB, q *Queue, w *Worker) {
 	defer cancel()
 	require.NoError(t, q.WorkUntilIdle(ctx, w))
 	require.NoError(t, ctx.Err(), "the queue did not become idle")
-}
-
-var testClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 500}}
-
-// testSend makes one real HTTP attempt. Temporary, until Sender.Send
-// lands.
-func testSend(ctx context.Context, r *webhook.Request) (*webhook.Result, error) {
-	hr, err := r.NewHTTPRequest(ctx)
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	a := webhook.Attempt{Number: 1, Start: start}
-	resp, err := testClient.Do(hr)
-	a.Duration = time.Since(start)
-	if err != nil {
-		a.Class, a.Err = webhook.ClassConnection, err
-		return &webhook.Result{Attempts: []webhook.Attempt{a}}, &webhook.SendError{Attempts: []webhook.Attempt{a}, Err: err}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 10240))
-	a.Status = resp.StatusCode
-	res := &webhook.Result{IdempotencyKey: r.IdempotencyKey, Response: &webhook.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}}
-	if resp.StatusCode/100 != 2 {
-		a.Class = webhook.ClassStatus
-		if s := resp.Header.Get("Retry-After"); s != "" {
-			var n int
-			json.Unmarshal([]byte(s), &n)
-			a.RetryAfter = time.Duration(n) * time.Second
-		}
-		res.Attempts = []webhook.Attempt{a}
-		return res, &webhook.SendError{Attempts: res.Attempts}
-	}
-	res.Attempts = []webhook.Attempt{a}
-	return res, nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -91,7 +91,6 @@ func helperWorker() int {
 		RescueAfter: rescue,
 		OnAttempt:   func(*Delivery, Attempt) { attempts.Add(1) },
 		jobMargin:   500 * time.Millisecond,
-		send:        testSend,
 	}
 	fmt.Println("ready")
 	if untilIdle {

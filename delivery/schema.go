@@ -158,20 +158,35 @@ func migrateSQLite(ctx context.Context, s *riverStore[*riversqlite.Driver, *sql.
 	return s.inTx(ctx, func(tx txn) error { return migrateLog(ctx, dialectSQLite, tx) })
 }
 
-// migrateRiver applies River's migrations, tolerating a concurrent migrator.
+// migrateRiver applies River's migrations, tolerating a concurrent
+// migrator: each version commits on its own, so after a clash with another
+// process the next try finds the versions it applied and goes on.
 func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
 	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: discardLogger()})
 	if err != nil {
 		return err
 	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		res, verr := m.Validate(ctx, nil)
-		if verr != nil || !res.OK {
+	for try := 1; ; try++ {
+		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil {
+			return nil
+		}
+		if res, verr := m.Validate(ctx, nil); verr == nil && res.OK {
+			return nil
+		}
+		if try == migrateTries {
 			return err
 		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try) * 20 * time.Millisecond):
+		}
 	}
-	return nil
 }
+
+// migrateTries bounds the tries of migrateRiver.
+const migrateTries = 20
 
 // migrationLockKey is the PostgreSQL advisory lock that serializes the
 // processes migrating one database: "liquidhook" in ASCII.

@@ -22,6 +22,8 @@ type Worker struct {
 	// and when the next one is made, through River's scheduling, so retries
 	// outlive the process. The policy and timeout in force are this
 	// Worker's when each attempt finishes, whatever was true at enqueue.
+	// Sender.OnAttempt is not called (see OnAttempt), and attempts that
+	// Sender.Logger reports are numbered from 1 in every job run.
 	// Defaults to a zero Sender.
 	Sender *webhook.Sender
 
@@ -62,8 +64,6 @@ type Worker struct {
 	// jobMargin replaces the default margin of the job timeout over the
 	// attempt timeout in tests, so that rescue can come quickly.
 	jobMargin time.Duration
-	// send replaces the Sender's Send in tests (temporary).
-	send func(ctx context.Context, r *webhook.Request) (*webhook.Result, error)
 }
 
 // Defaults of Worker.
