@@ -170,13 +170,11 @@ func customer(email string) map[string]any {
 	return map[string]any{"customer": map[string]any{"email": email}}
 }
 
-// fastPolicy retries up to retries times after a few milliseconds.
+// fastPolicy retries what the core's Retryable retries, up to retries
+// times, after a few milliseconds.
 func fastPolicy(retries int) webhook.RetryPolicy {
 	return webhook.RetryFunc(func(a webhook.Attempt) (time.Duration, bool) {
-		if a.Class == "" || a.Number > retries {
-			return 0, false
-		}
-		if a.Class == webhook.ClassStatus && a.Status < 500 && a.Status != 429 && a.Status != 408 && a.Status != 409 {
+		if !webhook.Retryable(a) || a.Number > retries {
 			return 0, false
 		}
 		return 5 * time.Millisecond, true
