@@ -45,15 +45,17 @@ type Worker struct {
 	// retry (no attributes). Each call runs as a River job queued in the
 	// transaction that recorded the outcome, so it happens at least once
 	// however the worker stops; an error returned is retried later with
-	// River's backoff. Calls are made by workers that set the hook, so give
-	// every worker process the same hooks.
+	// River's backoff, and the call's context ends after the attempt
+	// timeout plus 10 seconds. Calls are made by workers that set the
+	// hook, so give every worker process the same hooks. Hooks run
+	// concurrently.
 	OnDelivered func(ctx context.Context, d *Delivery) error
 	OnFailed    func(ctx context.Context, d *Delivery) error
 
 	// OnAttempt, if set, is called after each attempt is recorded, with the
 	// delivery as it now stands (without its Attempts). It is for progress
-	// and metrics: it is not retried and may be missed if the process
-	// stops.
+	// and metrics: it is not retried, may be missed if the process stops,
+	// and is called from many goroutines at once.
 	OnAttempt func(d *Delivery, a Attempt)
 
 	// Logger receives River's warnings and errors. Nil logs nothing.
