@@ -22,7 +22,9 @@ const queueUsage = `usage: liquidhook queue SUBCOMMAND [ID] [flags] --db DB
 
 Durable delivery: deliveries are kept in DB, a SQLite file (created if
 missing) or a postgres:// URL, and sent by "work", with retries that
-outlive a restart. Flags may come before or after the ID.
+outlive a restart. Flags may come before or after the ID. Without --db,
+DB is read from LIQUIDHOOK_DB, which keeps a database password out of the
+command line.
 
   add --action A.json --data D.json [--draft]
         queue a delivery and print its id; an action whose sending is
@@ -53,6 +55,9 @@ and attributes; list prints an array of them.
 Exit status: 0 success; 2 bad input, or an impossible operation (an
 unknown id, cancelling a delivered delivery), which changes nothing.
 `
+
+// envQueueDB names the variable that may hold --db.
+const envQueueDB = "LIQUIDHOOK_DB"
 
 type queueCommand struct {
 	name string
@@ -132,7 +137,10 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if call.f.db == "" {
-		return badInput("--db is required: a SQLite file or a postgres:// URL")
+		call.f.db = e.getenv(envQueueDB)
+	}
+	if call.f.db == "" {
+		return badInput("--db is required (or %s): a SQLite file or a postgres:// URL", envQueueDB)
 	}
 	q, err := delivery.Open(ctx, call.f.db)
 	if err != nil {

@@ -280,6 +280,18 @@ func TestQueueBadInput(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	assert.Equal(t, "[]\n", stdout, "a refused add queued nothing")
 
+	t.Run("db from the environment", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		e := &env{stdout: &out, stderr: &errOut, getenv: func(name string) string {
+			if name == envQueueDB {
+				return f.db
+			}
+			return ""
+		}}
+		require.Equal(t, exitOK, run(context.Background(), e, []string{"queue", "list", "--json"}), errOut.String())
+		assert.Equal(t, "[]\n", out.String())
+	})
+
 	code, _, stderr := queueRun(t, "", "queue", "--help")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, stderr, "usage: liquidhook queue")
