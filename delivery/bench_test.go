@@ -128,7 +128,7 @@ func BenchmarkEnqueue(b *testing.B) {
 func BenchmarkScheduledMemory(b *testing.B) {
 	for _, be := range backends {
 		for _, n := range []int{1000, 100000} {
-			b.Run(be.name+"/scheduled="+itoa(n), func(b *testing.B) {
+			b.Run("db="+be.name+"/scheduled="+itoa(n), func(b *testing.B) {
 				q, dsn := be.open(b)
 				action := testAction(b, "https://example.com", webhook.SendingAutomatic)
 				enqueueMany(b, q, action, n, &EnqueueOptions{SendAt: time.Now().Add(time.Hour)})
