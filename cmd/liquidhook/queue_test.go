@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -331,4 +333,46 @@ func TestQueueBinary(t *testing.T) {
 		assert.True(t, r.signed)
 	}
 	assert.Len(t, keys, 20, "each delivery sent once")
+}
+
+// FuzzQueueArgs feeds arbitrary command lines to the queue's parser: it
+// never panics, every refusal is bad input (exit 2), and an accepted ID is
+// positive.
+func FuzzQueueArgs(f *testing.F) {
+	for _, seed := range []string{
+		"show 1 --json --db x.db",
+		"release --db x.db 12",
+		"resend 3 --data d.json --db=x.db",
+		"list --state draft,failed --limit 5 --db x.db",
+		"work --until-idle --timeout 1s --retries 0 --backoff 1ms --db x.db",
+		"cancel -1 --db x.db",
+		"add --action a.json --data d.json --draft --db x.db extra",
+		"show 9223372036854775808",
+		"--",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		if len(args) == 0 {
+			return
+		}
+		for i := range queueCommands {
+			cmd := &queueCommands[i]
+			call, err := parseQueueArgs(cmd, args)
+			if err != nil {
+				var ee *exitError
+				if !errors.Is(err, flag.ErrHelp) && (!errors.As(err, &ee) || ee.code != exitBadInput) {
+					t.Fatalf("%s %q: %v is not bad input", cmd.name, line, err)
+				}
+				continue
+			}
+			if cmd.id && call.id <= 0 {
+				t.Fatalf("%s %q: accepted ID %d", cmd.name, line, call.id)
+			}
+			if !cmd.id && call.id != 0 {
+				t.Fatalf("%s %q: an ID for a command without one", cmd.name, line)
+			}
+		}
+	})
 }
