@@ -1,7 +1,61 @@
 // Package webhook sends Customer.io-style webhook actions from any Go
 // service and verifies them in any Go server.
 //
-// (The full package documentation is written once the API settles.)
+// A webhook action is defined once as Liquid templates (method, URL,
+// headers, body and a response mapping), compiled once, and rendered per
+// person. Each attempt is signed with HMAC-SHA256 and carries an
+// idempotency key that stays the same across retries and re-sends; the
+// response, read within a 10 KiB cap, is mapped back into attributes.
+//
+//	action, err := webhook.Compile(webhook.Spec{
+//		URL:      "https://api.example.com/v1/leads",
+//		Body:     `{"email": {{ customer.email | json }}}`,
+//		Response: map[string]string{"lead_id": "{{ response.id }}"},
+//	})
+//	if err != nil { ... } // a *TemplateError names the field and line
+//	req, err := action.Render(map[string]any{"customer": customer})
+//	if err != nil { ... } // a missing attribute, or a body that is not JSON
+//	sender := &webhook.Sender{Key: signingKey}
+//	res, err := sender.Send(ctx, req) // retried on 408, 409, 429, 5xx
+//	if err != nil { ... } // a *SendError with every attempt
+//	fmt.Println(res.Attributes["lead_id"])
+//
+// The receiving side:
+//
+//	v := &webhook.Verifier{Keys: [][]byte{signingKey}}
+//	http.Handle("/hook", v.Middleware(handler))
+//	// in handler: info, _ := webhook.VerifiedFromContext(r.Context())
+//
+// # Security rules
+//
+//   - Signatures are compared in constant time (hmac.Equal). Verify the raw
+//     body exactly as received; never re-encode it first.
+//   - A Verifier refuses timestamps too old or too far in the future
+//     (5 minutes by default), so a captured request cannot be replayed.
+//   - Every read is bounded: templates (time, output, iterations), request
+//     bodies a Verifier reads, and responses a Sender reads.
+//   - A Sender's default transport refuses loopback, private, link-local
+//     (cloud metadata), CGNAT and other non-public addresses at dial time,
+//     after DNS, unless AllowPrivate or AllowedPrefixes say otherwise.
+//   - Redirects are not followed unless asked, and then never carry
+//     credentials or signatures to another host.
+//   - Credentials from a URL's user:pass@ become an Authorization header;
+//     they, and query values named like secrets, never appear in an error,
+//     a log record or String.
+//   - Header values with CR, LF or NUL are refused, and a JSON or form body
+//     is checked before anything is sent: nothing leaves half-made.
+//
+// # Customer.io's Liquid dialect
+//
+// Printing a missing attribute fails the render and names it, as
+// Customer.io fails the message; if, unless, default, != blank and .size
+// comparisons tolerate missing attributes. Objects print as Ruby hashes
+// ({"id"=>"1"}), so {{ customer | replace: "=>", ":" }} yields JSON; the
+// json filter always does. Numbers print exactly, 'now' | date: "%F" works,
+// dates are UTC, and include and render cannot read files.
+//
+// Durable delivery (drafts, a delivery log, re-sends and retries that
+// survive restarts) is in the delivery package.
 package webhook
 
 import (
