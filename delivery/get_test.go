@@ -84,16 +84,3 @@ func TestGetReturnsTheDeliveryAsEnqueued(t *testing.T) {
 		assert.Equal(t, 12, got.Data["customer"].(map[string]any)["visits"], "numbers come back as the CLI decodes them")
 	})
 }
-
-func TestParseState(t *testing.T) {
-	t.Parallel()
-	for _, s := range []State{StateDraft, StateScheduled, StateSending, StateDelivered, StateFailed, StateCancelled} {
-		got, err := ParseState(string(s))
-		require.NoError(t, err)
-		assert.Equal(t, s, got)
-	}
-	_, err := ParseState("Delivered")
-	require.ErrorIs(t, err, ErrUnknownState)
-	assert.True(t, StateCancelled.Final())
-	assert.False(t, StateSending.Final())
-}

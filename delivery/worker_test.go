@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -97,31 +96,6 @@ func TestWorkerFinalStatusIsNotRetried(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StateFailed, got.State)
 	assert.Len(t, got.Attempts, 1)
-}
-
-func TestWorkerOnDeliveredIsRetriedUntilItSucceeds(t *testing.T) {
-	t.Parallel()
-	forEachBackend(t, func(t *testing.T, q *Queue) {
-		ctx := context.Background()
-		rc := newReceiver(t, nil)
-		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
-		var calls atomic.Int32
-		var got *Delivery
-		w := testWorker(0)
-		w.OnDelivered = func(_ context.Context, d *Delivery) error {
-			if calls.Add(1) == 1 {
-				return errors.New("the CRM is down")
-			}
-			got = d
-			return nil
-		}
-		workUntilIdle(t, q, w)
-		assert.Equal(t, int32(2), calls.Load(), "a failed hook is called again")
-		require.NotNil(t, got)
-		assert.Equal(t, d.ID, got.ID)
-		assert.Equal(t, StateDelivered, got.State)
-	})
 }
 
 // TestWorkerPolicyIsTheFinishingWorkers shows that the policy in force is
