@@ -19,6 +19,8 @@ import (
 //     one worker until idle.
 //   - via=postgres-2: the same on PostgreSQL with two workers, each with its
 //     own pool and River client, as two processes would have.
+//   - via=postgres-2-processes: two worker processes, their startup timed
+//     too.
 //
 // Run with -benchtime 10000x; compare with benchstat -col /via.
 func BenchmarkDeliver(b *testing.B) {
@@ -58,6 +60,20 @@ func BenchmarkDeliver(b *testing.B) {
 	b.Run("via=postgres-2", func(b *testing.B) {
 		q, dsn := openPostgresTest(b)
 		benchmarkWork(b, q, dsn, 2)
+	})
+	b.Run("via=postgres-2-processes", func(b *testing.B) {
+		// Two worker processes, timed from their start (startup included)
+		// until both have exited idle.
+		q, dsn := openPostgresTest(b)
+		rc := newReceiver(b, nil)
+		enqueueMany(b, q, testAction(b, rc.URL, webhook.SendingAutomatic), b.N, nil)
+		b.ResetTimer()
+		cfg := helperConfig{DSN: dsn, UntilIdle: true}
+		p1, p2 := startWorker(b, cfg), startWorker(b, cfg)
+		n := p1.wait(b, 10*time.Minute) + p2.wait(b, 10*time.Minute)
+		b.StopTimer()
+		require.Equal(b, b.N, n)
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 	})
 }
 
