@@ -67,15 +67,12 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 	return r, nil
 }
 
-// start starts the batchers; stop stops them once no job is running.
+// start starts the batchers; stop stops them once no job is running. One
+// runner each: while a batch commits, the next one gathers, and bigger
+// batches mean fewer commits (measured on both databases).
 func (r *runner) start() {
-	// SQLite has one connection: more runners would only queue for it.
-	runners := 1
-	if r.q.s.dialect() == dialectPostgres {
-		runners = 2
-	}
-	r.claims = newBatcher(runners, batchMax, r.claimBatch)
-	r.finishes = newBatcher(runners, batchMax, r.finishBatch)
+	r.claims = newBatcher(1, batchMax, r.claimBatch)
+	r.finishes = newBatcher(1, batchMax, r.finishBatch)
 }
 
 func (r *runner) stop() {
