@@ -488,14 +488,25 @@ func queueWriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// queueRedactURL shows an action's URL template without credentials.
+// queueRedactURL shows an action's URL template without credentials or
+// query: the template is not a URL yet, so its query cannot be redacted
+// value by value, and it may hold a key (?token=...).
 func queueRedactURL(u string) string {
+	query := ""
+	if q := strings.IndexByte(u, '?'); q >= 0 {
+		u, query = u[:q], "?…"
+	}
 	if i := strings.Index(u, "://"); i >= 0 {
-		if at := strings.IndexByte(u[i+3:], '@'); at >= 0 && !strings.ContainsAny(u[i+3:i+3+at], "/") {
-			return u[:i+3] + "REDACTED@" + u[i+3+at+1:]
+		rest := u[i+3:]
+		authority := rest
+		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+			authority = rest[:slash]
+		}
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+			u = u[:i+3] + "REDACTED@" + rest[at+1:]
 		}
 	}
-	return u
+	return u + query
 }
 
 func queueTruncate(s string, n int) string {

@@ -376,3 +376,17 @@ func FuzzQueueArgs(f *testing.F) {
 		}
 	})
 }
+
+func TestQueueRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://api.example.com/v1/leads", "https://api.example.com/v1/leads"},
+		{"https://user:p@ss@api.example.com/users/a@b", "https://REDACTED@api.example.com/users/a@b"},
+		{"https://KEY@api.close.com/api/v1/lead/", "https://REDACTED@api.close.com/api/v1/lead/"},
+		{"https://api.trello.com/1/cards?key=abc&token={{ customer.t }}", "https://api.trello.com/1/cards?…"},
+		{"https://{{ customer.sub }}.zendesk.com/x", "https://{{ customer.sub }}.zendesk.com/x"},
+	} {
+		if got := queueRedactURL(tc.in); got != tc.want {
+			t.Errorf("queueRedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
