@@ -1,7 +1,7 @@
-// Command close runs the seed's Close example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for Close's API that verifies
-// the signature. Nothing leaves the machine.
+// Command close runs the Close example from Customer.io's documentation: it
+// renders action.json for the sample data in data.json, prints the request
+// with credentials redacted, and sends it, signed, to a local stand-in for
+// Close's API that verifies the signature. Nothing leaves the machine.
 //
 //	go run ./examples/close
 package main

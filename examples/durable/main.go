@@ -100,7 +100,7 @@ func run(ctx context.Context, out io.Writer, db string) error {
 		Sender: &webhook.Sender{
 			Key:          key,
 			AllowPrivate: true, // the receiver is on loopback
-			// The seed's schedule waits 10.5 s first; the demo, half a second.
+			// Customer.io's schedule waits 10.5 s first; the demo, half a second.
 			RetryPolicy: webhook.Exponential{Retries: 3, FirstWait: 500 * time.Millisecond},
 		},
 		OnAttempt: func(d *delivery.Delivery, a delivery.Attempt) {

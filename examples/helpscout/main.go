@@ -1,7 +1,8 @@
-// Command helpscout runs the seed's Help Scout example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for Help Scout's API that verifies
-// the signature. Nothing leaves the machine.
+// Command helpscout runs the Help Scout example from Customer.io's
+// documentation: it renders action.json for the sample data in data.json,
+// prints the request with credentials redacted, and sends it, signed, to a
+// local stand-in for Help Scout's API that verifies the signature. Nothing
+// leaves the machine.
 //
 //	go run ./examples/helpscout
 package main

@@ -1,7 +1,7 @@
-// Command ifttt runs the seed's IFTTT example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for IFTTT's API that verifies
-// the signature. Nothing leaves the machine.
+// Command ifttt runs the IFTTT example from Customer.io's documentation: it
+// renders action.json for the sample data in data.json, prints the request
+// with credentials redacted, and sends it, signed, to a local stand-in for
+// IFTTT's API that verifies the signature. Nothing leaves the machine.
 //
 //	go run ./examples/ifttt
 package main

@@ -1,7 +1,7 @@
-// Command lob runs the seed's Lob example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for Lob's API that verifies
-// the signature. Nothing leaves the machine.
+// Command lob runs the Lob example from Customer.io's documentation: it
+// renders action.json for the sample data in data.json, prints the request
+// with credentials redacted, and sends it, signed, to a local stand-in for
+// Lob's API that verifies the signature. Nothing leaves the machine.
 //
 //	go run ./examples/lob
 package main

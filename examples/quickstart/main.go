@@ -80,8 +80,8 @@ func run(ctx context.Context, out io.Writer) error {
 		Key: key,
 		// The receiver is on loopback, which the Sender refuses by default.
 		AllowPrivate: true,
-		// The seed's schedule waits 10.5 s first; the demo waits half a
-		// second, or as long as the receiver's Retry-After asks.
+		// Customer.io's schedule waits 10.5 s first; the demo waits half
+		// a second, or as long as the receiver's Retry-After asks.
 		RetryPolicy: webhook.Exponential{Retries: 3, FirstWait: 500 * time.Millisecond},
 		OnAttempt: func(r *webhook.Request, a webhook.Attempt) {
 			outcome := "delivered"

@@ -1,7 +1,8 @@
-// Command trello runs the seed's Trello example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for Trello's API that verifies
-// the signature. Nothing leaves the machine.
+// Command trello runs the Trello example from Customer.io's documentation:
+// it renders action.json for the sample data in data.json, prints the
+// request with credentials redacted, and sends it, signed, to a local
+// stand-in for Trello's API that verifies the signature. Nothing leaves the
+// machine.
 //
 //	go run ./examples/trello
 package main

@@ -1,7 +1,8 @@
-// Command zapier runs the seed's Zapier example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for Zapier's API that verifies
-// the signature. Nothing leaves the machine.
+// Command zapier runs the Zapier example from Customer.io's documentation:
+// it renders action.json for the sample data in data.json, prints the
+// request with credentials redacted, and sends it, signed, to a local
+// stand-in for Zapier's API that verifies the signature. Nothing leaves the
+// machine.
 //
 //	go run ./examples/zapier
 package main

@@ -1,7 +1,8 @@
-// Command zendesk runs the seed's Zendesk example: it renders action.json for the
-// sample data in data.json, prints the request with credentials redacted,
-// and sends it, signed, to a local stand-in for Zendesk's API that verifies
-// the signature. Nothing leaves the machine.
+// Command zendesk runs the Zendesk example from Customer.io's documentation:
+// it renders action.json for the sample data in data.json, prints the
+// request with credentials redacted, and sends it, signed, to a local
+// stand-in for Zendesk's API that verifies the signature. Nothing leaves the
+// machine.
 //
 //	go run ./examples/zendesk
 package main

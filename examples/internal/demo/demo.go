@@ -1,8 +1,9 @@
-// Package demo runs the examples of the seed's integrations: each renders
-// its action for its sample data and sends it, signed, to a local stand-in
-// for the real API that verifies the signature and answers as that API
-// would. Nothing leaves the machine: the rendered request is printed with
-// its real destination, then sent to loopback instead.
+// Package demo runs the integration examples from Customer.io's
+// documentation: each renders its action for its sample data and sends it,
+// signed, to a local stand-in for the real API that verifies the signature
+// and answers as that API would. Nothing leaves the machine: the rendered
+// request is printed with its real destination, then sent to loopback
+// instead.
 package demo
 
 import (
@@ -34,7 +35,8 @@ type Integration struct {
 	Map map[string]string
 }
 
-// Integrations are the seed's examples, by folder name under examples/.
+// Integrations are the examples from Customer.io's documentation, by
+// folder name under examples/.
 var Integrations = map[string]Integration{
 	"close": {
 		Name: "Close", Status: http.StatusOK,

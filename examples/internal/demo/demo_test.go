@@ -11,9 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestIntegrations runs every seed integration's example on its own files
-// and checks that the stand-in verified the request and that the mapped
-// attributes came back, with no credential printed.
+// TestIntegrations runs the example of every integration in Customer.io's
+// documentation on its own files and checks that the stand-in verified the
+// request and that the mapped attributes came back, with no credential
+// printed.
 func TestIntegrations(t *testing.T) {
 	credentials := []string{"CLOSE-API-KEY", "HELPSCOUT-API-KEY", "test_LOB-API-KEY", "ZENDESK-API-TOKEN", "TRELLO-API-KEY", "TRELLO-TOKEN"}
 	for folder, in := range Integrations {
