@@ -348,7 +348,7 @@ func TestListenBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := verifyTestRun(t, "", tt.vars, append([]string{"listen"}, tt.args...)...)
+			code, stdout, stderr := runCLIEnv(t, "", tt.vars, append([]string{"listen"}, tt.args...)...)
 			assert.Equal(t, exitBadInput, code)
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, tt.wantStderr)

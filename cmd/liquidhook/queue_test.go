@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,20 +19,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// queueRun runs one command line in-process, with key as the signing key.
-func queueRun(t *testing.T, key string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(name string) string {
-		if name == envSigningKey {
-			return key
-		}
-		return ""
-	}}
-	code = run(context.Background(), e, args)
-	return code, out.String(), errOut.String()
-}
 
 // queueFixture is a receiver and the files that point at it.
 type queueFixture struct {
@@ -93,21 +77,21 @@ func (f *queueFixture) seen() []queueRequest {
 // add queues a delivery and returns its id.
 func (f *queueFixture) add(t *testing.T, action string, extra ...string) string {
 	t.Helper()
-	code, stdout, stderr := queueRun(t, "", append([]string{"queue", "add", "--action", action, "--data", f.data, "--db", f.db}, extra...)...)
+	code, stdout, stderr := runCLI(t, append([]string{"queue", "add", "--action", action, "--data", f.data, "--db", f.db}, extra...)...)
 	require.Equal(t, exitOK, code, stderr)
 	return strings.TrimSpace(stdout)
 }
 
 func (f *queueFixture) work(t *testing.T, extra ...string) string {
 	t.Helper()
-	code, _, stderr := queueRun(t, "queue-key", append([]string{"queue", "work", "--until-idle", "--allow-private", "--backoff", "10ms", "--db", f.db}, extra...)...)
+	code, _, stderr := runCLIEnv(t, "", signingKey("queue-key"), append([]string{"queue", "work", "--until-idle", "--allow-private", "--backoff", "10ms", "--db", f.db}, extra...)...)
 	require.Equal(t, exitOK, code, stderr)
 	return stderr
 }
 
 func (f *queueFixture) show(t *testing.T, id string) queueShown {
 	t.Helper()
-	code, stdout, stderr := queueRun(t, "", "queue", "show", id, "--json", "--db", f.db)
+	code, stdout, stderr := runCLI(t, "queue", "show", id, "--json", "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	var d queueShown
 	require.NoError(t, json.Unmarshal([]byte(stdout), &d), stdout)
@@ -154,7 +138,7 @@ func TestQueueAddWorkShow(t *testing.T) {
 	assert.True(t, seen[0].signed, "signed with LIQUIDHOOK_SIGNING_KEY")
 	assert.JSONEq(t, `{"email": "ada@example.com"}`, seen[0].body)
 
-	code, stdout, stderr := queueRun(t, "", "queue", "show", id, "--db", f.db)
+	code, stdout, stderr := runCLI(t, "queue", "show", id, "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "state:            delivered")
 	assert.Contains(t, stdout, "SERIES  ATTEMPT")
@@ -168,20 +152,20 @@ func TestQueueDraftReleaseResendCancel(t *testing.T) {
 	f.work(t)
 	assert.Empty(t, f.seen(), "a draft was sent before release")
 
-	code, stdout, stderr := queueRun(t, "", "queue", "list", "--state", "draft", "--json", "--db", f.db)
+	code, stdout, stderr := runCLI(t, "queue", "list", "--state", "draft", "--json", "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	var drafts []queueShown
 	require.NoError(t, json.Unmarshal([]byte(stdout), &drafts))
 	assert.Len(t, drafts, 2)
 
 	// Flags may come before or after the ID.
-	code, stdout, stderr = queueRun(t, "", "queue", "release", "--db", f.db, byFlag)
+	code, stdout, stderr = runCLI(t, "queue", "release", "--db", f.db, byFlag)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, byFlag+" scheduled\n", stdout)
 	f.work(t)
 	require.Len(t, f.seen(), 1)
 
-	code, stdout, stderr = queueRun(t, "", "queue", "resend", byFlag, "--data", f.data2, "--db", f.db)
+	code, stdout, stderr = runCLI(t, "queue", "resend", byFlag, "--data", f.data2, "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, byFlag+" scheduled\n", stdout)
 	f.work(t)
@@ -193,11 +177,11 @@ func TestQueueDraftReleaseResendCancel(t *testing.T) {
 	require.Len(t, d.Attempts, 2)
 	assert.Equal(t, 2, d.Attempts[1].Series)
 
-	code, stdout, stderr = queueRun(t, "", "queue", "cancel", byAction, "--db", f.db)
+	code, stdout, stderr = runCLI(t, "queue", "cancel", byAction, "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, byAction+" cancelled\n", stdout)
 
-	code, stdout, stderr = queueRun(t, "", "queue", "list", "--db", f.db)
+	code, stdout, stderr = runCLI(t, "queue", "list", "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "cancelled")
 	assert.Contains(t, stdout, "delivered")
@@ -243,7 +227,7 @@ func TestQueueImpossibleOperations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := queueRun(t, "", append(append([]string{"queue"}, tt.args...), "--db", f.db)...)
+			code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tt.args...), "--db", f.db)...)
 			assert.Equal(t, exitBadInput, code, stdout)
 			assert.Contains(t, stderr, tt.want)
 			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
@@ -273,28 +257,22 @@ func TestQueueBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := queueRun(t, "", tt.args...)
+			code, _, stderr := runCLI(t, tt.args...)
 			assert.Equal(t, exitBadInput, code)
 			assert.Contains(t, stderr, tt.want)
 		})
 	}
-	code, stdout, _ := queueRun(t, "", "queue", "list", "--json", "--db", f.db)
+	code, stdout, _ := runCLI(t, "queue", "list", "--json", "--db", f.db)
 	require.Equal(t, exitOK, code)
 	assert.Equal(t, "[]\n", stdout, "a refused add queued nothing")
 
 	t.Run("db from the environment", func(t *testing.T) {
-		var out, errOut bytes.Buffer
-		e := &env{stdout: &out, stderr: &errOut, getenv: func(name string) string {
-			if name == envQueueDB {
-				return f.db
-			}
-			return ""
-		}}
-		require.Equal(t, exitOK, run(context.Background(), e, []string{"queue", "list", "--json"}), errOut.String())
-		assert.Equal(t, "[]\n", out.String())
+		code, stdout, stderr := runCLIEnv(t, "", map[string]string{envQueueDB: f.db}, "queue", "list", "--json")
+		require.Equal(t, exitOK, code, stderr)
+		assert.Equal(t, "[]\n", stdout)
 	})
 
-	code, _, stderr := queueRun(t, "", "queue", "--help")
+	code, _, stderr := runCLI(t, "queue", "--help")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, stderr, "usage: liquidhook queue")
 }
@@ -303,14 +281,7 @@ func TestQueueBadInput(t *testing.T) {
 // SQLite file.
 func TestQueueBinary(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "liquidhook")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-
+	bin := buildCLI(t)
 	f := newQueueFixture(t)
 	for range 20 {
 		f.add(t, f.action)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -13,15 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// runCLI runs one command line in-process.
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
-	code = run(context.Background(), e, args)
-	return code, out.String(), errOut.String()
-}
 
 // writeFile writes content to name in a temporary directory.
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -125,14 +115,7 @@ func TestRenderCommandErrors(t *testing.T) {
 // TestRenderBinary builds the command and runs it, to check what the
 // in-process tests cannot: the exit status and streams of a real process.
 func TestRenderBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "liquidhook")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
+	bin := buildCLI(t)
 	cmd := exec.Command(bin, "render", "--action", example("zapier", "action.json"), "--data", example("zapier", "data.json"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -146,9 +129,6 @@ func TestRenderBinary(t *testing.T) {
 	cmd = exec.Command(bin, "render", "--action", filepath.Join(t.TempDir(), "missing.json"))
 	stderr.Reset()
 	cmd.Stderr = &stderr
-	err = cmd.Run()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, exitBadInput, exit.ExitCode())
+	assert.Equal(t, exitBadInput, exitStatus(t, cmd.Run()))
 	assert.Contains(t, stderr.String(), "missing.json: cannot read")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -56,20 +55,8 @@ type sendCLIResult struct {
 
 func sendRun(t *testing.T, key string, args ...string) sendCLIResult {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	e := &env{
-		stdin:  strings.NewReader(""),
-		stdout: &stdout,
-		stderr: &stderr,
-		getenv: func(name string) string {
-			if name == envSigningKey {
-				return key
-			}
-			return ""
-		},
-	}
-	code := run(context.Background(), e, args)
-	return sendCLIResult{code, stdout.String(), stderr.String()}
+	code, stdout, stderr := runCLIEnv(t, "", signingKey(key), args...)
+	return sendCLIResult{code, stdout, stderr}
 }
 
 // sendResultJSON decodes send's standard output: exactly one JSON object.
@@ -318,14 +305,7 @@ func TestSendCommandNoSecrets(t *testing.T) {
 // TestSendBinary runs the built command, for its real exit codes and
 // streams.
 func TestSendBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "liquidhook")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
+	bin := buildCLI(t)
 	srv, _, bad := sendReceiver(t, 503, 200)
 	action, data := sendFiles(t, srv.URL, map[string]string{"lead_id": "{{ response.id }}"})
 	for _, tc := range []struct {
@@ -342,13 +322,7 @@ func TestSendBinary(t *testing.T) {
 			cmd.Env = append(os.Environ(), envSigningKey+"="+sendTestKey)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
+			code := exitStatus(t, cmd.Run())
 			assert.Equal(t, tc.code, code, "stderr: %s", stderr.String())
 			if tc.code != exitBadInput {
 				out := sendResultJSON(t, stdout.String())

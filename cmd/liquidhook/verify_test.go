@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,20 +18,6 @@ const (
 	verifyTestBody      = `{"event_id":"abc","object_type":"email","metric":"delivered"}`
 	verifyTestSignature = "6f55cf23f9b73a2ff07733fe04421f64ce9ec5e409696edda6b2a80311944230"
 )
-
-// verifyTestRun runs one command line in-process.
-func verifyTestRun(t *testing.T, stdin string, vars map[string]string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	e := &env{
-		stdin:  strings.NewReader(stdin),
-		stdout: &out,
-		stderr: &errOut,
-		getenv: func(k string) string { return vars[k] },
-	}
-	code = run(context.Background(), e, args)
-	return code, out.String(), errOut.String()
-}
 
 func TestVerifyCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -73,7 +56,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := verifyTestRun(t, tt.stdin, tt.vars, tt.args...)
+			code, stdout, stderr := runCLIEnv(t, tt.stdin, tt.vars, tt.args...)
 			assert.Equal(t, tt.wantCode, code, "stderr: %s", stderr)
 			assert.Equal(t, tt.wantStdout, stdout)
 			if tt.wantStderr == "" {
@@ -95,29 +78,16 @@ func TestVerifyCommandBoundsTheBody(t *testing.T) {
 	saved := verifyMaxBody
 	verifyMaxBody = 16
 	t.Cleanup(func() { verifyMaxBody = saved })
-	code, _, stderr := verifyTestRun(t, strings.Repeat("x", 17), map[string]string{envSigningKey: "k"},
+	code, _, stderr := runCLIEnv(t, strings.Repeat("x", 17), map[string]string{envSigningKey: "k"},
 		"verify", "--timestamp", "1", "--signature", verifyTestSignature)
 	assert.Equal(t, exitBadInput, code)
 	assert.Contains(t, stderr, "body over 16 bytes")
 }
 
-// verifyTestBuild builds the command into dir, for the tests that run it
-// as a separate process.
-func verifyTestBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "liquidhook")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
 // The built binary reads the key from its environment, answers with the
 // documented exit codes, and listen stops cleanly on an interrupt.
 func TestBinaryVerifyAndListen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := verifyTestBuild(t)
+	bin := buildCLI(t)
 	for _, tc := range []struct {
 		name     string
 		key      string
@@ -133,14 +103,7 @@ func TestBinaryVerifyAndListen(t *testing.T) {
 			cmd.Env = append(os.Environ(), envSigningKey+"="+tc.key)
 			cmd.Stdin = strings.NewReader(tc.body)
 			out, err := cmd.CombinedOutput()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
-			assert.Equal(t, tc.wantCode, code, "output: %s", out)
+			assert.Equal(t, tc.wantCode, exitStatus(t, err), "output: %s", out)
 		})
 	}
 	t.Run("listen stops on interrupt", func(t *testing.T) { listenTestBinary(t, bin) })

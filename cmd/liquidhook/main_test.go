@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// runCLI runs one command line in-process, with nothing on standard input
+// and an empty environment.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runCLIEnv(t, "", nil, args...)
+}
+
+// runCLIEnv runs one command line in-process, with stdin as standard input
+// and vars as the environment.
+func runCLIEnv(t *testing.T, stdin string, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errOut,
+		getenv: func(k string) string { return vars[k] },
+	}
+	code = run(context.Background(), e, args)
+	return code, out.String(), errOut.String()
+}
+
+// signingKey is an environment holding key as the signing key.
+func signingKey(key string) map[string]string {
+	return map[string]string{envSigningKey: key}
+}
+
+// built is the command, built once for every test that runs it as a
+// separate process.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// buildCLI builds the command (once per test run) and returns its path. It
+// skips the test in -short mode.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "liquidhook-test")
+		if built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "liquidhook")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// exitStatus returns the exit status of a finished command, failing the test
+// if the command did not run.
+func exitStatus(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	require.NoError(t, err)
+	return exitOK
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+func TestRunDispatches(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"no command", nil, exitBadInput, "usage: liquidhook <command>"},
+		{"help", []string{"help"}, exitOK, "usage: liquidhook <command>"},
+		{"--help", []string{"--help"}, exitOK, "usage: liquidhook <command>"},
+		{"unknown command", []string{"sned"}, exitBadInput, `liquidhook: unknown command "sned"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			assert.Equal(t, tt.wantCode, code)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tt.wantStderr)
+			for _, c := range commands {
+				assert.Contains(t, stderr, c.name, "the usage lists every command")
+			}
+		})
+	}
+}
