@@ -38,6 +38,9 @@ mapping can be tried end to end. A body over --max-body gets 413.
 For --scheme standard the key is a Standard Webhooks secret (whsec_...).
 It stops cleanly on interrupt. --addr with port 0 picks a free port; the
 address is printed on standard error.
+
+Exit status: 0 stopped by an interrupt; 1 the server failed; 2 bad flags,
+a bad key, or an address it cannot listen on.
 `
 
 // Bounds of listen's own reads and of its server.
@@ -49,22 +52,14 @@ const (
 // runListen implements `liquidhook listen`.
 func runListen(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	jsonLines := fs.Bool("json", false, "print one JSON object per request")
 	respondPath := fs.String("respond", "", "answer accepted requests with this file's contents")
 	schemeName := fs.String("scheme", "cio", "the signature scheme: cio or standard")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "how far a signed timestamp may be from now")
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodyBytes, "the largest body accepted, in bytes")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stderr, listenUsage)
-			return silent(exitOK)
-		}
-		return badInput("%v (see liquidhook listen --help)", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q (see liquidhook listen --help)", fs.Arg(0))
+	if err := parseFlags(e, fs, listenUsage, args); err != nil {
+		return err
 	}
 	if *maxBody <= 0 {
 		return badInput("--max-body %d: want a positive number of bytes", *maxBody)

@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -126,6 +127,24 @@ func exitCode(e *env, name string, err error) int {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(e.stderr, "liquidhook %s: %s\n", name, msg)
 	return code
+}
+
+// parseFlags parses the flags of a subcommand that takes no other
+// argument. -h or --help prints usage and exits 0; anything else wrong is
+// bad input that points to the help.
+func parseFlags(e *env, fs *flag.FlagSet, usage string, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stderr, usage)
+			return silent(exitOK)
+		}
+		return badInput("%v (see liquidhook %s --help)", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return badInput("unexpected argument %q (see liquidhook %s --help)", fs.Arg(0), fs.Name())
+	}
+	return nil
 }
 
 func usage(w io.Writer) {

@@ -3,14 +3,27 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/liquidhook/webhook"
 )
+
+const renderUsage = `usage: liquidhook render --action A.json --data D.json
+
+Renders the action for the data and prints the request that would be sent
+as one JSON object: method, url (credentials removed, secret query values
+redacted), headers (secret values redacted) and body (the rendered text).
+Nothing is sent and no key is needed.
+
+Flags:
+  --action FILE      the webhook action (JSON)
+  --data FILE        the data to render it with (a JSON object); without
+                     it, the action renders with no data
+
+Exit status: 0 rendered; 2 anything wrong with the flags, the files, the
+templates or the rendered request, named by file, field and line.
+`
 
 // renderedRequest is what render prints: the request as it would be sent,
 // with credentials removed from the URL and secret headers redacted.
@@ -31,24 +44,13 @@ func newRenderedRequest(r *webhook.Request) renderedRequest {
 
 func runRender(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	actionPath := fs.String("action", "", "the action file: a JSON spec")
 	dataPath := fs.String("data", "", "the data file: a JSON object whose keys (customer, event, ...) are variables")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(e.stderr)
-			fmt.Fprintln(e.stderr, "usage: liquidhook render --action A.json --data D.json")
-			fmt.Fprintln(e.stderr, "Prints the rendered request as JSON (method, url, headers, body); nothing is sent.")
-			fs.PrintDefaults()
-			return silent(exitOK)
-		}
-		return badInput("%v (see liquidhook render -h)", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q (see liquidhook render -h)", fs.Arg(0))
+	if err := parseFlags(e, fs, renderUsage, args); err != nil {
+		return err
 	}
 	if *actionPath == "" {
-		return badInput("--action is required (see liquidhook render -h)")
+		return badInput("--action is required: the webhook action file")
 	}
 	action, err := loadAction(*actionPath, nil)
 	if err != nil {

@@ -47,7 +47,6 @@ const sendMaxResponseFile = webhook.DefaultMaxResponseBytes
 // runSend implements `liquidhook send`.
 func runSend(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	actionPath := fs.String("action", "", "the action file")
 	dataPath := fs.String("data", "", "the data file")
 	timeout := fs.Duration("timeout", webhook.DefaultTimeout, "per-attempt timeout")
@@ -56,16 +55,10 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	allowPrivate := fs.Bool("allow-private", false, "allow non-public destinations")
 	dryRun := fs.Bool("dry-run", false, "render without sending")
 	responsePath := fs.String("response", "", "a recorded response, with --dry-run")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stderr, sendUsage)
-			return silent(exitOK)
-		}
-		return badInput("%v (see liquidhook send --help)", err)
+	if err := parseFlags(e, fs, sendUsage, args); err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return badInput("unexpected argument %q (see liquidhook send --help)", fs.Arg(0))
 	case *actionPath == "":
 		return badInput("--action is required: the webhook action file")
 	case *dataPath == "":

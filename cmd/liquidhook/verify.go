@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,19 +31,11 @@ digits), 2 bad input (no key, a bad timestamp, an unreadable body).
 // runVerify implements `liquidhook verify`.
 func runVerify(_ context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	timestamp := fs.String("timestamp", "", "the X-CIO-Timestamp header: Unix seconds")
 	signature := fs.String("signature", "", "the X-CIO-Signature header: 64 hex digits")
 	bodyPath := fs.String("body", "", "the file holding the raw body; standard input when absent or -")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stderr, verifyUsage)
-			return silent(exitOK)
-		}
-		return badInput("%v (see liquidhook verify --help)", err)
-	}
-	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q (see liquidhook verify --help)", fs.Arg(0))
+	if err := parseFlags(e, fs, verifyUsage, args); err != nil {
+		return err
 	}
 	key := e.getenv(envSigningKey)
 	if key == "" {
