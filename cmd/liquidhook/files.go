@@ -79,6 +79,24 @@ func loadData(path string) (map[string]any, error) {
 	return data, nil
 }
 
+// renderFiles renders the action file for the data file: the request that
+// render prints and send sends.
+func renderFiles(actionPath, dataPath string) (*webhook.Request, error) {
+	action, err := loadAction(actionPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	data, err := loadData(dataPath)
+	if err != nil {
+		return nil, err
+	}
+	req, err := action.Render(data)
+	if err != nil {
+		return nil, fileError(actionPath, err)
+	}
+	return req, nil
+}
+
 // fileError describes err in one line that starts with the file and
 // then, where known, the field and the line: "action.json: body: line 5:
 // ...". It is bad input (exit status 2): whatever is wrong with a file is

@@ -352,7 +352,7 @@ func queueList(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 		for i, d := range ds {
 			out[i] = newQueueJSON(d)
 		}
-		return queueWriteJSON(e.stdout, out)
+		return writeJSON(e.stdout, out)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tATTEMPTS\tUPDATED\tIDEMPOTENCY KEY\tLAST ERROR")
@@ -370,7 +370,7 @@ func queueShow(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 		return queueImpossible(err)
 	}
 	if f.json {
-		return queueWriteJSON(e.stdout, newQueueJSON(d))
+		return writeJSON(e.stdout, newQueueJSON(d))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%d\n", d.ID)
@@ -479,13 +479,6 @@ func newQueueJSON(d *delivery.Delivery) queueJSON {
 		out.Attempts[i] = queueAttemptJSON{Attempt: a, Response: string(a.Response)}
 	}
 	return out
-}
-
-func queueWriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // queueRedactURL shows an action's URL template without credentials or

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"strings"
 
@@ -34,8 +33,8 @@ type renderedRequest struct {
 	Body    string            `json:"body"`
 }
 
-func newRenderedRequest(r *webhook.Request) renderedRequest {
-	out := renderedRequest{Method: r.Method, URL: webhook.RedactURL(r.URL), Headers: map[string]string{}, Body: string(r.Body)}
+func newRenderedRequest(r *webhook.Request) *renderedRequest {
+	out := &renderedRequest{Method: r.Method, URL: webhook.RedactURL(r.URL), Headers: map[string]string{}, Body: string(r.Body)}
 	for name, values := range r.RedactedHeader() {
 		out.Headers[name] = strings.Join(values, ", ")
 	}
@@ -52,22 +51,11 @@ func runRender(ctx context.Context, e *env, args []string) error {
 	if *actionPath == "" {
 		return badInput("--action is required: the webhook action file")
 	}
-	action, err := loadAction(*actionPath, nil)
+	req, err := renderFiles(*actionPath, *dataPath)
 	if err != nil {
 		return err
 	}
-	data, err := loadData(*dataPath)
-	if err != nil {
-		return err
-	}
-	req, err := action.Render(data)
-	if err != nil {
-		return fileError(*actionPath, err)
-	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(newRenderedRequest(req)); err != nil {
+	if err := writeJSON(e.stdout, newRenderedRequest(req)); err != nil {
 		return badInput("writing the result: %v", err)
 	}
 	return nil

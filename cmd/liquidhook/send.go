@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -73,17 +72,9 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return badInput("--response needs --dry-run: it maps a recorded response without sending")
 	}
 
-	action, err := loadAction(*actionPath, nil)
+	req, err := renderFiles(*actionPath, *dataPath)
 	if err != nil {
 		return err
-	}
-	data, err := loadData(*dataPath)
-	if err != nil {
-		return err
-	}
-	req, err := action.Render(data)
-	if err != nil {
-		return fileError(*actionPath, err)
 	}
 	if *dryRun {
 		return sendDryRun(e, req, *actionPath, *responsePath)
@@ -111,7 +102,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		// Nothing went out: the request itself is wrong.
 		return fileError(*actionPath, err)
 	}
-	if werr := sendWriteResult(e.stdout, sendOutputOf(res, err)); werr != nil {
+	if werr := writeJSON(e.stdout, sendOutputOf(res, err)); werr != nil {
 		return failed(werr)
 	}
 	if err != nil {
@@ -126,28 +117,20 @@ func runSend(ctx context.Context, e *env, args []string) error {
 
 // sendOutput is the JSON result on standard output.
 type sendOutput struct {
-	Delivered      bool           `json:"delivered"`
-	Status         int            `json:"status"`
-	IdempotencyKey string         `json:"idempotency_key"`
-	Attempts       []sendAttempt  `json:"attempts"`
-	Attributes     map[string]any `json:"attributes"`
-	Error          string         `json:"error,omitempty"`
-	DryRun         bool           `json:"dry_run,omitempty"`
-	Request        *sendRequest   `json:"request,omitempty"`
+	Delivered      bool             `json:"delivered"`
+	Status         int              `json:"status"`
+	IdempotencyKey string           `json:"idempotency_key"`
+	Attempts       []sendAttempt    `json:"attempts"`
+	Attributes     map[string]any   `json:"attributes"`
+	Error          string           `json:"error,omitempty"`
+	DryRun         bool             `json:"dry_run,omitempty"`
+	Request        *renderedRequest `json:"request,omitempty"`
 }
 
 // sendAttempt is an Attempt with its error as text.
 type sendAttempt struct {
 	webhook.Attempt
 	Error string `json:"error,omitempty"`
-}
-
-// sendRequest is the rendered request of a dry run, credentials redacted.
-type sendRequest struct {
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers"`
-	Body    string            `json:"body"`
 }
 
 func sendOutputOf(res *webhook.Result, err error) sendOutput {
@@ -174,13 +157,6 @@ func sendOutputOf(res *webhook.Result, err error) sendOutput {
 		out.Error = err.Error()
 	}
 	return out
-}
-
-func sendWriteResult(w io.Writer, out sendOutput) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
 }
 
 // sendProgress returns an OnAttempt hook that tells a person what each
@@ -232,15 +208,7 @@ func sendDryRun(e *env, req *webhook.Request, actionPath, responsePath string) e
 		IdempotencyKey: req.IdempotencyKey,
 		Attempts:       []sendAttempt{},
 		Attributes:     map[string]any{},
-		Request: &sendRequest{
-			Method:  req.Method,
-			URL:     webhook.RedactURL(req.URL),
-			Headers: map[string]string{},
-			Body:    string(req.Body),
-		},
-	}
-	for name, values := range req.RedactedHeader() {
-		out.Request.Headers[name] = strings.Join(values, ", ")
+		Request:        newRenderedRequest(req),
 	}
 	fmt.Fprintf(e.stderr, "dry run: not sending %s\n", req)
 	if responsePath != "" {
@@ -258,7 +226,7 @@ func sendDryRun(e *env, req *webhook.Request, actionPath, responsePath string) e
 		}
 		fmt.Fprintf(e.stderr, "dry run: mapped %s from %s\n", plural(len(out.Attributes), "attribute"), responsePath)
 	}
-	if err := sendWriteResult(e.stdout, out); err != nil {
+	if err := writeJSON(e.stdout, out); err != nil {
 		return failed(err)
 	}
 	return nil
