@@ -15,19 +15,41 @@ import (
 // maxFileSize caps what the CLI reads from an action, data or body file.
 const maxFileSize = 8 << 20
 
-// readFile reads path whole, refusing more than maxFileSize bytes.
-func readFile(path string) ([]byte, error) {
+// errTooLarge is returned by readLimited for input over its limit.
+var errTooLarge = errors.New("too large")
+
+// readLimited reads r whole, or fails with errTooLarge past limit bytes:
+// every input the CLI reads (files, standard input) is bounded.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// readFileLimited reads the file at path with readLimited.
+func readFileLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fileError(path, err)
+		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	return readLimited(f, limit)
+}
+
+// readFile reads an action or data file whole, refusing more than
+// maxFileSize bytes.
+func readFile(path string) ([]byte, error) {
+	b, err := readFileLimited(path, maxFileSize)
+	if errors.Is(err, errTooLarge) {
+		err = fmt.Errorf("larger than %d MiB", maxFileSize>>20)
+	}
 	if err != nil {
 		return nil, fileError(path, err)
-	}
-	if len(b) > maxFileSize {
-		return nil, fileError(path, fmt.Errorf("larger than %d MiB", maxFileSize>>20))
 	}
 	return b, nil
 }

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -139,17 +138,12 @@ func runListen(ctx context.Context, e *env, args []string) error {
 
 // listenReadRespond reads the --respond file, bounded.
 func listenReadRespond(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, badInput("--respond: %v", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, listenMaxRespond+1))
-	if err != nil {
-		return nil, badInput("--respond %s: %v", path, err)
-	}
-	if len(b) > listenMaxRespond {
+	b, err := readFileLimited(path, listenMaxRespond)
+	switch {
+	case errors.Is(err, errTooLarge):
 		return nil, badInput("--respond %s: over %d bytes", path, listenMaxRespond)
+	case err != nil:
+		return nil, badInput("--respond: %v", err)
 	}
 	return b, nil
 }

@@ -38,6 +38,14 @@ func runCLIEnv(t *testing.T, stdin string, vars map[string]string, args ...strin
 	return code, out.String(), errOut.String()
 }
 
+// writeFile writes content to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
 // signingKey is an environment holding key as the signing key.
 func signingKey(key string) map[string]string {
 	return map[string]string{envSigningKey: key}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -235,17 +234,12 @@ func sendDryRun(e *env, req *webhook.Request, actionPath, responsePath string) e
 // sendReadResponse reads a recorded response body, refusing one the
 // Sender would refuse.
 func sendReadResponse(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, badInput("--response: %v", err)
-	}
-	defer f.Close()
-	body, err := io.ReadAll(io.LimitReader(f, sendMaxResponseFile+1))
-	if err != nil {
-		return nil, badInput("--response: reading %s: %v", path, err)
-	}
-	if len(body) > sendMaxResponseFile {
+	body, err := readFileLimited(path, sendMaxResponseFile)
+	switch {
+	case errors.Is(err, errTooLarge):
 		return nil, badInput("--response: %s is over %d bytes, so the webhook would fail (%v)", path, sendMaxResponseFile, webhook.ErrResponseTooLarge)
+	case err != nil:
+		return nil, badInput("--response: %v", err)
 	}
 	return body, nil
 }

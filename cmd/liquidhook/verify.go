@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -65,27 +65,23 @@ func runVerify(_ context.Context, e *env, args []string) error {
 // verifyReadBody reads the body from path, or from standard input, at most
 // verifyMaxBody bytes.
 func verifyReadBody(e *env, path string) ([]byte, error) {
-	var r io.Reader
-	name := "standard input"
-	if path == "" || path == "-" {
-		if e.stdin == nil {
-			return nil, badInput("no body: standard input is closed; use --body FILE")
-		}
-		r = e.stdin
-	} else {
+	name, r := "standard input", e.stdin
+	if path != "" && path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, badInput("--body: %v", err)
 		}
 		defer f.Close()
-		r, name = f, path
+		name, r = path, f
+	} else if r == nil {
+		return nil, badInput("no body: standard input is closed; use --body FILE")
 	}
-	body, err := io.ReadAll(io.LimitReader(r, verifyMaxBody+1))
-	if err != nil {
-		return nil, badInput("reading %s: %v", name, err)
-	}
-	if int64(len(body)) > verifyMaxBody {
+	body, err := readLimited(r, verifyMaxBody)
+	switch {
+	case errors.Is(err, errTooLarge):
 		return nil, badInput("%s: body over %d bytes", name, verifyMaxBody)
+	case err != nil:
+		return nil, badInput("reading %s: %v", name, err)
 	}
 	return body, nil
 }
