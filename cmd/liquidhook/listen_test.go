@@ -227,8 +227,7 @@ func TestListenPrintsReadably(t *testing.T) {
 
 func TestListenRespondsWithFile(t *testing.T) {
 	key := []byte("signing-secret")
-	respond := filepath.Join(t.TempDir(), "respond.json")
-	require.NoError(t, os.WriteFile(respond, []byte(`{"id":"lead_42"}`), 0o600))
+	respond := writeFile(t, t.TempDir(), "respond.json", `{"id":"lead_42"}`)
 	s := startListen(t, map[string]string{envSigningKey: string(key)}, "--respond", respond)
 
 	status, h, body := s.post(t, "/", []byte(`{}`), webhook.CIOSigner{Key: key}, time.Now())

@@ -55,16 +55,11 @@ func newQueueFixture(t *testing.T) *queueFixture {
 		io.WriteString(w, `{"id": "lead-1"}`)
 	}))
 	t.Cleanup(srv.Close)
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
-		return p
-	}
-	f.action = write("action.json", `{"url": "`+srv.URL+`/leads", "body": "{\"email\": {{ customer.email | json }}}",
+	f.action = writeFile(t, dir, "action.json", `{"url": "`+srv.URL+`/leads", "body": "{\"email\": {{ customer.email | json }}}",
 		"response": {"lead_id": "{{ response.id }}"}, "sending": "automatic"}`)
-	f.draftAction = write("draft.json", `{"url": "`+srv.URL+`/leads", "body": "{\"email\": {{ customer.email | json }}}"}`)
-	f.data = write("ada.json", `{"customer": {"email": "ada@example.com"}}`)
-	f.data2 = write("ada2.json", `{"customer": {"email": "ada@new.example"}}`)
+	f.draftAction = writeFile(t, dir, "draft.json", `{"url": "`+srv.URL+`/leads", "body": "{\"email\": {{ customer.email | json }}}"}`)
+	f.data = writeFile(t, dir, "ada.json", `{"customer": {"email": "ada@example.com"}}`)
+	f.data2 = writeFile(t, dir, "ada2.json", `{"customer": {"email": "ada@new.example"}}`)
 	return f
 }
 
@@ -241,8 +236,7 @@ func TestQueueBadInput(t *testing.T) {
 	t.Parallel()
 	f := newQueueFixture(t)
 	dir := t.TempDir()
-	badBody := filepath.Join(dir, "bad.json")
-	require.NoError(t, os.WriteFile(badBody, []byte(`{"url": "https://example.com", "body": "{\"email\": {{ customer.email }}"}`), 0o600))
+	badBody := writeFile(t, dir, "bad.json", `{"url": "https://example.com", "body": "{\"email\": {{ customer.email }}"}`)
 	tests := []struct {
 		name string
 		args []string

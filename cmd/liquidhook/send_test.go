@@ -40,10 +40,8 @@ func sendFiles(t *testing.T, url string, response map[string]string) (action, da
 	}
 	b, err := json.Marshal(spec)
 	require.NoError(t, err)
-	action = filepath.Join(dir, "action.json")
-	require.NoError(t, os.WriteFile(action, b, 0o600))
-	data = filepath.Join(dir, "data.json")
-	require.NoError(t, os.WriteFile(data, []byte(`{"customer": {"email": "ada@example.com", "plan": "pro"}}`), 0o600))
+	action = writeFile(t, dir, "action.json", string(b))
+	data = writeFile(t, dir, "data.json", `{"customer": {"email": "ada@example.com", "plan": "pro"}}`)
 	return action, data
 }
 
@@ -182,10 +180,8 @@ func TestSendCommandBadInput(t *testing.T) {
 	srv, calls, _ := sendReceiver(t, 200)
 	action, data := sendFiles(t, srv.URL, nil)
 	dir := t.TempDir()
-	badJSON := filepath.Join(dir, "bad.json")
-	require.NoError(t, os.WriteFile(badJSON, []byte(`{"url": `), 0o600))
-	badBody := filepath.Join(dir, "badbody.json")
-	require.NoError(t, os.WriteFile(badBody, []byte(`{"url": "`+srv.URL+`", "body": "{\"email\": {{ customer.email }}}"}`), 0o600))
+	badJSON := writeFile(t, dir, "bad.json", `{"url": `)
+	badBody := writeFile(t, dir, "badbody.json", `{"url": "`+srv.URL+`", "body": "{\"email\": {{ customer.email }}}"}`)
 
 	for _, tc := range []struct {
 		name    string
@@ -223,10 +219,8 @@ func TestSendCommandDryRun(t *testing.T) {
 		map[string]string{"lead_id": "{{ response.id }}", "zip": "{{ response.zip }}", "email": "{{ customer.email }}"})
 	_ = srv
 	dir := t.TempDir()
-	recorded := filepath.Join(dir, "response.json")
-	require.NoError(t, os.WriteFile(recorded, []byte(`{"id": "lead_77", "zip": "0123"}`), 0o600))
-	big := filepath.Join(dir, "big.json")
-	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte(" "), webhook.DefaultMaxResponseBytes+1), 0o600))
+	recorded := writeFile(t, dir, "response.json", `{"id": "lead_77", "zip": "0123"}`)
+	big := writeFile(t, dir, "big.json", strings.Repeat(" ", webhook.DefaultMaxResponseBytes+1))
 
 	t.Run("with a recorded response", func(t *testing.T) {
 		r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", recorded)
@@ -251,8 +245,7 @@ func TestSendCommandDryRun(t *testing.T) {
 		assert.NotContains(t, r.stderr, "warning", "a dry run needs no key")
 	})
 	t.Run("mapping a missing field", func(t *testing.T) {
-		partial := filepath.Join(dir, "partial.json")
-		require.NoError(t, os.WriteFile(partial, []byte(`{"zip": "0123"}`), 0o600))
+		partial := writeFile(t, dir, "partial.json", `{"zip": "0123"}`)
 		r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--dry-run", "--response", partial)
 		assert.Equal(t, exitBadInput, r.code)
 		assert.Empty(t, r.stdout)

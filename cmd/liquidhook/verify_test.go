@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // The known answer from DESIGN.md.
@@ -21,8 +20,7 @@ const (
 
 func TestVerifyCommand(t *testing.T) {
 	dir := t.TempDir()
-	bodyFile := filepath.Join(dir, "body.json")
-	require.NoError(t, os.WriteFile(bodyFile, []byte(verifyTestBody), 0o600))
+	bodyFile := writeFile(t, dir, "body.json", verifyTestBody)
 	withKey := map[string]string{envSigningKey: verifyTestKey}
 	sigArgs := []string{"verify", "--timestamp", verifyTestTimestamp, "--signature", verifyTestSignature}
 	tests := []struct {
