@@ -89,14 +89,11 @@ type queueFlags struct {
 	action, data string
 	draft        bool
 	untilIdle    bool
-	timeout      time.Duration
-	retries      int
-	backoff      time.Duration
-	allowPrivate bool
-	concurrency  int
-	state        string
-	limit        int
-	json         bool
+	senderFlags
+	concurrency int
+	state       string
+	limit       int
+	json        bool
 }
 
 // queueOwnFlags lists the flags each subcommand accepts besides --db.
@@ -160,10 +157,7 @@ func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
 	fs.StringVar(&f.data, "data", "", "the data file")
 	fs.BoolVar(&f.draft, "draft", false, "hold as a draft")
 	fs.BoolVar(&f.untilIdle, "until-idle", false, "stop once idle")
-	fs.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "per attempt")
-	fs.IntVar(&f.retries, "retries", webhook.DefaultRetries, "retries after the first attempt")
-	fs.DurationVar(&f.backoff, "backoff", webhook.DefaultFirstWait, "the first wait, doubling after")
-	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow non-public destinations")
+	f.senderFlags.register(fs)
 	fs.IntVar(&f.concurrency, "concurrency", 100, "attempts in flight at once")
 	fs.StringVar(&f.state, "state", "", "states to list, comma-separated")
 	fs.IntVar(&f.limit, "limit", 100, "how many to list")
@@ -254,31 +248,14 @@ func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) erro
 
 func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
 	f := c.f
-	switch {
-	case f.timeout <= 0:
-		return badInput("--timeout %s: want a positive duration, such as 4s", f.timeout)
-	case f.retries < 0:
-		return badInput("--retries %d: want 0 or more", f.retries)
-	case f.backoff <= 0:
-		return badInput("--backoff %s: want a positive duration, such as 10.5s", f.backoff)
-	case f.concurrency <= 0:
+	if err := f.check(); err != nil {
+		return err
+	}
+	if f.concurrency <= 0 {
 		return badInput("--concurrency %d: want 1 or more", f.concurrency)
 	}
-	retries := f.retries
-	if retries == 0 {
-		retries = -1 // Exponential's "no retries"
-	}
-	var key []byte // unsigned without a key
-	if k := e.getenv(envSigningKey); k != "" {
-		key = []byte(k)
-	}
 	w := &delivery.Worker{
-		Sender: &webhook.Sender{
-			Key:          key,
-			Timeout:      f.timeout,
-			AllowPrivate: f.allowPrivate,
-			RetryPolicy:  webhook.Exponential{Retries: retries, FirstWait: f.backoff},
-		},
+		Sender:      f.sender(e.getenv(envSigningKey)),
 		Concurrency: f.concurrency,
 		OnAttempt:   queueProgress(e.stderr),
 	}

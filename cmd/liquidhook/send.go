@@ -47,10 +47,8 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	actionPath := fs.String("action", "", "the action file")
 	dataPath := fs.String("data", "", "the data file")
-	timeout := fs.Duration("timeout", webhook.DefaultTimeout, "per-attempt timeout")
-	retries := fs.Int("retries", webhook.DefaultRetries, "retries after the first attempt")
-	backoff := fs.Duration("backoff", webhook.DefaultFirstWait, "first wait between attempts")
-	allowPrivate := fs.Bool("allow-private", false, "allow non-public destinations")
+	var how senderFlags
+	how.register(fs)
 	dryRun := fs.Bool("dry-run", false, "render without sending")
 	responsePath := fs.String("response", "", "a recorded response, with --dry-run")
 	if err := parseFlags(e, fs, sendUsage, args); err != nil {
@@ -61,14 +59,11 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return badInput("--action is required: the webhook action file")
 	case *dataPath == "":
 		return badInput("--data is required: the data file (a JSON object)")
-	case *timeout <= 0:
-		return badInput("--timeout %s: want a positive duration, such as 4s", *timeout)
-	case *retries < 0:
-		return badInput("--retries %d: want 0 or more", *retries)
-	case *backoff <= 0:
-		return badInput("--backoff %s: want a positive duration, such as 10.5s", *backoff)
 	case *responsePath != "" && !*dryRun:
 		return badInput("--response needs --dry-run: it maps a recorded response without sending")
+	}
+	if err := how.check(); err != nil {
+		return err
 	}
 
 	req, err := renderFiles(*actionPath, *dataPath)
@@ -83,17 +78,8 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	if key == "" {
 		fmt.Fprintf(e.stderr, "warning: %s is not set: sending unsigned\n", envSigningKey)
 	}
-	var policy webhook.RetryPolicy = webhook.NoRetry
-	if *retries > 0 {
-		policy = webhook.Exponential{Retries: *retries, FirstWait: *backoff}
-	}
-	sender := webhook.Sender{
-		Key:          []byte(key),
-		Timeout:      *timeout,
-		RetryPolicy:  policy,
-		AllowPrivate: *allowPrivate,
-		OnAttempt:    sendProgress(e.stderr),
-	}
+	sender := how.sender(key)
+	sender.OnAttempt = sendProgress(e.stderr)
 	fmt.Fprintf(e.stderr, "sending %s, idempotency key %s\n", req, req.IdempotencyKey)
 	res, err := sender.Send(ctx, req)
 	var se *webhook.SendError
@@ -112,6 +98,50 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "delivered after %s\n", plural(len(res.Attempts), "attempt"))
 	return nil
+}
+
+// senderFlags say how a webhook is sent: the flags that send and queue work
+// share.
+type senderFlags struct {
+	timeout      time.Duration
+	retries      int
+	backoff      time.Duration
+	allowPrivate bool
+}
+
+func (f *senderFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "per-attempt timeout")
+	fs.IntVar(&f.retries, "retries", webhook.DefaultRetries, "retries after the first attempt")
+	fs.DurationVar(&f.backoff, "backoff", webhook.DefaultFirstWait, "the first wait, doubling after")
+	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow non-public destinations")
+}
+
+// check refuses values that make no policy.
+func (f *senderFlags) check() error {
+	switch {
+	case f.timeout <= 0:
+		return badInput("--timeout %s: want a positive duration, such as 4s", f.timeout)
+	case f.retries < 0:
+		return badInput("--retries %d: want 0 or more", f.retries)
+	case f.backoff <= 0:
+		return badInput("--backoff %s: want a positive duration, such as 10.5s", f.backoff)
+	}
+	return nil
+}
+
+// sender returns a Sender that follows the flags and signs with key, or
+// sends unsigned when key is empty.
+func (f *senderFlags) sender(key string) *webhook.Sender {
+	var policy webhook.RetryPolicy = webhook.NoRetry
+	if f.retries > 0 {
+		policy = webhook.Exponential{Retries: f.retries, FirstWait: f.backoff}
+	}
+	return &webhook.Sender{
+		Key:          []byte(key),
+		Timeout:      f.timeout,
+		RetryPolicy:  policy,
+		AllowPrivate: f.allowPrivate,
+	}
 }
 
 // sendOutput is the JSON result on standard output.

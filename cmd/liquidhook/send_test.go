@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -324,4 +325,32 @@ func TestSendBinary(t *testing.T) {
 		})
 	}
 	assert.Zero(t, bad.Load())
+}
+
+// The sending flags make the same Sender for send and queue work.
+func TestSenderFlags(t *testing.T) {
+	unavailable := webhook.Attempt{Number: 1, Status: http.StatusServiceUnavailable, Class: webhook.ClassStatus}
+	for _, tc := range []struct {
+		name      string
+		retries   int
+		key       string
+		wantRetry bool
+	}{
+		{"no retries", 0, "", false},
+		{"retries", 2, "k", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := senderFlags{timeout: time.Second, retries: tc.retries, backoff: time.Millisecond, allowPrivate: true}
+			require.NoError(t, f.check())
+			s := f.sender(tc.key)
+			assert.Equal(t, time.Second, s.Timeout)
+			assert.True(t, s.AllowPrivate)
+			assert.Equal(t, tc.key, string(s.Key))
+			wait, retry := s.RetryPolicy.Next(unavailable)
+			assert.Equal(t, tc.wantRetry, retry)
+			if retry {
+				assert.InDelta(t, time.Millisecond, wait, float64(time.Millisecond)/5, "the first wait is --backoff, jittered")
+			}
+		})
+	}
 }
