@@ -76,7 +76,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	switch *schemeName {
 	case "cio", "standard":
 	default:
-		return badInput("--scheme %q: want cio or standard", verifyTruncate(*schemeName))
+		return badInput("--scheme %s: want cio or standard", quoted(*schemeName))
 	}
 	if secret := e.getenv(envSigningKey); secret != "" {
 		v := &webhook.Verifier{Tolerance: *tolerance, MaxBodyBytes: *maxBody}

@@ -106,7 +106,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		err := c.run(ctx, e, args[1:])
 		return exitCode(e, c.name, err)
 	}
-	fmt.Fprintf(e.stderr, "liquidhook: unknown command %q\n", args[0])
+	fmt.Fprintf(e.stderr, "liquidhook: unknown command %s\n", quoted(args[0]))
 	usage(e.stderr)
 	return exitBadInput
 }
@@ -142,7 +142,7 @@ func parseFlags(e *env, fs *flag.FlagSet, usage string, args []string) error {
 		return badInput("%v (see liquidhook %s --help)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
-		return badInput("unexpected argument %q (see liquidhook %s --help)", fs.Arg(0), fs.Name())
+		return badInput("unexpected argument %s (see liquidhook %s --help)", quoted(fs.Arg(0)), fs.Name())
 	}
 	return nil
 }

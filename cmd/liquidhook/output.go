@@ -3,6 +3,11 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/liquidhook/webhook"
 )
 
 // writeJSON prints v as indented JSON, as every subcommand prints its
@@ -13,4 +18,26 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// truncate shortens s to at most n bytes, cut at a character boundary,
+// with an ellipsis when anything was cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// quoted is a value from the command line as an error quotes it: short,
+// and without a URL's password, for a database URL typed where an
+// argument was expected must not reach the terminal's scrollback twice.
+func quoted(s string) string {
+	if strings.Contains(s, "://") {
+		s = webhook.RedactURL(s)
+	}
+	return strconv.Quote(truncate(s, 40))
 }

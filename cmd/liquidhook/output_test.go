@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,4 +14,28 @@ func TestWriteJSON(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, writeJSON(&b, map[string]string{"body": `{"a": "<b> & </b>"}`}))
 	assert.Equal(t, "{\n  \"body\": \"{\\\"a\\\": \\\"<b> & </b>\\\"}\"\n}\n", b.String(), "indented, with <, > and & as they are")
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		n        int
+		want     string
+	}{
+		{"short", "abc", 3, "abc"},
+		{"cut", "abcdef", 3, "abc…"},
+		{"cut before a character, not inside it", "ab€d", 4, "ab…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := truncate(tc.in, tc.n)
+			assert.Equal(t, tc.want, got)
+			assert.True(t, utf8.ValidString(got))
+		})
+	}
+}
+
+func TestQuoted(t *testing.T) {
+	assert.Equal(t, `"extra"`, quoted("extra"))
+	assert.Equal(t, `"postgres://db.example/app"`, quoted("postgres://user:hunter2@db.example/app"))
+	assert.Equal(t, `"`+strings.Repeat("x", 40)+`…"`, quoted(strings.Repeat("x", 41)))
 }

@@ -123,7 +123,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return badInput("unknown subcommand %q: want add, work, list, show, release, resend or cancel (see liquidhook queue --help)", args[0])
+		return badInput("unknown subcommand %s: want add, work, list, show, release, resend or cancel (see liquidhook queue --help)", quoted(args[0]))
 	}
 	call, err := parseQueueArgs(cmd, args[1:])
 	if err != nil {
@@ -196,11 +196,11 @@ func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
 	case cmd.id && len(positional) == 0:
 		return nil, badInput("queue %s needs a delivery ID", cmd.name)
 	case !cmd.id && len(positional) > 0, len(positional) > 1:
-		return nil, badInput("unexpected argument %q (see liquidhook queue --help)", positional[len(positional)-1])
+		return nil, badInput("unexpected argument %s (see liquidhook queue --help)", quoted(positional[len(positional)-1]))
 	case cmd.id:
 		id, err := strconv.ParseInt(positional[0], 10, 64)
 		if err != nil || id <= 0 {
-			return nil, badInput("delivery ID %q: want a positive integer", positional[0])
+			return nil, badInput("delivery ID %s: want a positive integer", quoted(positional[0]))
 		}
 		call.id = id
 	}
@@ -335,7 +335,7 @@ func queueList(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 	fmt.Fprintln(tw, "ID\tSTATE\tATTEMPTS\tUPDATED\tIDEMPOTENCY KEY\tLAST ERROR")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, len(d.Attempts),
-			d.UpdatedAt.Format(time.RFC3339), d.IdempotencyKey, queueTruncate(oneLine(d.LastError), 60))
+			d.UpdatedAt.Format(time.RFC3339), d.IdempotencyKey, truncate(oneLine(d.LastError), 60))
 	}
 	return tw.Flush()
 }
@@ -388,7 +388,7 @@ func queueShow(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 			status = strconv.Itoa(a.Status)
 		}
 		if a.Class != "" {
-			outcome = queueTruncate(oneLine(queueAttemptReason(a)), 60)
+			outcome = truncate(oneLine(queueAttemptReason(a)), 60)
 		}
 		if a.Wait > 0 {
 			wait = a.Wait.Round(time.Millisecond).String()
@@ -477,11 +477,4 @@ func queueRedactURL(u string) string {
 		}
 	}
 	return u + query
-}
-
-func queueTruncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

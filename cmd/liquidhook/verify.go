@@ -46,7 +46,7 @@ func runVerify(_ context.Context, e *env, args []string) error {
 	}
 	ts, err := strconv.ParseInt(strings.TrimSpace(*timestamp), 10, 64)
 	if err != nil {
-		return badInput("--timestamp %q: want Unix seconds, such as 1614265384", verifyTruncate(*timestamp))
+		return badInput("--timestamp %s: want Unix seconds, such as 1614265384", quoted(*timestamp))
 	}
 	if *signature == "" {
 		return badInput("--signature is required: the X-CIO-Signature header")
@@ -84,12 +84,4 @@ func verifyReadBody(e *env, path string) ([]byte, error) {
 		return nil, badInput("reading %s: %v", name, err)
 	}
 	return body, nil
-}
-
-// verifyTruncate shortens a flag value quoted in an error.
-func verifyTruncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
