@@ -95,6 +95,9 @@ func TestOpenErrors(t *testing.T) {
 		{"a file: URI", "file:x.db", ErrInvalidDatabase, "plain file path"},
 		{"a directory that does not exist", filepath.Join(t.TempDir(), "missing", "x.db"), nil, "unable to open"},
 		{"bad PostgreSQL URL", "postgres://user:s3cret@host:notaport/db", ErrInvalidDatabase, "invalid PostgreSQL URL"},
+		{"a PostgreSQL URL in capitals", "POSTGRES://user:s3cret@127.0.0.1:1/db", ErrInvalidDatabase, `"POSTGRES://…" is a URL, not a SQLite file path`},
+		{"another database's URL", "mysql://user:s3cret@db.example/app?tls=true", ErrInvalidDatabase, `"mysql://…" is a URL`},
+		{"a URL without a scheme", "user:s3cret@db://app", ErrInvalidDatabase, "the path is a URL, not a SQLite file path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -18,7 +19,8 @@ const sqliteBusyTimeoutMillis = 30000
 
 // OpenSQLite opens (creating it if missing) the SQLite database file at
 // path, brings its schema up to date (River's tables and the delivery log),
-// and returns a Queue on it. No server is needed.
+// and returns a Queue on it. No server is needed. A path that is a URL is
+// refused: PostgreSQL's go to OpenPostgres.
 //
 // The file is put in WAL mode, statements wait for another process's lock
 // instead of failing, every transaction takes the write lock when it begins,
@@ -28,6 +30,15 @@ const sqliteBusyTimeoutMillis = 30000
 func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty SQLite path", ErrInvalidDatabase)
+	}
+	if scheme, _, ok := strings.Cut(path, "://"); ok {
+		// A URL, perhaps with a password, which the error must not repeat:
+		// at most its scheme, to show what was given.
+		what := "the path"
+		if isScheme(scheme) {
+			what = strconv.Quote(scheme + "://…")
+		}
+		return nil, fmt.Errorf("%w: %s is a URL, not a SQLite file path; PostgreSQL URLs start with postgres:// or postgresql://", ErrInvalidDatabase, what)
 	}
 	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("%w: SQLite path %q: want a plain file path (no ?, # or file: URI)", ErrInvalidDatabase, path)
@@ -77,6 +88,20 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 		return nil, fmt.Errorf("delivery: migrate %s: %w", path, err)
 	}
 	return newQueue(s), nil
+}
+
+// isScheme reports whether s can be a URL's scheme (RFC 3986): a letter,
+// then letters, digits, +, - or dots.
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // sqlConn is what *sql.DB and *sql.Tx share.

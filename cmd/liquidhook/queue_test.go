@@ -355,3 +355,36 @@ func TestQueueRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueKeepsTheDatabasePasswordOut gives a database password in --db,
+// in LIQUIDHOOK_DB and where an argument belongs, with URLs that fail in
+// different ways: the password never reaches the output.
+func TestQueueKeepsTheDatabasePasswordOut(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2-db"
+	urls := []string{
+		"postgres://user:" + password + "@127.0.0.1:1/app?connect_timeout=2", // unreachable
+		"postgres://user:" + password + "@db.example:notaport/app",           // unparsable
+		"POSTGRES://user:" + password + "@127.0.0.1:1/app",                   // a scheme in capitals
+		"mysql://user:" + password + "@db.example/app",                       // another database
+	}
+	for _, u := range urls {
+		for _, tc := range []struct {
+			name string
+			vars map[string]string
+			args []string
+		}{
+			{"--db", nil, []string{"queue", "list", "--db", u}},
+			{"LIQUIDHOOK_DB", map[string]string{envQueueDB: u}, []string{"queue", "list"}},
+			{"as the ID", map[string]string{envQueueDB: u}, []string{"queue", "show", u}},
+			{"as an argument", nil, []string{"queue", "list", u}},
+		} {
+			t.Run(tc.name+" "+u[:strings.Index(u, ":")], func(t *testing.T) {
+				code, stdout, stderr := runCLIEnv(t, "", tc.vars, tc.args...)
+				assert.Equal(t, exitBadInput, code)
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+				assert.NotContains(t, stdout+stderr, password)
+			})
+		}
+	}
+}
