@@ -188,13 +188,13 @@ func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
 		}
 	})
 	if len(foreign) > 0 {
-		return nil, badInput("queue %s does not take %s (see liquidhook queue --help)", cmd.name, strings.Join(foreign, ", "))
+		return nil, badInput("%s does not take %s (see liquidhook queue --help)", cmd.name, strings.Join(foreign, ", "))
 	}
 
 	call := &queueCall{f: f}
 	switch {
 	case cmd.id && len(positional) == 0:
-		return nil, badInput("queue %s needs a delivery ID", cmd.name)
+		return nil, badInput("%s needs a delivery ID (see liquidhook queue --help)", cmd.name)
 	case !cmd.id && len(positional) > 0, len(positional) > 1:
 		return nil, badInput("unexpected argument %s (see liquidhook queue --help)", quoted(positional[len(positional)-1]))
 	case cmd.id:
@@ -401,11 +401,7 @@ func queueShow(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 
 func queueRelease(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
 	d, err := q.Release(ctx, c.id)
-	if err != nil {
-		return queueImpossible(err)
-	}
-	fmt.Fprintf(e.stdout, "%d %s\n", d.ID, d.State)
-	return nil
+	return queueChanged(e, d, err)
 }
 
 func queueResend(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
@@ -424,14 +420,18 @@ func queueResend(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) e
 		if errors.As(err, &te) || errors.As(err, &be) {
 			return fileError(f.data, err)
 		}
-		return queueImpossible(err)
 	}
-	fmt.Fprintf(e.stdout, "%d %s\n", d.ID, d.State)
-	return nil
+	return queueChanged(e, d, err)
 }
 
 func queueCancel(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
 	d, err := q.Cancel(ctx, c.id)
+	return queueChanged(e, d, err)
+}
+
+// queueChanged reports an operation on one delivery: its id and new state,
+// or why the operation was impossible.
+func queueChanged(e *env, d *delivery.Delivery, err error) error {
 	if err != nil {
 		return queueImpossible(err)
 	}

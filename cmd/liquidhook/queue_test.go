@@ -213,10 +213,10 @@ func TestQueueImpossibleOperations(t *testing.T) {
 		{"unknown id", []string{"show", "42"}, "not found"},
 		{"cancel an unknown id", []string{"cancel", "42"}, "not found"},
 		{"resend without data", []string{"resend", delivered}, "--data is required"},
-		{"no id", []string{"release"}, "needs a delivery ID"},
+		{"no id", []string{"release"}, "liquidhook queue: release needs a delivery ID"},
 		{"bad id", []string{"release", "x"}, `delivery ID "x"`},
 		{"two ids", []string{"release", "1", "2"}, `unexpected argument "2"`},
-		{"a flag of another subcommand", []string{"cancel", delivered, "--json"}, "does not take --json"},
+		{"a flag of another subcommand", []string{"cancel", delivered, "--json"}, "liquidhook queue: cancel does not take --json"},
 		{"unknown subcommand", []string{"purge"}, `unknown subcommand "purge"`},
 		{"bad state", []string{"list", "--state", "lost"}, "unknown state"},
 	}
