@@ -326,12 +326,7 @@ func listenPrettyBody(b []byte) string {
 // those that may carry a secret (Authorization, cookies, signatures,
 // anything named like a key or token) redacted by the library's rule.
 func listenHeaders(h http.Header) map[string]string {
-	red := (&webhook.Request{Header: h}).RedactedHeader()
-	out := make(map[string]string, len(red))
-	for name, values := range red {
-		out[name] = strings.Join(values, ", ")
-	}
-	return out
+	return flatHeader((&webhook.Request{Header: h}).RedactedHeader())
 }
 
 // listenRedactedURI returns the request's path and query with secret-looking

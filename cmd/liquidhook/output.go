@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -40,4 +41,14 @@ func quoted(s string) string {
 		s = webhook.RedactURL(s)
 	}
 	return strconv.Quote(truncate(s, 40))
+}
+
+// flatHeader gives each header one printed value: its values joined by
+// commas, as HTTP allows.
+func flatHeader(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, values := range h {
+		out[name] = strings.Join(values, ", ")
+	}
+	return out
 }

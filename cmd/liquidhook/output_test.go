@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -38,4 +39,10 @@ func TestQuoted(t *testing.T) {
 	assert.Equal(t, `"extra"`, quoted("extra"))
 	assert.Equal(t, `"postgres://db.example/app"`, quoted("postgres://user:hunter2@db.example/app"))
 	assert.Equal(t, `"`+strings.Repeat("x", 40)+`…"`, quoted(strings.Repeat("x", 41)))
+}
+
+func TestFlatHeader(t *testing.T) {
+	h := http.Header{"Accept": {"text/plain", "application/json"}, "X-Team": {"growth"}}
+	assert.Equal(t, map[string]string{"Accept": "text/plain, application/json", "X-Team": "growth"}, flatHeader(h))
+	assert.NotNil(t, flatHeader(nil), "an empty object, not null, in JSON")
 }

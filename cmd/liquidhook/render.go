@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"strings"
 
 	"github.com/liquidhook/webhook"
 )
@@ -34,11 +33,12 @@ type renderedRequest struct {
 }
 
 func newRenderedRequest(r *webhook.Request) *renderedRequest {
-	out := &renderedRequest{Method: r.Method, URL: webhook.RedactURL(r.URL), Headers: map[string]string{}, Body: string(r.Body)}
-	for name, values := range r.RedactedHeader() {
-		out.Headers[name] = strings.Join(values, ", ")
+	return &renderedRequest{
+		Method:  r.Method,
+		URL:     webhook.RedactURL(r.URL),
+		Headers: flatHeader(r.RedactedHeader()),
+		Body:    string(r.Body),
 	}
-	return out
 }
 
 func runRender(ctx context.Context, e *env, args []string) error {
