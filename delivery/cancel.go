@@ -8,14 +8,7 @@ import "context"
 // *StateError and nothing changes; Resend can send a cancelled delivery
 // later.
 func (q *Queue) Cancel(ctx context.Context, id int64) (*Delivery, error) {
-	if err := q.check(); err != nil {
-		return nil, err
-	}
-	err := q.s.inTx(ctx, func(tx txn) error {
-		row, err := lockDelivery(ctx, q.s.dialect(), tx, id)
-		if err != nil {
-			return err
-		}
+	return q.change(ctx, "cancel", id, func(tx txn, row *lockedRow) error {
 		if row.state != StateDraft && row.state != StateScheduled {
 			return &StateError{ID: id, Op: "cancel", State: row.state}
 		}
@@ -24,13 +17,9 @@ func (q *Queue) Cancel(ctx context.Context, id int64) (*Delivery, error) {
 				return err
 			}
 		}
-		_, err = tx.exec(ctx, `
+		_, err := tx.exec(ctx, `
 UPDATE liquidhook_delivery SET state = ?, job_id = NULL, next_at = NULL, updated_at = ?
 WHERE id = ?`, string(StateCancelled), toMicros(q.now()), id)
 		return err
 	})
-	if err != nil {
-		return nil, opError("cancel", id, err)
-	}
-	return q.Get(ctx, id)
 }

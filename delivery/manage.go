@@ -2,9 +2,52 @@ package delivery
 
 import (
 	"context"
-	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 )
+
+// change runs fn on delivery id's row, locked, in one transaction, and
+// returns the delivery as it then stands: the frame of every operation that
+// moves one delivery to another state (Release, Resend, Cancel). An error
+// fn returns rolls the transaction back and comes out through opError.
+func (q *Queue) change(ctx context.Context, op string, id int64, fn func(tx txn, row *lockedRow) error) (*Delivery, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	err := q.s.inTx(ctx, func(tx txn) error {
+		row, err := lockDelivery(ctx, q.s.dialect(), tx, id)
+		if err != nil {
+			return err
+		}
+		return fn(tx, row)
+	})
+	if err != nil {
+		return nil, opError(op, id, err)
+	}
+	return q.Get(ctx, id)
+}
+
+// opError adds the operation to a database error. The package's own errors
+// and a render error pass through unchanged.
+func opError(op string, id int64, err error) error {
+	var (
+		se *StateError
+		re *renderError
+	)
+	switch {
+	case errors.As(err, &re):
+		return re.err
+	case errors.As(err, &se), errors.Is(err, ErrNotFound):
+		return err
+	}
+	return fmt.Errorf("delivery: %s %d: %w", op, id, err)
+}
+
+// renderError carries a render error out of the transaction unchanged.
+type renderError struct{ err error }
+
+func (e *renderError) Error() string { return e.err.Error() }
 
 // lockedRow is a delivery's row as read, and locked, inside a transaction
 // that is about to change it.
@@ -38,9 +81,6 @@ func lockDelivery(ctx context.Context, d dialect, tx txn, id int64) (*lockedRow,
 	r.state = State(state)
 	return &r, nil
 }
-
-// nullJob turns a job id of 0 into NULL.
-func nullJob(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 // later returns the later of t and the time us (Unix microseconds) names.
 func later(t time.Time, us int64) time.Time {

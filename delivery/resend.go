@@ -1,9 +1,6 @@
 package delivery
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // Resend sends a delivery again as a new series of attempts, the way
 // Customer.io retries a webhook from its Sent tab: the request is
@@ -16,30 +13,24 @@ import (
 // delivery with an attempt in flight returns a *StateError; a render error
 // is returned as Render returns it; either way nothing changes.
 func (q *Queue) Resend(ctx context.Context, id int64, data map[string]any) (*Delivery, error) {
-	if err := q.check(); err != nil {
-		return nil, err
-	}
 	var (
 		dataJSON string
 		decoded  map[string]any
-		err      error
 	)
 	if data != nil {
+		var err error
 		if dataJSON, decoded, err = encodeData(data); err != nil {
 			return nil, err
 		}
 	}
-	err = q.s.inTx(ctx, func(tx txn) error {
-		row, err := lockDelivery(ctx, q.s.dialect(), tx, id)
-		if err != nil {
-			return err
-		}
+	return q.change(ctx, "resend", id, func(tx txn, row *lockedRow) error {
 		switch row.state {
 		case StateDelivered, StateFailed, StateCancelled, StateScheduled:
 		default:
 			return &StateError{ID: id, Op: "resend", State: row.state}
 		}
 		if data == nil {
+			var err error
 			dataJSON = row.data
 			if decoded, err = decodeData([]byte(row.data)); err != nil {
 				return err
@@ -69,16 +60,4 @@ SET state = ?, data = ?, job_id = ?, next_at = ?, series = series + 1, series_at
 WHERE id = ?`, string(StateScheduled), dataJSON, jobID, toMicros(now), toMicros(now), id)
 		return err
 	})
-	if re, ok := err.(*renderError); ok {
-		return nil, re.err
-	}
-	if err != nil {
-		return nil, opError("resend", id, err)
-	}
-	return q.Get(ctx, id)
 }
-
-// renderError carries a render error out of the transaction unchanged.
-type renderError struct{ err error }
-
-func (e *renderError) Error() string { return fmt.Sprint(e.err) }
