@@ -292,7 +292,3 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	}
 	return nil
 }
-
-func durationOf(ns int64) time.Duration { return time.Duration(ns) }
-
-func errorClass(s string) webhook.ErrorClass { return webhook.ErrorClass(s) }

@@ -139,11 +139,16 @@ var ErrWrongState = errors.New("delivery: not allowed in this state")
 // StateError reports an operation that the delivery's state does not allow,
 // such as cancelling a delivered delivery. Nothing was changed.
 type StateError struct {
-	ID    int64
-	Op    string // "release", "resend" or "cancel"
-	State State  // the state that refused it
+	// ID is the delivery's.
+	ID int64
+	// Op is the operation refused: "release", "resend" or "cancel".
+	Op string
+	// State is the delivery's state, which refused it.
+	State State
 }
 
+// Error says which operation the state refused, as
+// "delivery: cannot cancel delivery 7: it is delivered".
 func (e *StateError) Error() string {
 	return fmt.Sprintf("delivery: cannot %s delivery %d: it is %s", e.Op, e.ID, e.State)
 }

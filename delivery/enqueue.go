@@ -37,8 +37,9 @@ type EnqueueOptions struct {
 // ErrNilAction is returned by Enqueue without an action.
 var ErrNilAction = errors.New("delivery: nil action")
 
-// ErrInvalidKey is returned for an idempotency key that cannot be sent as a
-// header value: empty, longer than 255 bytes, or not printable ASCII.
+// ErrInvalidKey is returned by Enqueue for an idempotency key that cannot
+// be sent as a header value: longer than 255 bytes, or not printable ASCII.
+// (An empty key asks for a new one.)
 var ErrInvalidKey = errors.New("delivery: invalid idempotency key")
 
 // Enqueue records a delivery of action for one person's data and, unless it

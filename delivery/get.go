@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/liquidhook/webhook"
 )
 
 const deliveryColumns = `id, state, spec, data, idempotency_key, conversion, metadata, attributes,
@@ -202,8 +204,8 @@ FROM liquidhook_attempt WHERE delivery_id IN (`+strings.Join(marks, ", ")+`) ORD
 			return fmt.Errorf("delivery: attempts: %w", err)
 		}
 		a.Start = fromMicros(start)
-		a.Duration, a.RetryAfter, a.Wait = durationOf(duration), durationOf(after), durationOf(wait)
-		a.Class = errorClass(class)
+		a.Duration, a.RetryAfter, a.Wait = time.Duration(duration), time.Duration(after), time.Duration(wait)
+		a.Class = webhook.ErrorClass(class)
 		if d := byID[id]; d != nil {
 			d.Attempts = append(d.Attempts, a)
 		}

@@ -28,7 +28,7 @@ type Worker struct {
 	Sender *webhook.Sender
 
 	// Concurrency is how many attempts are in flight at once in this
-	// process. Defaults to 100.
+	// process. Defaults to 300.
 	Concurrency int
 
 	// RescueAfter is how long an attempt may seem to be in flight before

@@ -194,3 +194,18 @@ func TestWorkerRefusesRescueAfterShorterThanAnAttempt(t *testing.T) {
 	w.RescueAfter = 5 * time.Second
 	require.ErrorIs(t, q.Work(context.Background(), w), ErrRescueTooSoon)
 }
+
+// TestWorkerDefaults pins the defaults Worker documents.
+func TestWorkerDefaults(t *testing.T) {
+	t.Parallel()
+	r, err := newRunner(nil, &Worker{})
+	require.NoError(t, err)
+	assert.Equal(t, 300, r.concurrency)
+	assert.Equal(t, 4*time.Second+10*time.Second, r.jobTimeout, "the attempt timeout plus the job's margin")
+	assert.Equal(t, 4*time.Second+40*time.Second, r.rescueAfter, "the attempt timeout plus 40 seconds")
+
+	r, err = newRunner(nil, &Worker{Sender: &webhook.Sender{Timeout: time.Second}, Concurrency: 7})
+	require.NoError(t, err)
+	assert.Equal(t, 7, r.concurrency)
+	assert.Equal(t, 41*time.Second, r.rescueAfter)
+}
