@@ -189,7 +189,8 @@ func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) 
 const migrateTries = 20
 
 // migrationLockKey is the PostgreSQL advisory lock that serializes the
-// processes migrating one database: "liquidhook" in ASCII.
+// processes migrating one database: "liquidk" in ASCII, as much of
+// "liquidhook" as a positive int64 holds.
 const migrationLockKey = 0x6c69717569646b
 
 // migratePostgres holds an advisory lock, on a connection of its own, while
