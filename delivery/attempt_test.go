@@ -19,7 +19,6 @@ import (
 func TestAttemptSignsAndMapsAttributes(t *testing.T) {
 	t.Parallel()
 	q, _ := openSQLiteTest(t)
-	ctx := context.Background()
 	key := []byte("attempt-key")
 	var signed []bool
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
@@ -28,8 +27,7 @@ func TestAttemptSignsAndMapsAttributes(t *testing.T) {
 		signed = append(signed, webhook.Verify(key, r.Header.Get(webhook.HeaderSignature), ts, body) == nil)
 		w.Write([]byte(`{"id": "lead-42"}`))
 	})
-	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("ada@example.com"), nil)
-	require.NoError(t, err)
+	d := mustEnqueue(t, q, testAction(t, rc.URL, webhook.SendingAutomatic), customer("ada@example.com"), nil)
 	w := testWorker(0)
 	w.Sender.Key = key
 	var hooked *Delivery
@@ -39,8 +37,7 @@ func TestAttemptSignsAndMapsAttributes(t *testing.T) {
 	assert.Equal(t, []bool{true}, signed)
 	require.NotNil(t, hooked)
 	assert.Equal(t, map[string]any{"lead_id": "lead-42"}, hooked.Attributes)
-	got, err := q.Get(ctx, d.ID)
-	require.NoError(t, err)
+	got := mustGet(t, q, d.ID)
 	assert.Equal(t, map[string]any{"lead_id": "lead-42"}, got.Attributes)
 }
 
@@ -55,16 +52,14 @@ func TestAttemptHonoursRetryAfter(t *testing.T) {
 			w.Header().Set("Retry-After", "120")
 			w.WriteHeader(http.StatusTooManyRequests)
 		})
-		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
+		d := enqueueOne(t, q, rc.URL)
 		w := testWorker(0)
 		w.Sender.RetryPolicy = webhook.Exponential{Retries: 3, FirstWait: 10 * time.Millisecond, Jitter: -1}
 		wctx, stop := context.WithCancel(ctx)
 		w.OnAttempt = func(*Delivery, Attempt) { stop() }
 		require.NoError(t, q.Work(wctx, w))
 
-		got, err := q.Get(ctx, d.ID)
-		require.NoError(t, err)
+		got := mustGet(t, q, d.ID)
 		assert.Equal(t, StateScheduled, got.State)
 		require.Len(t, got.Attempts, 1)
 		a := got.Attempts[0]
@@ -82,20 +77,17 @@ func TestAttemptHonoursRetryAfter(t *testing.T) {
 func TestAttemptTimeoutIsTheWorkers(t *testing.T) {
 	t.Parallel()
 	q, _ := openSQLiteTest(t)
-	ctx := context.Background()
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		if n == 1 {
 			time.Sleep(500 * time.Millisecond)
 		}
 		w.Write([]byte(`{"id": "x"}`))
 	})
-	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-	require.NoError(t, err)
+	d := enqueueOne(t, q, rc.URL)
 	w := testWorker(1)
 	w.Sender.Timeout = 100 * time.Millisecond
 	workUntilIdle(t, q, w)
-	got, err := q.Get(ctx, d.ID)
-	require.NoError(t, err)
+	got := mustGet(t, q, d.ID)
 	assert.Equal(t, StateDelivered, got.State)
 	require.Len(t, got.Attempts, 2)
 	assert.Equal(t, webhook.ClassTimeout, got.Attempts[0].Class)
@@ -109,29 +101,24 @@ func TestAttemptTimeoutIsTheWorkers(t *testing.T) {
 func TestAttemptKeepsAnExcerptOfTheResponse(t *testing.T) {
 	t.Parallel()
 	q, _ := openSQLiteTest(t)
-	ctx := context.Background()
 	body := strings.Repeat("0123456789", 3*MaxResponseExcerpt/10)
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.Write([]byte(body)) })
 	action, err := webhook.Compile(webhook.Spec{URL: rc.URL, Body: `{}`, Sending: webhook.SendingAutomatic})
 	require.NoError(t, err)
-	tooLarge, err := q.Enqueue(ctx, action, nil, nil)
-	require.NoError(t, err)
+	tooLarge := mustEnqueue(t, q, action, nil, nil)
 	workUntilIdle(t, q, testWorker(3))
-	allowed, err := q.Enqueue(ctx, action, nil, nil)
-	require.NoError(t, err)
+	allowed := mustEnqueue(t, q, action, nil, nil)
 	w := testWorker(3)
 	w.Sender.MaxResponseBytes = int64(len(body))
 	workUntilIdle(t, q, w)
 
-	got, err := q.Get(ctx, tooLarge.ID)
-	require.NoError(t, err)
+	got := mustGet(t, q, tooLarge.ID)
 	assert.Equal(t, StateFailed, got.State, "too large is final")
 	require.Len(t, got.Attempts, 1)
 	assert.Equal(t, webhook.ClassTooLarge, got.Attempts[0].Class)
 	assert.Contains(t, got.LastError, "too large")
 
-	got, err = q.Get(ctx, allowed.ID)
-	require.NoError(t, err)
+	got = mustGet(t, q, allowed.ID)
 	assert.Equal(t, StateDelivered, got.State)
 	require.Len(t, got.Attempts, 1)
 	assert.Equal(t, body[:MaxResponseExcerpt], string(got.Attempts[0].Response))
@@ -149,11 +136,10 @@ func TestAttemptRenderErrorIsFinal(t *testing.T) {
 		URL: rc.URL, Body: `{"name": "{{ customer.name }}"}`, Sending: webhook.SendingAutomatic,
 	})
 	require.NoError(t, err)
-	d, err := q.Enqueue(ctx, lax, customer("a@example.com"), nil) // renders: lax
-	require.NoError(t, err)
-	workUntilIdle(t, q, testWorker(3)) // the Queue's Compiler is strict
-	got, err := q.Get(ctx, d.ID)
-	require.NoError(t, err)
+	d := mustEnqueue(t, q, lax, customer("a@example.com"), nil) // renders: lax
+	// The Queue's Compiler is strict.
+	workUntilIdle(t, q, testWorker(3))
+	got := mustGet(t, q, d.ID)
 	assert.Equal(t, StateFailed, got.State)
 	require.Len(t, got.Attempts, 1)
 	assert.Equal(t, webhook.ClassInvalid, got.Attempts[0].Class)
@@ -167,7 +153,6 @@ func TestAttemptRenderErrorIsFinal(t *testing.T) {
 	_, err = laxQ.Resend(ctx, d.ID, nil)
 	require.NoError(t, err)
 	workUntilIdle(t, laxQ, testWorker(3))
-	got, err = laxQ.Get(ctx, d.ID)
-	require.NoError(t, err)
+	got = mustGet(t, laxQ, d.ID)
 	assert.Equal(t, StateDelivered, got.State)
 }

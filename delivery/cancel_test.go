@@ -16,10 +16,8 @@ func TestCancel(t *testing.T) {
 		ctx := context.Background()
 		rc := newReceiver(t, nil)
 		action := testAction(t, rc.URL, webhook.SendingAutomatic)
-		soon, err := q.Enqueue(ctx, action, customer("a@example.com"), &EnqueueOptions{SendAt: time.Now().Add(300 * time.Millisecond)})
-		require.NoError(t, err)
-		draft, err := q.Enqueue(ctx, action, customer("b@example.com"), &EnqueueOptions{Draft: true})
-		require.NoError(t, err)
+		soon := mustEnqueue(t, q, action, customer("a@example.com"), &EnqueueOptions{SendAt: time.Now().Add(300 * time.Millisecond)})
+		draft := mustEnqueue(t, q, action, customer("b@example.com"), &EnqueueOptions{Draft: true})
 		for _, id := range []int64{soon.ID, draft.ID} {
 			d, err := q.Cancel(ctx, id)
 			require.NoError(t, err)

@@ -79,8 +79,7 @@ func testCrash(t *testing.T, b backend) {
 		n    int
 	}{{"hold", 8}, {"retry", 8}, {"ok", 16}} {
 		for i := range g.n {
-			d, err := q.Enqueue(ctx, action, customer(g.name+"-"+itoa(i)+"@example.com"), nil)
-			require.NoError(t, err)
+			d := mustEnqueue(t, q, action, customer(g.name+"-"+itoa(i)+"@example.com"), nil)
 			group[d.ID], key[d.ID] = g.name, d.IdempotencyKey
 		}
 	}
@@ -93,8 +92,7 @@ func testCrash(t *testing.T, b backend) {
 			if g != name {
 				continue
 			}
-			d, err := q.Get(ctx, id)
-			require.NoError(t, err)
+			d := mustGet(t, q, id)
 			if d.State == st {
 				n++
 			}

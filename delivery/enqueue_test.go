@@ -23,8 +23,7 @@ func TestEnqueueAutomaticIsDelivered(t *testing.T) {
 
 		workUntilIdle(t, q, testWorker(0))
 
-		got, err := q.Get(ctx, d.ID)
-		require.NoError(t, err)
+		got := mustGet(t, q, d.ID)
 		assert.Equal(t, StateDelivered, got.State)
 		assert.Equal(t, d.IdempotencyKey, got.IdempotencyKey)
 		assert.True(t, got.Conversion)
@@ -49,10 +48,8 @@ func TestEnqueueDraftIsNeverSentBeforeRelease(t *testing.T) {
 		ctx := context.Background()
 		rc := newReceiver(t, nil)
 		// A draft by the action's default, and one held by the option.
-		byAction, err := q.Enqueue(ctx, testAction(t, rc.URL, ""), customer("a@example.com"), nil)
-		require.NoError(t, err)
-		byOption, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("b@example.com"), &EnqueueOptions{Draft: true})
-		require.NoError(t, err)
+		byAction := mustEnqueue(t, q, testAction(t, rc.URL, ""), customer("a@example.com"), nil)
+		byOption := mustEnqueue(t, q, testAction(t, rc.URL, webhook.SendingAutomatic), customer("b@example.com"), &EnqueueOptions{Draft: true})
 		for _, d := range []*Delivery{byAction, byOption} {
 			assert.Equal(t, StateDraft, d.State)
 		}
@@ -60,8 +57,7 @@ func TestEnqueueDraftIsNeverSentBeforeRelease(t *testing.T) {
 		workUntilIdle(t, q, testWorker(0))
 		assert.Empty(t, rc.seen(), "a draft was sent before release")
 		for _, d := range []*Delivery{byAction, byOption} {
-			got, err := q.Get(ctx, d.ID)
-			require.NoError(t, err)
+			got := mustGet(t, q, d.ID)
 			assert.Equal(t, StateDraft, got.State)
 			assert.Empty(t, got.Attempts)
 		}
@@ -74,11 +70,9 @@ func TestEnqueueDraftIsNeverSentBeforeRelease(t *testing.T) {
 		seen := rc.seen()
 		require.Len(t, seen, 1, "only the released draft is sent")
 		assert.Equal(t, byOption.IdempotencyKey, seen[0].Key)
-		got, err := q.Get(ctx, byOption.ID)
-		require.NoError(t, err)
+		got := mustGet(t, q, byOption.ID)
 		assert.Equal(t, StateDelivered, got.State)
-		still, err := q.Get(ctx, byAction.ID)
-		require.NoError(t, err)
+		still := mustGet(t, q, byAction.ID)
 		assert.Equal(t, StateDraft, still.State)
 	})
 }
@@ -86,11 +80,9 @@ func TestEnqueueDraftIsNeverSentBeforeRelease(t *testing.T) {
 func TestEnqueueSendAtWaits(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
-		ctx := context.Background()
 		rc := newReceiver(t, nil)
 		at := time.Now().Add(700 * time.Millisecond)
-		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), &EnqueueOptions{SendAt: at})
-		require.NoError(t, err)
+		d := mustEnqueue(t, q, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), &EnqueueOptions{SendAt: at})
 		assert.WithinDuration(t, at, d.NextAt, time.Millisecond)
 
 		workUntilIdle(t, q, testWorker(0))

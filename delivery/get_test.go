@@ -24,8 +24,7 @@ func TestList(t *testing.T) {
 			{Draft: true, Metadata: map[string]string{"person": "4"}},
 			{SendAt: later},
 		} {
-			d, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), opts)
-			require.NoError(t, err)
+			d := mustEnqueue(t, q, action, customer("p"+itoa(i)+"@example.com"), opts)
 			ids = append(ids, d.ID)
 		}
 		_, err := q.Cancel(ctx, ids[2])
@@ -72,13 +71,10 @@ func TestList(t *testing.T) {
 func TestGetReturnsTheDeliveryAsEnqueued(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
-		ctx := context.Background()
 		action := testAction(t, "https://example.com", webhook.SendingAutomatic)
 		data := map[string]any{"customer": map[string]any{"email": "a@example.com", "visits": 12, "score": 4.5, "tags": []any{"x"}}}
-		d, err := q.Enqueue(ctx, action, data, &EnqueueOptions{Draft: true, Conversion: true, Metadata: map[string]string{"k": "v"}})
-		require.NoError(t, err)
-		got, err := q.Get(ctx, d.ID)
-		require.NoError(t, err)
+		d := mustEnqueue(t, q, action, data, &EnqueueOptions{Draft: true, Conversion: true, Metadata: map[string]string{"k": "v"}})
+		got := mustGet(t, q, d.ID)
 		assert.Equal(t, d, got)
 		assert.Equal(t, action.Spec(), got.Spec)
 		assert.Equal(t, 12, got.Data["customer"].(map[string]any)["visits"], "numbers come back as the CLI decodes them")

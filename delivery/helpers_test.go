@@ -166,6 +166,29 @@ func testAction(t testing.TB, url string, sending webhook.Sending) *webhook.Acti
 	return a
 }
 
+// mustEnqueue queues a delivery, failing the test if Enqueue fails.
+func mustEnqueue(t testing.TB, q *Queue, action *webhook.Action, data map[string]any, opts *EnqueueOptions) *Delivery {
+	t.Helper()
+	d, err := q.Enqueue(context.Background(), action, data, opts)
+	require.NoError(t, err)
+	return d
+}
+
+// enqueueOne queues the tests' usual delivery: testAction to url, sent
+// automatically, for a@example.com.
+func enqueueOne(t testing.TB, q *Queue, url string) *Delivery {
+	t.Helper()
+	return mustEnqueue(t, q, testAction(t, url, webhook.SendingAutomatic), customer("a@example.com"), nil)
+}
+
+// mustGet returns the delivery with id, failing the test if Get fails.
+func mustGet(t testing.TB, q *Queue, id int64) *Delivery {
+	t.Helper()
+	d, err := q.Get(context.Background(), id)
+	require.NoError(t, err)
+	return d
+}
+
 func customer(email string) map[string]any {
 	return map[string]any{"customer": map[string]any{"email": email}}
 }

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/liquidhook/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,10 +13,8 @@ import (
 func TestWorkerOnDeliveredIsRetriedUntilItSucceeds(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
-		ctx := context.Background()
 		rc := newReceiver(t, nil)
-		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
+		d := enqueueOne(t, q, rc.URL)
 		var calls atomic.Int32
 		var got *Delivery
 		w := testWorker(0)

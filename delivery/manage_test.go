@@ -21,8 +21,7 @@ func TestImpossibleOperationsChangeNothing(t *testing.T) {
 		later := &EnqueueOptions{SendAt: time.Now().Add(time.Hour)}
 		byState := map[State]int64{}
 		mk := func(opts *EnqueueOptions) int64 {
-			d, err := q.Enqueue(ctx, action, customer("a@example.com"), opts)
-			require.NoError(t, err)
+			d := mustEnqueue(t, q, action, customer("a@example.com"), opts)
 			return d.ID
 		}
 		byState[StateDraft] = mk(&EnqueueOptions{Draft: true})
@@ -62,9 +61,7 @@ func TestImpossibleOperationsChangeNothing(t *testing.T) {
 				}
 				var before *Delivery
 				if ok {
-					var err error
-					before, err = q.Get(ctx, id)
-					require.NoError(t, err)
+					before = mustGet(t, q, id)
 				}
 				_, err := ops[tt.op](id)
 				require.ErrorIs(t, err, tt.wantErr)
@@ -74,8 +71,7 @@ func TestImpossibleOperationsChangeNothing(t *testing.T) {
 					assert.Equal(t, StateError{ID: id, Op: tt.op, State: tt.state}, *se)
 				}
 				if ok {
-					after, err := q.Get(ctx, id)
-					require.NoError(t, err)
+					after := mustGet(t, q, id)
 					assert.Equal(t, before, after)
 				}
 			})

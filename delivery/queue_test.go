@@ -32,15 +32,13 @@ func TestOpenSQLiteKeepsDeliveriesAcrossOpens(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
 	q, err := OpenSQLite(ctx, path)
 	require.NoError(t, err)
-	d, err := q.Enqueue(ctx, testAction(t, "https://example.com", ""), customer("a@example.com"), nil)
-	require.NoError(t, err)
+	d := mustEnqueue(t, q, testAction(t, "https://example.com", ""), customer("a@example.com"), nil)
 	require.NoError(t, q.Close())
 
 	again, err := Open(ctx, path)
 	require.NoError(t, err, "a second open finds the schema up to date")
 	defer again.Close()
-	got, err := again.Get(ctx, d.ID)
-	require.NoError(t, err)
+	got := mustGet(t, again, d.ID)
 	assert.Equal(t, d.IdempotencyKey, got.IdempotencyKey)
 	var journal string
 	require.NoError(t, again.s.db().queryRow(ctx, `PRAGMA journal_mode`).Scan(&journal))

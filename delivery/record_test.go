@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liquidhook/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,19 +27,26 @@ func TestByDelivery(t *testing.T) {
 	}
 }
 
+// claimable queues one delivery and returns it, the id of its send job, and
+// a runner (not started) whose claims and outcomes a test makes by hand.
+func claimable(t *testing.T, q *Queue) (*Delivery, int64, *runner) {
+	t.Helper()
+	d := enqueueOne(t, q, "https://example.com")
+	var jobID int64
+	require.NoError(t, q.s.db().queryRow(context.Background(),
+		`SELECT job_id FROM liquidhook_delivery WHERE id = ?`, d.ID).Scan(&jobID))
+	r, err := newRunner(q, testWorker(0))
+	require.NoError(t, err)
+	return d, jobID, r
+}
+
 // TestClaimTellsJobsApart claims one delivery for its current job and for
 // a stale job in the same batch: only the current job gets it.
 func TestClaimTellsJobsApart(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
 		ctx := context.Background()
-		d, err := q.Enqueue(ctx, testAction(t, "https://example.com", webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
-		var jobID int64
-		require.NoError(t, q.s.db().queryRow(ctx, `SELECT job_id FROM liquidhook_delivery WHERE id = ?`, d.ID).Scan(&jobID))
-
-		r, err := newRunner(q, testWorker(0))
-		require.NoError(t, err)
+		d, jobID, r := claimable(t, q)
 		stale := &claimOp{id: d.ID, jobID: jobID + 1000}
 		current := &claimOp{id: d.ID, jobID: jobID}
 		other := &claimOp{id: d.ID + 1000, jobID: jobID}
@@ -57,8 +63,7 @@ func TestClaimTellsJobsApart(t *testing.T) {
 		require.True(t, again.found)
 		assert.WithinDuration(t, current.now, fromMicros(again.c.interruptedAt), time.Millisecond)
 
-		got, err := q.Get(ctx, d.ID)
-		require.NoError(t, err)
+		got := mustGet(t, q, d.ID)
 		assert.Equal(t, StateSending, got.State)
 	})
 }
@@ -70,12 +75,7 @@ func TestFinishRecordsALostClaim(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
 		ctx := context.Background()
-		d, err := q.Enqueue(ctx, testAction(t, "https://example.com", webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
-		var jobID int64
-		require.NoError(t, q.s.db().queryRow(ctx, `SELECT job_id FROM liquidhook_delivery WHERE id = ?`, d.ID).Scan(&jobID))
-		r, err := newRunner(q, testWorker(0))
-		require.NoError(t, err)
+		d, jobID, r := claimable(t, q)
 		claim := &claimOp{id: d.ID, jobID: jobID}
 		require.NoError(t, r.claimBatch(ctx, []*claimOp{claim}))
 		require.True(t, claim.found)
@@ -90,8 +90,7 @@ func TestFinishRecordsALostClaim(t *testing.T) {
 		assert.True(t, stale.lost)
 		assert.False(t, current.lost)
 
-		got, err := q.Get(ctx, d.ID)
-		require.NoError(t, err)
+		got := mustGet(t, q, d.ID)
 		assert.Equal(t, StateDelivered, got.State)
 		assert.Equal(t, map[string]any{"lead_id": "x"}, got.Attributes)
 		require.Len(t, got.Attempts, 2, "both attempts happened")

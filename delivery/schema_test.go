@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liquidhook/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,6 +18,5 @@ func TestPostgresTablesStayInTheirSchema(t *testing.T) {
 	require.NoError(t, q.s.db().queryRow(context.Background(),
 		`SELECT table_schema FROM information_schema.tables WHERE table_name = 'liquidhook_delivery' AND table_schema = current_schema()`).Scan(&schema))
 	assert.True(t, strings.Contains(dsn, "search_path="+schema), "tables in %s, URL %s", schema, dsn)
-	_, err := q.Enqueue(context.Background(), testAction(t, "https://example.com", webhook.SendingAutomatic), customer("a@example.com"), nil)
-	require.NoError(t, err)
+	enqueueOne(t, q, "https://example.com")
 }

@@ -22,8 +22,7 @@ func TestWorkerProcessesShareTheWork(t *testing.T) {
 	action := testAction(t, rc.URL, webhook.SendingAutomatic)
 	const n = 1000
 	for i := range n {
-		_, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), nil)
-		require.NoError(t, err)
+		mustEnqueue(t, q, action, customer("p"+itoa(i)+"@example.com"), nil)
 	}
 
 	cfg := helperConfig{DSN: dsn, UntilIdle: true, Retries: 3, Timeout: 0, Rescue: 0}

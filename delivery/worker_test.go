@@ -16,7 +16,6 @@ import (
 func TestWorkerRetriesUntilDelivered(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
-		ctx := context.Background()
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 			if n < 3 {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -25,8 +24,7 @@ func TestWorkerRetriesUntilDelivered(t *testing.T) {
 			}
 			w.Write([]byte(`{"id": "lead-7"}`))
 		})
-		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
+		d := enqueueOne(t, q, rc.URL)
 		var progress []Attempt
 		var mu sync.Mutex
 		w := testWorker(5)
@@ -37,8 +35,7 @@ func TestWorkerRetriesUntilDelivered(t *testing.T) {
 		}
 		workUntilIdle(t, q, w)
 
-		got, err := q.Get(ctx, d.ID)
-		require.NoError(t, err)
+		got := mustGet(t, q, d.ID)
 		assert.Equal(t, StateDelivered, got.State)
 		require.Len(t, got.Attempts, 3)
 		for i, a := range got.Attempts {
@@ -61,12 +58,10 @@ func TestWorkerRetriesUntilDelivered(t *testing.T) {
 func TestWorkerFailsAfterTheLastRetryAndCallsOnFailed(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, q *Queue) {
-		ctx := context.Background()
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 			w.WriteHeader(http.StatusInternalServerError)
 		})
-		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-		require.NoError(t, err)
+		d := enqueueOne(t, q, rc.URL)
 		var failed []*Delivery
 		var delivered atomic.Int32
 		w := testWorker(2)
@@ -89,11 +84,9 @@ func TestWorkerFinalStatusIsNotRetried(t *testing.T) {
 	t.Parallel()
 	q, _ := openSQLiteTest(t)
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusBadRequest) })
-	d, err := q.Enqueue(context.Background(), testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-	require.NoError(t, err)
+	d := enqueueOne(t, q, rc.URL)
 	workUntilIdle(t, q, testWorker(5))
-	got, err := q.Get(context.Background(), d.ID)
-	require.NoError(t, err)
+	got := mustGet(t, q, d.ID)
 	assert.Equal(t, StateFailed, got.State)
 	assert.Len(t, got.Attempts, 1)
 }
@@ -106,8 +99,7 @@ func TestWorkerPolicyIsTheFinishingWorkers(t *testing.T) {
 	q, _ := openSQLiteTest(t)
 	ctx := context.Background()
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusBadGateway) })
-	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-	require.NoError(t, err)
+	d := enqueueOne(t, q, rc.URL)
 
 	// The first worker would retry for an hour; it stops after one attempt.
 	patient := testWorker(0)
@@ -115,14 +107,12 @@ func TestWorkerPolicyIsTheFinishingWorkers(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	patient.OnAttempt = func(*Delivery, Attempt) { stop() }
 	require.NoError(t, q.Work(wctx, patient))
-	got, err := q.Get(ctx, d.ID)
-	require.NoError(t, err)
+	got := mustGet(t, q, d.ID)
 	require.Equal(t, StateScheduled, got.State)
 
 	// The next worker allows no retries: its policy decides attempt 2.
 	workUntilIdle(t, q, testWorker(0))
-	got, err = q.Get(ctx, d.ID)
-	require.NoError(t, err)
+	got = mustGet(t, q, d.ID)
 	assert.Equal(t, StateFailed, got.State)
 	assert.Len(t, got.Attempts, 2)
 }
@@ -140,12 +130,10 @@ func TestWorkerStopLetsAttemptsFinish(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		w.Write([]byte(`{"id": "slow"}`))
 	})
-	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
-	require.NoError(t, err)
+	d := enqueueOne(t, q, rc.URL)
 	go func() { <-arrived; cancel() }()
 	require.NoError(t, q.Work(ctx, testWorker(0)))
-	got, err := q.Get(context.Background(), d.ID)
-	require.NoError(t, err)
+	got := mustGet(t, q, d.ID)
 	assert.Equal(t, StateDelivered, got.State)
 	require.Len(t, got.Attempts, 1)
 }
@@ -161,8 +149,7 @@ func TestWorkerSendsEachDeliveryOnce(t *testing.T) {
 		const n = 300
 		keys := map[string]bool{}
 		for i := range n {
-			d, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), nil)
-			require.NoError(t, err)
+			d := mustEnqueue(t, q, action, customer("p"+itoa(i)+"@example.com"), nil)
 			keys[d.IdempotencyKey] = true
 		}
 		var wg sync.WaitGroup
