@@ -34,8 +34,8 @@ func truncate(s string, n int) string {
 }
 
 // quoted is a value from the command line as an error quotes it: short,
-// and without a URL's password, for a database URL typed where an
-// argument was expected must not reach the terminal's scrollback twice.
+// and without a URL's password, since a database URL put where an argument
+// belongs must not be echoed with its password.
 func quoted(s string) string {
 	if strings.Contains(s, "://") {
 		s = webhook.RedactURL(s)
