@@ -1155,3 +1155,89 @@ func TestSendMapsJSONValues(t *testing.T) {
 		"count": int64(2),
 	}, res.Attributes)
 }
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// BenchmarkSendSteps isolates what BenchmarkSend's client=sender does that
+// a raw POST does not, without the network: rendering the request, signing
+// one attempt, mapping the response, and the whole Send (render, sign,
+// send, read, map) over an in-memory transport, so that only the
+// library's own CPU is measured.
+func BenchmarkSendSteps(b *testing.B) {
+	const url = "http://127.0.0.1:1/api/v1/lead/"
+	const respBody = `{"id":"lead_EQ9nP2yXk4","status_id":"stat_1"}`
+	action, err := webhook.Compile(closeLead(url))
+	require.NoError(b, err)
+	data := sampleCustomer()
+	req, err := action.Render(data)
+	require.NoError(b, err)
+	resp := &webhook.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(respBody)}
+	memory := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return &http.Response{
+			StatusCode:    200,
+			Header:        http.Header{"Content-Type": {"application/json"}},
+			Body:          io.NopCloser(strings.NewReader(respBody)),
+			ContentLength: int64(len(respBody)),
+			Request:       r,
+		}, nil
+	})
+
+	b.Run("step=render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := action.Render(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("step=sign", func(b *testing.B) {
+		signer := webhook.CIOSigner{Key: []byte(testKey)}
+		h := make(http.Header)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := signer.SignHeader(h, req.IdempotencyKey, 1614265384, req.Body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("step=map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			attrs, err := req.MapResponse(resp)
+			if err != nil || attrs["close_lead_id"] != "lead_EQ9nP2yXk4" {
+				b.Fatal(attrs, err)
+			}
+		}
+	})
+	b.Run("step=send_prebuilt", func(b *testing.B) {
+		s := &webhook.Sender{Key: []byte(testKey), Transport: memory, RetryPolicy: webhook.NoRetry}
+		plain, err := webhook.NewRequest("POST", url).Body("application/json", req.Body).Build()
+		require.NoError(b, err)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Send(context.Background(), plain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("step=all", func(b *testing.B) {
+		s := &webhook.Sender{Key: []byte(testKey), Transport: memory, RetryPolicy: webhook.NoRetry}
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := action.Render(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := s.Send(context.Background(), r)
+			if err != nil || res.Attributes["close_lead_id"] != "lead_EQ9nP2yXk4" {
+				b.Fatal(res, err)
+			}
+		}
+	})
+}
