@@ -524,9 +524,9 @@ func checkBody(method, contentType string, body []byte) error {
 }
 
 // checkJSON validates body and, when it is invalid, locates the first error.
-// json.Valid is the fast path; the slow path runs only for a bad body.
+// validJSON is the fast path; the slow path runs only for a bad body.
 func checkJSON(contentType string, body []byte) error {
-	if json.Valid(body) {
+	if validJSON(body) {
 		return nil
 	}
 	var raw json.RawMessage
@@ -544,6 +544,228 @@ func checkJSON(contentType string, body []byte) error {
 	}
 	line, col, snippet := locate(body, off)
 	return &BodyError{ContentType: contentType, Line: line, Column: col, Snippet: snippet, Err: se}
+}
+
+// validJSON reports whether b is one JSON value, with optional whitespace
+// around it: exactly the documents json.Valid accepts (no check that
+// strings are UTF-8, nesting at most 10,000 deep), several times faster,
+// since every body is checked before it is sent.
+func validJSON(b []byte) bool {
+	v := jsonValidator{b: b}
+	v.space()
+	if !v.value() {
+		return false
+	}
+	v.space()
+	return v.i == len(b)
+}
+
+// jsonMaxDepth is encoding/json's nesting limit.
+const jsonMaxDepth = 10000
+
+type jsonValidator struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// jsonPlain marks the bytes a string may hold unescaped: anything but a
+// quote, a backslash or a control character.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func (v *jsonValidator) space() {
+	b, i := v.b, v.i
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	v.i = i
+}
+
+// value reads one value at v.i.
+func (v *jsonValidator) value() bool {
+	if v.i >= len(v.b) {
+		return false
+	}
+	switch c := v.b[v.i]; {
+	case c == '"':
+		return v.str()
+	case c == '{':
+		return v.object()
+	case c == '[':
+		return v.array()
+	case c == '-' || ('0' <= c && c <= '9'):
+		return v.number()
+	case c == 't':
+		return v.literal("true")
+	case c == 'f':
+		return v.literal("false")
+	case c == 'n':
+		return v.literal("null")
+	}
+	return false
+}
+
+func (v *jsonValidator) literal(word string) bool {
+	if len(v.b)-v.i < len(word) || string(v.b[v.i:v.i+len(word)]) != word {
+		return false
+	}
+	v.i += len(word)
+	return true
+}
+
+func (v *jsonValidator) str() bool {
+	v.i++ // the opening quote
+	for {
+		b, i := v.b, v.i
+		for i < len(b) && jsonPlain[b[i]] {
+			i++
+		}
+		v.i = i
+		if v.i >= len(v.b) {
+			return false
+		}
+		switch v.b[v.i] {
+		case '"':
+			v.i++
+			return true
+		case '\\':
+			v.i++
+			if v.i >= len(v.b) {
+				return false
+			}
+			switch v.b[v.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				v.i++
+			case 'u':
+				if len(v.b)-v.i < 5 || !isHex(v.b[v.i+1]) || !isHex(v.b[v.i+2]) || !isHex(v.b[v.i+3]) || !isHex(v.b[v.i+4]) {
+					return false
+				}
+				v.i += 5
+			default:
+				return false
+			}
+		default:
+			return false // a control character
+		}
+	}
+}
+
+func (v *jsonValidator) digits() int {
+	start := v.i
+	for v.i < len(v.b) && '0' <= v.b[v.i] && v.b[v.i] <= '9' {
+		v.i++
+	}
+	return v.i - start
+}
+
+func (v *jsonValidator) number() bool {
+	if v.b[v.i] == '-' {
+		v.i++
+	}
+	if v.i >= len(v.b) {
+		return false
+	}
+	if v.b[v.i] == '0' {
+		v.i++
+	} else if v.digits() == 0 {
+		return false
+	}
+	if v.i < len(v.b) && v.b[v.i] == '.' {
+		v.i++
+		if v.digits() == 0 {
+			return false
+		}
+	}
+	if v.i < len(v.b) && (v.b[v.i] == 'e' || v.b[v.i] == 'E') {
+		v.i++
+		if v.i < len(v.b) && (v.b[v.i] == '+' || v.b[v.i] == '-') {
+			v.i++
+		}
+		if v.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *jsonValidator) object() bool {
+	if v.depth++; v.depth > jsonMaxDepth {
+		return false
+	}
+	v.i++ // {
+	v.space()
+	if v.i < len(v.b) && v.b[v.i] == '}' {
+		v.i++
+		v.depth--
+		return true
+	}
+	for {
+		if v.i >= len(v.b) || v.b[v.i] != '"' || !v.str() {
+			return false
+		}
+		v.space()
+		if v.i >= len(v.b) || v.b[v.i] != ':' {
+			return false
+		}
+		v.i++
+		v.space()
+		if !v.value() {
+			return false
+		}
+		v.space()
+		if v.i >= len(v.b) {
+			return false
+		}
+		switch v.b[v.i] {
+		case ',':
+			v.i++
+			v.space()
+		case '}':
+			v.i++
+			v.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (v *jsonValidator) array() bool {
+	if v.depth++; v.depth > jsonMaxDepth {
+		return false
+	}
+	v.i++ // [
+	v.space()
+	if v.i < len(v.b) && v.b[v.i] == ']' {
+		v.i++
+		v.depth--
+		return true
+	}
+	for {
+		if !v.value() {
+			return false
+		}
+		v.space()
+		if v.i >= len(v.b) {
+			return false
+		}
+		switch v.b[v.i] {
+		case ',':
+			v.i++
+			v.space()
+		case ']':
+			v.i++
+			v.depth--
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // checkForm checks that body decodes as application/x-www-form-urlencoded

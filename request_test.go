@@ -454,3 +454,89 @@ func TestBodyErrorKeepsTheParserError(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, int64(6), se.Offset)
 }
+
+// validJSONCases are documents at the edges of the grammar, each checked
+// against json.Valid: validJSON must agree on every one.
+var validJSONCases = []struct {
+	name string
+	doc  string
+}{
+	{"empty", ""},
+	{"space only", " \t\r\n"},
+	{"object", `{"a": 1, "b": [true, false, null], "c": {"d": "e"}}`},
+	{"empty containers", `{"a":{},"b":[],"c":[{}]}`},
+	{"surrounding space", " \n[1]\t\r "},
+	{"other space", "\v[1]"},
+	{"trailing value", `{} {}`},
+	{"trailing comma in array", `[1,]`},
+	{"trailing comma in object", `{"a":1,}`},
+	{"missing colon", `{"a" 1}`},
+	{"unquoted key", `{a:1}`},
+	{"number key", `{1:1}`},
+	{"leading zero", `01`},
+	{"negative zero", `-0`},
+	{"minus alone", `-`},
+	{"fraction", `1.5e-3`},
+	{"fraction without digits", `1.`},
+	{"exponent without digits", `1e`},
+	{"exponent sign only", `1e+`},
+	{"capital exponent", `2E10`},
+	{"leading dot", `.5`},
+	{"plus sign", `+1`},
+	{"escapes", `"\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00"`},
+	{"bad escape", `"\x"`},
+	{"short unicode escape", `"\u12"`},
+	{"non-hex unicode escape", `"\u12G4"`},
+	{"lone surrogate", `"\uD800"`},
+	{"control character", "\"a\x01b\""},
+	{"tab in string", "\"a\tb\""},
+	{"invalid UTF-8", "\"\xff\xfe\""},
+	{"DEL", "\"\x7f\""},
+	{"unterminated string", `"abc`},
+	{"backslash at end", `"abc\`},
+	{"truncated literal", `tru`},
+	{"literal with suffix", `nullx`},
+	{"capital literal", `True`},
+	{"unclosed object", `{"a":1`},
+	{"unclosed array", `[1,2`},
+	{"mismatched brackets", `[1}`},
+	{"bare string", `"x"`},
+	{"NUL after value", "{}\x00"},
+	{"depth at the limit", strings.Repeat("[", 10000) + strings.Repeat("]", 10000)},
+	{"depth past the limit", strings.Repeat("[", 10001) + strings.Repeat("]", 10001)},
+	{"objects at the limit", strings.Repeat(`{"a":`, 9999) + "[]" + strings.Repeat("}", 9999)},
+	{"objects past the limit", strings.Repeat(`{"a":`, 10000) + "[]" + strings.Repeat("}", 10000)},
+}
+
+func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
+	for _, tt := range validJSONCases {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, json.Valid([]byte(tt.doc)), validJSON([]byte(tt.doc)))
+		})
+	}
+	// The cases cover both answers.
+	var valid, invalid int
+	for _, tt := range validJSONCases {
+		if json.Valid([]byte(tt.doc)) {
+			valid++
+		} else {
+			invalid++
+		}
+	}
+	assert.Greater(t, valid, 8)
+	assert.Greater(t, invalid, 8)
+}
+
+// FuzzValidJSON: validJSON accepts exactly what json.Valid accepts.
+func FuzzValidJSON(f *testing.F) {
+	for _, tt := range validJSONCases {
+		if len(tt.doc) < 1000 {
+			f.Add([]byte(tt.doc))
+		}
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if got, want := validJSON(doc), json.Valid(doc); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", doc, got, want)
+		}
+	})
+}
