@@ -774,7 +774,7 @@ func (a *Action) render(data map[string]any) (*Request, error) {
 			body = bw.buf
 		}
 	}
-	r, err := newRequest(a.method, u, h, body)
+	r, err := newRequestURL(a.method, u, a.staticURL, h, body)
 	if err != nil {
 		return nil, a.fieldError(err)
 	}

@@ -69,6 +69,29 @@ type Request struct {
 	// are unset on requests built without templates.
 	action *Action
 	data   map[string]any
+
+	// checked holds the parts Render or Build found valid.
+	checked checkedParts
+}
+
+// checkedParts records a Request's method, URL, Content-Type and body as
+// they were when Render or Build checked them, so that sending can tell by
+// comparison, which costs a fraction of the checks, that they are
+// unchanged. Anything changed since, in place or by assignment, is checked
+// again in full; header values are checked on every attempt regardless.
+type checkedParts struct {
+	ok          bool
+	method      string
+	url         string
+	contentType string
+	body        []byte // a private copy, so a change in place is seen
+}
+
+// unchanged reports whether r's checked parts are as they were checked.
+func (c *checkedParts) unchanged(r *Request) bool {
+	return c.ok && r.Method == c.method && r.URL == c.url &&
+		(r.Body == nil) == (c.body == nil) && bytes.Equal(r.Body, c.body) &&
+		r.Header.Get("Content-Type") == c.contentType
 }
 
 // String describes r for logs: the method, the URL with credentials and
@@ -110,28 +133,53 @@ func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
 		// The URL was checked above, so this is rare; do not echo it.
 		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, RedactURL(r.URL))
 	}
-	hr.Header = r.Header.Clone()
-	if hr.Header == nil {
-		hr.Header = make(http.Header)
-	}
-	if r.IdempotencyKey != "" {
-		hr.Header.Set(HeaderIdempotencyKey, r.IdempotencyKey)
-	}
+	hr.Header = attemptHeader(r.Header, r.IdempotencyKey)
 	return hr, nil
 }
 
-// validate re-checks a Request that may have been assembled by hand, so
-// nothing half-made reaches the network.
+// attemptHeader copies h for one attempt, with the idempotency key (if
+// any) set and room for the signature headers, in as few allocations as
+// http.Header.Clone makes.
+func attemptHeader(h http.Header, key string) http.Header {
+	nv := 0
+	for _, vv := range h {
+		nv += len(vv)
+	}
+	if key != "" {
+		nv++
+	}
+	h2 := make(http.Header, len(h)+3)
+	values := make([]string, nv)
+	for name, vv := range h {
+		if vv == nil {
+			h2[name] = nil
+			continue
+		}
+		n := copy(values, vv)
+		h2[name] = values[:n:n]
+		values = values[n:]
+	}
+	if key != "" {
+		values[0] = key
+		h2[canonicalIdempotencyKey] = values[:1:1]
+	}
+	return h2
+}
+
+// validate re-checks a Request that may have been assembled or changed by
+// hand, so nothing half-made reaches the network. What Render or Build
+// checked and is unchanged is not checked twice.
 func (r *Request) validate() (method string, err error) {
-	if method, err = normalizeMethod(r.Method); err != nil {
-		return "", err
-	}
-	if _, _, hasUser := splitUserinfo(r.URL); hasUser {
-		return "", fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
-	}
-	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	unchanged := r.checked.unchanged(r)
+	if unchanged {
+		method = r.Method
+	} else {
+		if method, err = normalizeMethod(r.Method); err != nil {
+			return "", err
+		}
+		if err := checkSendURL(r.URL); err != nil {
+			return "", err
+		}
 	}
 	for name, values := range r.Header {
 		for _, v := range values {
@@ -140,7 +188,23 @@ func (r *Request) validate() (method string, err error) {
 			}
 		}
 	}
+	if unchanged {
+		return method, nil
+	}
 	return method, checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body)
+}
+
+// checkSendURL checks a Request's URL: absolute, http or https, with a
+// host and without credentials.
+func checkSendURL(raw string) error {
+	if _, _, hasUser := splitUserinfo(raw); hasUser {
+		return fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	}
+	return nil
 }
 
 // NewIdempotencyKey returns a new random idempotency key: a version 4 UUID
@@ -249,14 +313,40 @@ func (e *partError) Unwrap() error { return e.err }
 // method, URL, headers and body are checked, for templates and the builder
 // alike. Errors are *partError.
 func newRequest(method, rawURL string, header http.Header, body []byte) (*Request, error) {
+	return newRequestURL(method, rawURL, nil, header, body)
+}
+
+// preparedURL is a URL parsed by parseURL. sendable says that the clean
+// URL also passes the check a Sender makes (checkSendURL).
+type preparedURL struct {
+	clean, auth string
+	sendable    bool
+}
+
+func prepareURL(raw string) (preparedURL, error) {
+	clean, auth, err := parseURL(raw)
+	if err != nil {
+		return preparedURL{}, err
+	}
+	return preparedURL{clean: clean, auth: auth, sendable: checkSendURL(clean) == nil}, nil
+}
+
+// newRequestURL is newRequest for a URL that may have been prepared
+// already (pu non-nil, as for an Action's static URL), in which case
+// rawURL is not parsed again.
+func newRequestURL(method, rawURL string, pu *preparedURL, header http.Header, body []byte) (*Request, error) {
 	m, err := normalizeMethod(method)
 	if err != nil {
 		return nil, &partError{"method", err}
 	}
-	u, auth, err := parseURL(rawURL)
-	if err != nil {
-		return nil, &partError{"url", err}
+	if pu == nil {
+		p, err := prepareURL(rawURL)
+		if err != nil {
+			return nil, &partError{"url", err}
+		}
+		pu = &p
 	}
+	u, auth := pu.clean, pu.auth
 	h := make(http.Header, len(header)+2)
 	for name, values := range header {
 		key := http.CanonicalHeaderKey(name)
@@ -281,7 +371,11 @@ func newRequest(method, rawURL string, header http.Header, body []byte) (*Reques
 	if err := checkBody(m, ct, body); err != nil {
 		return nil, &partError{"body", err}
 	}
-	return &Request{Method: m, URL: u, Header: h, Body: body}, nil
+	r := &Request{Method: m, URL: u, Header: h, Body: body}
+	if pu.sendable {
+		r.checked = checkedParts{ok: true, method: m, url: u, contentType: ct, body: bytes.Clone(body)}
+	}
+	return r, nil
 }
 
 // normalizeMethod accepts the five methods Customer.io offers, in any case,
@@ -464,6 +558,9 @@ func isTokenChar(c byte) bool {
 // normalizeContentType defaults to JSON and gives a form written the way
 // Customer.io's editor shows it (x-www-form-urlencoded) its proper type.
 func normalizeContentType(ct string) string {
+	if ct == contentTypeJSON {
+		return ct // the default, and most common: nothing to parse
+	}
 	ct = strings.TrimSpace(ct)
 	if ct == "" {
 		return contentTypeJSON
@@ -485,6 +582,9 @@ const (
 )
 
 func kindOf(contentType string) bodyKind {
+	if contentType == contentTypeJSON {
+		return bodyJSON
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(contentType))

@@ -540,3 +540,33 @@ func FuzzValidJSON(f *testing.F) {
 		}
 	})
 }
+
+// attemptHeader copies the request's header for one attempt: changing the
+// copy, even by appending to a value list, leaves the request alone, and
+// the idempotency key replaces any value the header had for it.
+func TestAttemptHeader(t *testing.T) {
+	orig := http.Header{
+		"Content-Type":          {"application/json"},
+		"X-Multi":               {"a", "b"},
+		"X-Empty":               nil,
+		"X-Cio-Idempotency-Key": {"stale"},
+	}
+	h := attemptHeader(orig, "key-1")
+	assert.Equal(t, http.Header{
+		"Content-Type":          {"application/json"},
+		"X-Multi":               {"a", "b"},
+		"X-Empty":               nil,
+		"X-Cio-Idempotency-Key": {"key-1"},
+	}, h)
+	h["X-Multi"] = append(h["X-Multi"], "c")
+	h.Add("Content-Type", "text/plain")
+	h.Set("X-New", "v")
+	assert.Equal(t, []string{"a", "b"}, orig["X-Multi"])
+	assert.Equal(t, []string{"application/json"}, orig["Content-Type"])
+	assert.Equal(t, []string{"stale"}, orig["X-Cio-Idempotency-Key"])
+	assert.Equal(t, []string{"key-1"}, h["X-Cio-Idempotency-Key"], "appending to one value list leaves the next alone")
+	assert.NotContains(t, orig, "X-New")
+
+	assert.Equal(t, http.Header{}, attemptHeader(nil, ""))
+	assert.Equal(t, http.Header{"X-Cio-Idempotency-Key": {"k"}}, attemptHeader(nil, "k"))
+}
