@@ -37,9 +37,23 @@ func renderText(t *testing.T, c Compiler, src string, data map[string]any) (stri
 	if err != nil {
 		return "", err
 	}
+	out, err := executeTemplate(e, tm, data)
+	if tm.prog != nil {
+		// A template the dialect renders itself must come out exactly as
+		// the engine renders it, errors included.
+		engineOnly := *tm
+		engineOnly.prog = nil
+		want, wantErr := executeTemplate(e, &engineOnly, data)
+		require.Equal(t, want, out, "program and engine disagree on %q", src)
+		require.Equal(t, fmt.Sprint(wantErr), fmt.Sprint(err), "program and engine disagree on %q", src)
+	}
+	return out, err
+}
+
+func executeTemplate(e *engine, tm *tmpl, data map[string]any) (string, error) {
 	st := e.newState()
 	w := &outWriter{max: e.maxOutput, st: st, eng: e}
-	if err := tm.execute(st, bindings(data, st, "", nil), w); err != nil {
+	if err := tm.execute(st, newScope(data, st, "", nil), w); err != nil {
 		return "", err
 	}
 	return string(w.buf), nil
@@ -370,6 +384,136 @@ func FuzzRender(f *testing.F) {
 	})
 }
 
+// programCases are templates the dialect renders without the engine,
+// each with data that exercises it.
+var programCases = []struct {
+	name, src, data string
+}{
+	{"text and paths", `{"a": "{{ c.name }}", "n": {{ c.n }}, "f": {{ c.f }}, "big": {{ c.big }}}`, `{"c": {"name": "Ann", "n": 3, "f": 2.5, "big": 12345678901234567890}}`},
+	{"objects and arrays print as the engine prints them", `{{ c }}|{{ c.tags }}|{{ c.tags[1] }}|{{ c.tags.size }}|{{ c.tags.first }}|{{ c.tags.last }}`, `{"c": {"tags": ["a", 2, null, true], "x": {"y": null}}}`},
+	{"filters", `{{ c.name | upcase | append: "!" | prepend: c.id }} {{ c.missing | default: "none" }} {{ c | json }}`, `{"c": {"name": "ann", "id": 7}}`},
+	{"if on a size", `{% if c.url.size > 0 %}{{ c.url }}{% else %}none{% endif %}`, `{"c": {"url": "https://x"}}`},
+	{"if on an empty size", `{% if c.url.size > 0 %}{{ c.url }}{% else %}none{% endif %}`, `{"c": {"url": ""}}`},
+	{"if on a missing value", `{% if c.url.size > 0 %}{{ c.url }}{% else %}none{% endif %}`, `{"c": {}}`},
+	{"elsif", `{% if c.n < 0 %}neg{% elsif c.n == 0 %}zero{% elsif c.n >= 10 %}big{% else %}small{% endif %}`, `{"c": {"n": 0}}`},
+	{"elsif big", `{% if c.n < 0 %}neg{% elsif c.n == 0 %}zero{% elsif c.n >= 10 %}big{% else %}small{% endif %}`, `{"c": {"n": 10.5}}`},
+	{"unless", `{% unless c.vip and c.n != 1 %}not both{% else %}vip-n{% endunless %}`, `{"c": {"vip": true, "n": 1}}`},
+	{"unless false", `{% unless c.vip %}regular{% endunless %}`, `{"c": {"vip": false}}`},
+	{"and or from the left", `{% if c.a and c.b or c.c %}yes{% else %}no{% endif %}|{% if c.c or c.a and c.b %}yes{% else %}no{% endif %}`, `{"c": {"a": false, "b": true, "c": true}}`},
+	{"comparisons across types", `{% if c.s == "1" %}a{% endif %}{% if c.n == 1 %}b{% endif %}{% if c.n == 1.0 %}c{% endif %}{% if c.s > "0" %}d{% endif %}{% if c.n > "0" %}e{% endif %}{% if c.none == nil %}f{% endif %}{% if c.missing == nil %}g{% endif %}{% if c.arr == c.arr2 %}h{% endif %}{% if c.t == true %}i{% endif %}{% if c.z <= 0 %}j{% endif %}`, `{"c": {"s": "1", "n": 1, "none": null, "arr": [1, "a"], "arr2": [1, "a"], "t": true, "z": -0.5}}`},
+	{"truth of values", `{% if c.zero %}0{% endif %}{% if c.empty %}e{% endif %}{% if c.none %}n{% endif %}{% if c.f %}f{% endif %}{% if c.missing %}m{% endif %}{% if "x" %}x{% endif %}{% if nil %}nil{% endif %}`, `{"c": {"zero": 0, "empty": "", "none": null, "f": false}}`},
+	{"assign", `{% assign who = c.name | upcase %}{% assign n = c.n %}{{ who }} {{ n }}{% if n > 1 %} many{% endif %}{% assign c = "shadow" %} {{ c }}`, `{"c": {"name": "ann", "n": 2}}`},
+	{"assign in a branch", `{% if c.n %}{% assign x = "set" %}{% endif %}{{ x | default: "unset" }}`, `{"c": {"n": 1}}`},
+	{"indexes and quoted keys", `{{ c.items[0].name }} {{ c.items[-1].name }} {{ c["first name"] }}`, `{"c": {"items": [{"name": "a"}, {"name": "b"}], "first name": "Ann"}}`},
+	{"missing variable fails", `{{ c.nope }}`, `{"c": {}}`},
+	{"output over the cap fails", `{{ c.s }}{{ c.s }}{{ c.s }}`, `{"c": {"s": "` + strings.Repeat("x", 700) + `"}}`},
+	{"date", `{{ 'now' | date: "%F" }} {{ c.at | date: "%Y" }}`, `{"c": {"at": 1700000000}}`},
+}
+
+// TestProgramsMatchTheEngine renders templates that compile to programs
+// both ways: renderText fails unless the program renders exactly what the
+// engine does, errors included.
+func TestProgramsMatchTheEngine(t *testing.T) {
+	c := Compiler{MaxOutput: 2000}
+	for _, tc := range programCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm, err := c.engine().compile("body", tc.src)
+			require.NoError(t, err)
+			require.NotNil(t, tm.prog, "the template compiles to a program")
+			_, _ = renderText(t, c, tc.src, mustData(t, tc.data))
+			lax := c
+			lax.Lax = true
+			_, _ = renderText(t, lax, tc.src, mustData(t, tc.data))
+		})
+	}
+	// What a program cannot render in the same way is left to the engine.
+	for _, src := range []string{
+		"{%- if a -%} x {%- endif -%}",
+		"{% for i in (1..3) %}{{ i }}{% endfor %}",
+		"{% if c.tags contains 'a' %}x{% endif %}",
+		"{% if (c.a or c.b) and c.c %}x{% endif %}",
+		"{% if c.name | upcase %}x{% endif %}",
+		"{% if c.name == blank %}x{% endif %}",
+		"{% capture x %}{{ c }}{% endcapture %}{{ x }}",
+		"{% case c %}{% when 1 %}x{% endcase %}",
+		"{% raw %}{{ x }}{% endraw %}",
+		"{{ c.name | split: ',' }}",
+		"{% assign x = c.a == c.b %}{{ x }}",
+	} {
+		tm, err := c.engine().compile("body", src)
+		require.NoError(t, err, src)
+		assert.Nil(t, tm.prog, "%q needs the engine", src)
+	}
+}
+
+// Values the engine does not hold as they are (pointers it dereferences,
+// structs) make a program give way to the engine, which then renders them
+// its way.
+func TestProgramGivesWayToTheEngine(t *testing.T) {
+	f := false
+	s := "text"
+	data := map[string]any{"c": map[string]any{"pf": &f, "ps": &s, "st": struct{ A int }{1}}}
+	for _, src := range []string{
+		`{% if c.pf %}true{% else %}false{% endif %}`,
+		`{% if c.ps == "text" %}equal{% else %}different{% endif %}`,
+		`{% assign x = c.st %}{% if x %}set{% endif %}`,
+	} {
+		got, err := renderText(t, Compiler{}, src, data)
+		require.NoError(t, err, src)
+		var c Compiler
+		tm, err := c.engine().compile("body", src)
+		require.NoError(t, err)
+		engineOnly := *tm
+		engineOnly.prog = nil
+		want, err := executeTemplate(tm.eng, &engineOnly, data)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, src)
+	}
+}
+
+// FuzzProgram: for any template that compiles to a program and any data,
+// the program renders what the engine renders.
+func FuzzProgram(f *testing.F) {
+	for _, tc := range programCases {
+		f.Add(tc.src, []byte(tc.data))
+	}
+	f.Add(`{% if a > b %}x{% elsif a == b or c %}{{ a }}{% else %}{{ b }}{% endif %}`, []byte(`{"a": 1, "b": "1", "c": [1]}`))
+	f.Add(`{% unless a.size >= 2 and a[0] != nil %}{{ a | json }}{% endunless %}`, []byte(`{"a": [null, 2.5e3, {"k": "v"}]}`))
+	f.Add(`{% assign a = b | default: c %}{% if a <= 3 %}{{ a | plus: 1 }}{% endif %}`, []byte(`{"b": null, "c": 2}`))
+	f.Add(`{{ a.size }}{{ a.first }}{{ a["size"] }}`, []byte(`{"a": {"size": 9, "first": 1}}`))
+	c := Compiler{Timeout: 250 * time.Millisecond, MaxIterations: 2000, MaxOutput: 4 << 10, Now: fixedClock}
+	lax := c
+	lax.Lax = true
+	f.Fuzz(func(t *testing.T, src string, doc []byte) {
+		data, err := ParseData(doc)
+		if err != nil {
+			return
+		}
+		// The same data with numbers left as json.Number, which the engine
+		// treats as text.
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
+		var numbers map[string]any
+		_ = dec.Decode(&numbers)
+		for _, comp := range []Compiler{c, lax} {
+			e := comp.engine()
+			tm, err := e.compile("body", src)
+			if err != nil || tm.prog == nil {
+				continue
+			}
+			engineOnly := *tm
+			engineOnly.prog = nil
+			for _, d := range []map[string]any{data, numbers} {
+				got, gotErr := executeTemplate(e, tm, d)
+				want, wantErr := executeTemplate(e, &engineOnly, d)
+				if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Fatalf("program and engine disagree on %q over %s (lax %v):\nprogram %q, %v\nengine  %q, %v", src, doc, comp.Lax, got, gotErr, want, wantErr)
+				}
+			}
+		}
+	})
+}
+
 // helpScoutCustomer is a 30-attribute customer for the Help Scout template.
 func helpScoutCustomer() map[string]any {
 	c := map[string]any{
@@ -432,7 +576,7 @@ func BenchmarkRender(b *testing.B) {
 		for b.Loop() {
 			st := a.eng.newState()
 			w := &outWriter{buf: make([]byte, 0, a.bodyHint), max: a.eng.maxOutput, st: st, eng: a.eng}
-			if err := a.body.execute(st, bindings(data, st, "", nil), w); err != nil {
+			if err := a.body.execute(st, newScope(data, st, "", nil), w); err != nil {
 				b.Fatal(err)
 			}
 		}
