@@ -450,19 +450,101 @@ func (r *rel) test(b vars) (holds, known bool) {
 	}
 	switch r.op {
 	case "==":
-		return values.Equal(a, v), true
+		return equal(a, v), true
 	case "!=":
-		return !values.Equal(a, v), true
+		return !equal(a, v), true
 	case "<":
-		return values.Less(a, v), true
+		return less(a, v), true
 	case ">":
-		return values.Less(v, a), true
+		return less(v, a), true
 	case "<=":
-		return values.Less(a, v) || values.Equal(a, v), true
+		return less(a, v) || equal(a, v), true
 	case ">=":
-		return values.Less(v, a) || values.Equal(a, v), true
+		return less(v, a) || equal(a, v), true
 	}
 	return false, false
+}
+
+// equal and less compare as the engine does (values.Equal, values.Less):
+// integers as int64, an integer and a float as float64, strings as
+// strings. The common cases are decided here, without the reflection
+// (and allocation) the engine spends on them.
+func equal(a, b any) bool {
+	if x, y, ok := numbers(a, b); ok {
+		return x.cmp(y) == 0
+	}
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
+			return x == y
+		}
+	}
+	return values.Equal(a, b)
+}
+
+func less(a, b any) bool {
+	if x, y, ok := numbers(a, b); ok {
+		return x.cmp(y) < 0
+	}
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
+			return x < y
+		}
+	}
+	return values.Less(a, b)
+}
+
+// number is an int, int64 or float64 operand.
+type number struct {
+	i       int64
+	f       float64
+	isFloat bool
+}
+
+func numberOf(v any) (number, bool) {
+	switch x := v.(type) {
+	case int:
+		return number{i: int64(x)}, true
+	case int64:
+		return number{i: x}, true
+	case float64:
+		return number{f: x, isFloat: true}, true
+	}
+	return number{}, false
+}
+
+func numbers(a, b any) (number, number, bool) {
+	x, okA := numberOf(a)
+	y, okB := numberOf(b)
+	return x, y, okA && okB
+}
+
+// cmp returns -1, 0 or 1, or 2 when either is NaN (unordered, unequal).
+func (x number) cmp(y number) int {
+	if !x.isFloat && !y.isFloat {
+		switch {
+		case x.i < y.i:
+			return -1
+		case x.i > y.i:
+			return 1
+		}
+		return 0
+	}
+	xf, yf := x.f, y.f
+	if !x.isFloat {
+		xf = float64(x.i)
+	}
+	if !y.isFloat {
+		yf = float64(y.i)
+	}
+	switch {
+	case xf < yf:
+		return -1
+	case xf > yf:
+		return 1
+	case xf == yf:
+		return 0
+	}
+	return 2
 }
 
 // condValue resolves an operand of a condition. A missing path is nil, as

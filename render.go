@@ -447,10 +447,6 @@ type local struct {
 	value any
 }
 
-func newScope(data map[string]any, st *renderState, extraName string, extra any) *scope {
-	return &scope{data: data, extraName: extraName, extra: extra, st: st}
-}
-
 func (s *scope) lookup(name string) (any, bool) {
 	for i := len(s.locals) - 1; i >= 0; i-- {
 		if s.locals[i].name == name {
@@ -754,8 +750,47 @@ type renderState struct {
 	err      error // the first limit hit; sticky, since the engine may panic on it
 }
 
-func (e *engine) newState() *renderState {
-	return &renderState{deadline: time.Now().Add(e.timeout), timeout: e.timeout, iterLeft: e.maxIter, maxIter: e.maxIter}
+// renderRun is the scratch state of one Render or one response mapping:
+// the budget, the variables and the output buffers. Runs are pooled, so a
+// Render allocates little beyond what it returns.
+type renderRun struct {
+	st   renderState
+	sc   scope
+	w    outWriter // for the short fields, copied out as strings
+	body outWriter // for the body, copied into the Request
+}
+
+var renderRuns = sync.Pool{New: func() any { return new(renderRun) }}
+
+// maxPooledBuffer bounds the buffers a pooled run keeps, so that one huge
+// render does not pin its memory.
+const maxPooledBuffer = 64 << 10
+
+func (e *engine) newRun(data map[string]any, extraName string, extra any) *renderRun {
+	r := renderRuns.Get().(*renderRun)
+	r.st = renderState{deadline: time.Now().Add(e.timeout), timeout: e.timeout, iterLeft: e.maxIter, maxIter: e.maxIter}
+	r.sc = scope{data: data, extraName: extraName, extra: extra, st: &r.st, locals: r.sc.locals[:0], scratch: r.sc.scratch[:0]}
+	r.w = outWriter{buf: r.w.buf[:0], max: e.maxOutput, st: &r.st, eng: e}
+	r.body = outWriter{buf: r.body.buf[:0], max: e.maxOutput, st: &r.st, eng: e}
+	return r
+}
+
+// release returns r to the pool, keeping its buffers but nothing of the
+// data it rendered.
+func (r *renderRun) release() {
+	clear(r.sc.locals[:cap(r.sc.locals)])
+	r.sc = scope{locals: r.sc.locals[:0], scratch: shrink(r.sc.scratch)}
+	r.w = outWriter{buf: shrink(r.w.buf)}
+	r.body = outWriter{buf: shrink(r.body.buf)}
+	r.st = renderState{}
+	renderRuns.Put(r)
+}
+
+func shrink(b []byte) []byte {
+	if cap(b) > maxPooledBuffer {
+		return nil
+	}
+	return b[:0]
 }
 
 // fail records the first limit error and returns it.
@@ -964,35 +999,38 @@ func (t *tmpl) renderString(st *renderState, b *scope, w *outWriter) (string, er
 }
 
 func (a *Action) render(data map[string]any) (*Request, error) {
-	e := a.eng
-	st := e.newState()
-	b := newScope(data, st, "", nil)
-	w := &outWriter{max: e.maxOutput, st: st, eng: e}
-	u, err := a.url.renderString(st, b, w)
+	run := a.eng.newRun(data, "", nil)
+	defer run.release()
+	st, sc := &run.st, &run.sc
+	u, err := a.url.renderString(st, sc, &run.w)
 	if err != nil {
 		return nil, err
 	}
 	h := make(http.Header, len(a.headers)+2)
 	for _, ht := range a.headers {
-		v, err := ht.t.renderString(st, b, w)
+		v, err := ht.t.renderString(st, sc, &run.w)
 		if err != nil {
 			return nil, err
 		}
 		h[ht.key] = []string{v}
 	}
 	var body []byte
+	scratch := false
 	if a.body != nil {
 		if a.body.static {
 			body = []byte(a.body.literal)
 		} else {
-			bw := &outWriter{buf: make([]byte, 0, a.bodyHint), max: e.maxOutput, st: st, eng: e}
-			if err := a.body.execute(st, b, bw); err != nil {
+			if err := a.body.execute(st, sc, &run.body); err != nil {
 				return nil, err
 			}
-			body = bw.buf
+			body, scratch = run.body.buf, true
 		}
 	}
-	r, err := newRequestURL(a.method, u, a.staticURL, h, body)
+	r, err := buildRequest(requestParts{
+		method: a.method, url: u, prepared: a.staticURL,
+		header: h, ownHeader: true,
+		body: body, scratchBody: scratch,
+	})
 	if err != nil {
 		return nil, a.fieldError(err)
 	}
@@ -1022,22 +1060,20 @@ func (a *Action) fieldError(err error) error {
 
 // renderResponse renders each response template over data plus the
 // variable response (the parsed JSON root, or the body as a string), and
-// returns the rendered text per attribute. A template that prints a
+// hands each attribute's rendered text to set. A template that prints a
 // missing response field fails with ErrMissingVariable naming it.
-func (a *Action) renderResponse(data map[string]any, response any) (map[string]string, error) {
+func (a *Action) renderResponse(data map[string]any, response any, set func(name, text string)) error {
 	if len(a.response) == 0 {
-		return nil, nil
+		return nil
 	}
-	st := a.eng.newState()
-	b := newScope(data, st, "response", response)
-	w := &outWriter{max: a.eng.maxOutput, st: st, eng: a.eng}
-	out := make(map[string]string, len(a.response))
+	run := a.eng.newRun(data, "response", response)
+	defer run.release()
 	for _, rt := range a.response {
-		s, err := rt.t.renderString(st, b, w)
+		s, err := rt.t.renderString(&run.st, &run.sc, &run.w)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[rt.name] = s
+		set(rt.name, s)
 	}
-	return out, nil
+	return nil
 }

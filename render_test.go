@@ -51,12 +51,25 @@ func renderText(t *testing.T, c Compiler, src string, data map[string]any) (stri
 }
 
 func executeTemplate(e *engine, tm *tmpl, data map[string]any) (string, error) {
-	st := e.newState()
-	w := &outWriter{max: e.maxOutput, st: st, eng: e}
-	if err := tm.execute(st, newScope(data, st, "", nil), w); err != nil {
+	run := e.newRun(data, "", nil)
+	defer run.release()
+	if err := tm.execute(&run.st, &run.sc, &run.body); err != nil {
 		return "", err
 	}
-	return string(w.buf), nil
+	return string(run.body.buf), nil
+}
+
+// responseTexts renders a's response templates and collects their texts;
+// nil when a maps nothing.
+func responseTexts(a *Action, data map[string]any, response any) (map[string]string, error) {
+	var texts map[string]string
+	err := a.renderResponse(data, response, func(name, text string) {
+		if texts == nil {
+			texts = make(map[string]string)
+		}
+		texts[name] = text
+	})
+	return texts, err
 }
 
 // mustData decodes a JSON data document as ParseData does.
@@ -291,6 +304,78 @@ func TestRenderConcurrently(t *testing.T) {
 	}
 }
 
+// Renders share pooled scratch space: from 32 goroutines, with templates
+// the dialect renders itself and others the engine renders, every Request
+// and every mapping must keep what was rendered for it, after any number
+// of later renders.
+func TestRenderPooledConcurrently(t *testing.T) {
+	a, err := (&Compiler{Now: fixedClock}).Compile(Spec{
+		URL:     "https://api.example.com/people/{{ customer.id }}",
+		Headers: map[string]string{"X-Person": "{{ customer.name | upcase }}", "X-Loop": "{% for t in customer.tags %}{{ t }}{% endfor %}"},
+		Body:    `{"name": {{ customer.name | json }}, {% assign n = customer.n %}"big": {% if n >= 100 %}true{% else %}false{% endif %}}`,
+		Response: map[string]string{
+			"id":   "{{ response.id }}-{{ customer.id }}",
+			"loop": "{% for t in response.tags %}{{ t }}{% endfor %}",
+		},
+	})
+	require.NoError(t, err)
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			data := map[string]any{"customer": map[string]any{"id": i, "n": i * 10, "name": fmt.Sprintf("p%d", i), "tags": []any{"t", i}}}
+			var kept []*Request
+			var mapped []map[string]any
+			for j := range 40 {
+				r, err := a.Render(data)
+				if err != nil {
+					errs <- err
+					return
+				}
+				attrs, err := r.MapResponse(&Response{Status: 200, Body: fmt.Appendf(nil, `{"id": "r%d", "tags": [%d, %d]}`, j, i, j)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				kept, mapped = append(kept, r), append(mapped, attrs)
+			}
+			big := "false"
+			if i*10 >= 100 {
+				big = "true"
+			}
+			for j, r := range kept {
+				if got, want := string(r.Body), fmt.Sprintf(`{"name": "p%d", "big": %s}`, i, big); got != want {
+					errs <- fmt.Errorf("goroutine %d request %d: body %s, want %s", i, j, got, want)
+					return
+				}
+				if r.Header.Get("X-Person") != fmt.Sprintf("P%d", i) || r.Header.Get("X-Loop") != fmt.Sprintf("t%d", i) || r.URL != fmt.Sprintf("https://api.example.com/people/%d", i) {
+					errs <- fmt.Errorf("goroutine %d request %d: %s %v", i, j, r.URL, r.Header)
+					return
+				}
+				if want := map[string]any{"id": fmt.Sprintf("r%d-%d", j, i), "loop": fmt.Sprintf("%d%d", i, j)}; fmt.Sprint(mapped[j]) != fmt.Sprint(typedAttrs(want)) {
+					errs <- fmt.Errorf("goroutine %d mapping %d: %v, want %v", i, j, mapped[j], want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// typedAttrs types text attributes as MapResponse does.
+func typedAttrs(texts map[string]any) map[string]any {
+	out := make(map[string]any, len(texts))
+	for k, v := range texts {
+		out[k] = typedValue(v.(string))
+	}
+	return out
+}
+
 func TestRenderResponse(t *testing.T) {
 	a, err := Compile(Spec{
 		URL: "https://crm.example.com/leads",
@@ -302,11 +387,11 @@ func TestRenderResponse(t *testing.T) {
 	})
 	require.NoError(t, err)
 	data := map[string]any{"customer": map[string]any{"bonus": 2}}
-	got, err := a.renderResponse(data, map[string]any{"id": "lead_42", "score": 5, "labels": []any{"a", "b"}})
+	got, err := responseTexts(a, data, map[string]any{"id": "lead_42", "score": 5, "labels": []any{"a", "b"}})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"lead_id": "lead_42", "score": "7", "label": "a/b"}, got)
 
-	_, err = a.renderResponse(data, map[string]any{"score": 1, "labels": []any{}})
+	_, err = responseTexts(a, data, map[string]any{"score": 1, "labels": []any{}})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrMissingVariable)
 	var te *TemplateError
@@ -314,12 +399,12 @@ func TestRenderResponse(t *testing.T) {
 	assert.Equal(t, "response.lead_id", te.Field)
 	assert.Contains(t, err.Error(), "missing variable response.id")
 
-	_, err = a.renderResponse(data, "plain text body")
+	_, err = responseTexts(a, data, "plain text body")
 	assert.ErrorIs(t, err, ErrMissingVariable)
 
 	none, err := Compile(Spec{URL: "https://x.example"})
 	require.NoError(t, err)
-	got, err = none.renderResponse(data, nil)
+	got, err = responseTexts(none, data, nil)
 	require.NoError(t, err)
 	assert.Nil(t, got)
 }
@@ -377,7 +462,7 @@ func FuzzRender(f *testing.F) {
 					t.Fatalf("render: %v", err)
 				}
 			}
-			if _, err := a.renderResponse(data, data); err != nil {
+			if _, err := responseTexts(a, data, data); err != nil {
 				require.True(t, slices.ContainsFunc(sentinels, func(s error) bool { return errors.Is(err, s) }), "response: %v", err)
 			}
 		}
@@ -574,11 +659,14 @@ func BenchmarkRender(b *testing.B) {
 	b.Run("impl=liquid/part=body", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			st := a.eng.newState()
-			w := &outWriter{buf: make([]byte, 0, a.bodyHint), max: a.eng.maxOutput, st: st, eng: a.eng}
-			if err := a.body.execute(st, newScope(data, st, "", nil), w); err != nil {
+			// As Render does: into a pooled buffer, then a copy the
+			// caller owns (the baseline allocates its buffer).
+			run := a.eng.newRun(data, "", nil)
+			if err := a.body.execute(&run.st, &run.sc, &run.body); err != nil {
 				b.Fatal(err)
 			}
+			_ = bytes.Clone(run.body.buf)
+			run.release()
 		}
 	})
 	b.Run("impl=text_template/part=body", func(b *testing.B) {

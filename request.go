@@ -313,7 +313,7 @@ func (e *partError) Unwrap() error { return e.err }
 // method, URL, headers and body are checked, for templates and the builder
 // alike. Errors are *partError.
 func newRequest(method, rawURL string, header http.Header, body []byte) (*Request, error) {
-	return newRequestURL(method, rawURL, nil, header, body)
+	return buildRequest(requestParts{method: method, url: rawURL, header: header, body: body})
 }
 
 // preparedURL is a URL parsed by parseURL. sendable says that the clean
@@ -331,23 +331,36 @@ func prepareURL(raw string) (preparedURL, error) {
 	return preparedURL{clean: clean, auth: auth, sendable: checkSendURL(clean) == nil}, nil
 }
 
-// newRequestURL is newRequest for a URL that may have been prepared
-// already (pu non-nil, as for an Action's static URL), in which case
-// rawURL is not parsed again.
-func newRequestURL(method, rawURL string, pu *preparedURL, header http.Header, body []byte) (*Request, error) {
-	m, err := normalizeMethod(method)
+// requestParts are what buildRequest checks and assembles.
+type requestParts struct {
+	method, url string
+	prepared    *preparedURL // url already prepared (an Action's static URL), or nil
+	header      http.Header
+	ownHeader   bool // header is buildRequest's to keep: canonical names, one value each
+	body        []byte
+	scratchBody bool // body is borrowed: the Request gets its own copy
+}
+
+// buildRequest is newRequest with the shortcuts Render takes.
+func buildRequest(p requestParts) (*Request, error) {
+	m, err := normalizeMethod(p.method)
 	if err != nil {
 		return nil, &partError{"method", err}
 	}
+	pu := p.prepared
 	if pu == nil {
-		p, err := prepareURL(rawURL)
+		prepared, err := prepareURL(p.url)
 		if err != nil {
 			return nil, &partError{"url", err}
 		}
-		pu = &p
+		pu = &prepared
 	}
 	u, auth := pu.clean, pu.auth
-	h := make(http.Header, len(header)+2)
+	header, body := p.header, p.body
+	h := header
+	if !p.ownHeader {
+		h = make(http.Header, len(header)+2)
+	}
 	for name, values := range header {
 		key := http.CanonicalHeaderKey(name)
 		if why, ok := headersManaged[key]; ok {
@@ -357,7 +370,9 @@ func newRequestURL(method, rawURL string, pu *preparedURL, header http.Header, b
 			if err := checkHeader(name, v); err != nil {
 				return nil, &partError{"header " + name, err}
 			}
-			h.Add(key, v)
+			if !p.ownHeader {
+				h.Add(key, v)
+			}
 		}
 	}
 	if auth != "" {
@@ -372,8 +387,26 @@ func newRequestURL(method, rawURL string, pu *preparedURL, header http.Header, b
 		return nil, &partError{"body", err}
 	}
 	r := &Request{Method: m, URL: u, Header: h, Body: body}
+	var saved []byte
+	if body != nil {
+		// The Request's own body (when borrowed) and the checked copy share
+		// one allocation; the three-index slice keeps an append to the body
+		// from reaching the copy.
+		n := len(body)
+		switch {
+		case p.scratchBody && pu.sendable:
+			buf := make([]byte, 2*n)
+			copy(buf, body)
+			copy(buf[n:], body)
+			r.Body, saved = buf[:n:n], buf[n:]
+		case p.scratchBody:
+			r.Body = bytes.Clone(body)
+		case pu.sendable:
+			saved = bytes.Clone(body)
+		}
+	}
 	if pu.sendable {
-		r.checked = checkedParts{ok: true, method: m, url: u, contentType: ct, body: bytes.Clone(body)}
+		r.checked = checkedParts{ok: true, method: m, url: u, contentType: ct, body: saved}
 	}
 	return r, nil
 }

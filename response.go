@@ -108,16 +108,12 @@ func (r *Request) MapResponse(resp *Response) (map[string]any, error) {
 	if r == nil || r.action == nil || len(r.action.response) == 0 || resp == nil {
 		return nil, nil
 	}
-	texts, err := r.action.renderResponse(r.data, parseResponseBody(resp.Body))
+	attrs := make(map[string]any, len(r.action.response))
+	err := r.action.renderResponse(r.data, parseResponseBody(resp.Body), func(name, text string) {
+		attrs[name] = typedValue(text)
+	})
 	if err != nil {
 		return nil, err
-	}
-	if texts == nil {
-		return nil, nil
-	}
-	attrs := make(map[string]any, len(texts))
-	for name, s := range texts {
-		attrs[name] = typedValue(s)
 	}
 	return attrs, nil
 }
