@@ -387,6 +387,9 @@ func buildRequest(p requestParts) (*Request, error) {
 		return nil, &partError{"body", err}
 	}
 	r := &Request{Method: m, URL: u, Header: h, Body: body}
+	// The snapshot holds only what a full check of the finished Request
+	// would pass exactly as it passed here.
+	snapshot := pu.sendable && normalizeContentType(ct) == ct
 	var saved []byte
 	if body != nil {
 		// The Request's own body (when borrowed) and the checked copy share
@@ -394,18 +397,18 @@ func buildRequest(p requestParts) (*Request, error) {
 		// from reaching the copy.
 		n := len(body)
 		switch {
-		case p.scratchBody && pu.sendable:
+		case p.scratchBody && snapshot:
 			buf := make([]byte, 2*n)
 			copy(buf, body)
 			copy(buf[n:], body)
 			r.Body, saved = buf[:n:n], buf[n:]
 		case p.scratchBody:
 			r.Body = bytes.Clone(body)
-		case pu.sendable:
+		case snapshot:
 			saved = bytes.Clone(body)
 		}
 	}
-	if pu.sendable {
+	if snapshot {
 		r.checked = checkedParts{ok: true, method: m, url: u, contentType: ct, body: saved}
 	}
 	return r, nil

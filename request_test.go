@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -569,4 +570,30 @@ func TestAttemptHeader(t *testing.T) {
 
 	assert.Equal(t, http.Header{}, attemptHeader(nil, ""))
 	assert.Equal(t, http.Header{"X-Cio-Idempotency-Key": {"k"}}, attemptHeader(nil, "k"))
+}
+
+// FuzzCheckedRequest: what Render and Build record as checked changes
+// nothing about what a Sender accepts. For any request they build, the
+// check before sending gives the same answer whether it relies on the
+// record or checks everything again.
+func FuzzCheckedRequest(f *testing.F) {
+	f.Add("POST", "https://user:pa%20ss@api.example.com/x?q=a b#frag", "application/json", []byte(`{"a": 1}`))
+	f.Add("get", "http://[::1]:80/", "", []byte(nil))
+	f.Add("PATCH", "https://x.example/%zz", "x-www-form-urlencoded; charset=utf-8", []byte("a=1&b=%20"))
+	f.Add("PUT", "https://a%40b@x.example:/p", "text/plain", []byte{})
+	f.Add("DELETE", "http://x.example?%", "application/json ", []byte(" "))
+	f.Add("POST", "https://h/", "application/problem+json", []byte(`[1,2]`))
+	f.Fuzz(func(t *testing.T, method, rawURL, contentType string, body []byte) {
+		r, err := newRequest(method, rawURL, http.Header{"Content-Type": {contentType}}, body)
+		if err != nil {
+			return
+		}
+		m1, err1 := r.validate()
+		full := *r
+		full.checked = checkedParts{}
+		m2, err2 := full.validate()
+		if m1 != m2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
+			t.Fatalf("with the record: %q, %v; checked in full: %q, %v", m1, err1, m2, err2)
+		}
+	})
 }
