@@ -1023,7 +1023,12 @@ func (a *Action) render(data map[string]any) (*Request, error) {
 			if err := a.body.execute(st, sc, &run.body); err != nil {
 				return nil, err
 			}
+			// A body template that renders nothing gives an empty body,
+			// never none: a fresh run's buffer is nil.
 			body, scratch = run.body.buf, true
+			if body == nil {
+				body = []byte{}
+			}
 		}
 	}
 	r, err := buildRequest(requestParts{

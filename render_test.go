@@ -367,6 +367,28 @@ func TestRenderPooledConcurrently(t *testing.T) {
 	}
 }
 
+// A body template that renders nothing gives an empty body, which a JSON
+// POST refuses, whether or not the render's pooled buffer is new (two
+// collections empty the pool).
+func TestEmptyRenderedBodyIsNotNone(t *testing.T) {
+	a, err := Compile(Spec{URL: "https://x.example", Body: "{% if false %}{}{% endif %}"})
+	require.NoError(t, err)
+	text, err := Compile(Spec{URL: "https://x.example", Headers: map[string]string{"Content-Type": "text/plain"}, Body: "{% if false %}x{% endif %}"})
+	require.NoError(t, err)
+	for i := range 3 {
+		if i < 2 {
+			runtime.GC()
+			runtime.GC()
+		}
+		_, err = a.Render(nil)
+		require.ErrorIs(t, err, ErrInvalidBody, "render %d", i)
+		r, err := text.Render(nil)
+		require.NoError(t, err)
+		assert.NotNil(t, r.Body, "render %d", i)
+		assert.Empty(t, r.Body)
+	}
+}
+
 // typedAttrs types text attributes as MapResponse does.
 func typedAttrs(texts map[string]any) map[string]any {
 	out := make(map[string]any, len(texts))
