@@ -597,3 +597,70 @@ func FuzzCheckedRequest(f *testing.F) {
 		}
 	})
 }
+
+// floorBody is the body BenchmarkSend's Close lead action renders.
+var floorBody = []byte(`{
+  "name": "Analytical Engines Ltd",
+  "url": "https://engines.example",
+  "description": "Builds difference engines.",
+  "contacts": [
+    {
+      "name": "Ada Lovelace",
+      "title": "CTO",
+      "emails": [{"type": "office", "email": "ada@engines.example"}],
+      "phones": [{"type": "office", "phone": "+44 20 7946 0000"}]
+    }
+  ],
+  "custom": {
+    "Source": "signup"
+  },
+  "addresses": ["12 St James's Square, London"]
+}`)
+
+// BenchmarkValidJSON compares the body check with json.Valid.
+func BenchmarkValidJSON(b *testing.B) {
+	b.Run("impl=validJSON", func(b *testing.B) {
+		b.SetBytes(int64(len(floorBody)))
+		for b.Loop() {
+			if !validJSON(floorBody) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("impl=encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(floorBody)))
+		for b.Loop() {
+			if !json.Valid(floorBody) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+}
+
+// BenchmarkSendFloor is the work a delivery does beyond a plain POST that
+// no implementation with the same guarantees can skip, at its cheapest and
+// without any templating: a new idempotency key, checking the body is
+// JSON, signing it (a pooled HMAC), the attempt's deadline, and parsing
+// the response. Set against the CPU a raw POST costs (BenchmarkSend), it
+// bounds how close to raw throughput a delivery can come.
+func BenchmarkSendFloor(b *testing.B) {
+	response := []byte(`{"id":"lead_EQ9nP2yXk4","status_id":"stat_1"}`)
+	signer := CIOSigner{Key: []byte("test-signing-secret")}
+	h := make(http.Header)
+	b.ReportAllocs()
+	for b.Loop() {
+		key := NewIdempotencyKey()
+		if !validJSON(floorBody) {
+			b.Fatal("invalid")
+		}
+		if err := signer.SignHeader(h, key, 1614265384, floorBody); err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		if _, ok := decodeJSON(response); !ok {
+			b.Fatal("invalid")
+		}
+		cancel()
+		_ = ctx
+	}
+}
