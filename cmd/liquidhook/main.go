@@ -57,6 +57,7 @@ var commands = []command{
 	{"send", "send a webhook with retries and print the result as JSON", runSend},
 	{"verify", "check a signature against a body", runVerify},
 	{"listen", "receive webhooks locally and print them", runListen},
+	{"queue", "durable delivery: add, work, list, show, release, resend, cancel", runQueue},
 }
 
 // exitError carries an exit code with the message to print.

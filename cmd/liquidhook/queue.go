@@ -1,0 +1,517 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/liquidhook/webhook/delivery"
+)
+
+const queueUsage = `usage: liquidhook queue SUBCOMMAND [ID] [flags] --db DB
+
+Durable delivery: deliveries are kept in DB, a SQLite file (created if
+missing) or a postgres:// URL, and sent by "work", with retries that
+outlive a restart. Flags may come before or after the ID. Without --db,
+DB is read from LIQUIDHOOK_DB, which keeps a database password out of the
+command line.
+
+  add --action A.json --data D.json [--draft]
+        queue a delivery and print its id; an action whose sending is
+        "draft" (the default) is held as a draft too
+  work [--until-idle] [--timeout 4s] [--retries 10] [--backoff 10.5s]
+       [--allow-private] [--concurrency 100]
+        send what is due, with progress on standard error, until
+        interrupted; --until-idle stops once every delivery is delivered,
+        failed, cancelled or a draft (exit 0 either way). The policy and
+        timeout apply to each attempt as it finishes. Several work
+        processes may share one DB. The signing key is read from
+        LIQUIDHOOK_SIGNING_KEY.
+  list [--state S[,S...]] [--limit N] [--json]
+        list deliveries, oldest first
+  show ID [--json]
+        one delivery with every attempt, oldest first, across re-sends
+  release ID
+        send a draft
+  resend ID --data D.json
+        send again with new data, re-rendered, with the same idempotency key
+  cancel ID
+        stop a draft or a scheduled delivery
+
+--json prints objects with id, state (draft, scheduled, sending, delivered,
+failed, cancelled), idempotency_key, attempts (durations in nanoseconds)
+and attributes; list prints an array of them.
+
+Exit status: 0 success; 2 bad input, or an impossible operation (an
+unknown id, cancelling a delivered delivery), which changes nothing.
+`
+
+// envQueueDB names the variable that may hold --db.
+const envQueueDB = "LIQUIDHOOK_DB"
+
+type queueCommand struct {
+	name string
+	// id says whether the subcommand takes a delivery id.
+	id  bool
+	run func(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error
+}
+
+// queueCall is one parsed queue command line.
+type queueCall struct {
+	id int64
+	f  *queueFlags
+}
+
+var queueCommands = []queueCommand{
+	{"add", false, queueAdd},
+	{"work", false, queueWork},
+	{"list", false, queueList},
+	{"show", true, queueShow},
+	{"release", true, queueRelease},
+	{"resend", true, queueResend},
+	{"cancel", true, queueCancel},
+}
+
+// queueFlags are the flags of every queue subcommand, registered on one
+// set per call; each subcommand refuses those that are not its own.
+type queueFlags struct {
+	db           string
+	action, data string
+	draft        bool
+	untilIdle    bool
+	timeout      time.Duration
+	retries      int
+	backoff      time.Duration
+	allowPrivate bool
+	concurrency  int
+	state        string
+	limit        int
+	json         bool
+}
+
+// queueOwnFlags lists the flags each subcommand accepts besides --db.
+var queueOwnFlags = map[string][]string{
+	"add":     {"action", "data", "draft"},
+	"work":    {"until-idle", "timeout", "retries", "backoff", "allow-private", "concurrency"},
+	"list":    {"state", "limit", "json"},
+	"show":    {"json"},
+	"release": nil,
+	"resend":  {"data"},
+	"cancel":  nil,
+}
+
+// runQueue implements `liquidhook queue`.
+func runQueue(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(e.stderr, queueUsage)
+		if len(args) == 0 {
+			return silent(exitBadInput)
+		}
+		return silent(exitOK)
+	}
+	var cmd *queueCommand
+	for i := range queueCommands {
+		if queueCommands[i].name == args[0] {
+			cmd = &queueCommands[i]
+		}
+	}
+	if cmd == nil {
+		return badInput("unknown subcommand %q: want add, work, list, show, release, resend or cancel (see liquidhook queue --help)", args[0])
+	}
+	call, err := parseQueueArgs(cmd, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stderr, queueUsage)
+			return silent(exitOK)
+		}
+		return err
+	}
+	if call.f.db == "" {
+		call.f.db = e.getenv(envQueueDB)
+	}
+	if call.f.db == "" {
+		return badInput("--db is required (or %s): a SQLite file or a postgres:// URL", envQueueDB)
+	}
+	q, err := delivery.Open(ctx, call.f.db)
+	if err != nil {
+		return badInput("--db: %v", err)
+	}
+	defer q.Close()
+	return cmd.run(ctx, e, q, call)
+}
+
+// parseQueueArgs parses flags before and after the ID.
+func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
+	f := &queueFlags{}
+	fs := flag.NewFlagSet("queue "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.db, "db", "", "a SQLite file or a postgres:// URL")
+	fs.StringVar(&f.action, "action", "", "the action file")
+	fs.StringVar(&f.data, "data", "", "the data file")
+	fs.BoolVar(&f.draft, "draft", false, "hold as a draft")
+	fs.BoolVar(&f.untilIdle, "until-idle", false, "stop once idle")
+	fs.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "per attempt")
+	fs.IntVar(&f.retries, "retries", webhook.DefaultRetries, "retries after the first attempt")
+	fs.DurationVar(&f.backoff, "backoff", webhook.DefaultFirstWait, "the first wait, doubling after")
+	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow non-public destinations")
+	fs.IntVar(&f.concurrency, "concurrency", 100, "attempts in flight at once")
+	fs.StringVar(&f.state, "state", "", "states to list, comma-separated")
+	fs.IntVar(&f.limit, "limit", 100, "how many to list")
+	fs.BoolVar(&f.json, "json", false, "print JSON")
+
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, badInput("%v (see liquidhook queue --help)", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	own := map[string]bool{"db": true}
+	for _, name := range queueOwnFlags[cmd.name] {
+		own[name] = true
+	}
+	var foreign []string
+	fs.Visit(func(fl *flag.Flag) {
+		if !own[fl.Name] {
+			foreign = append(foreign, "--"+fl.Name)
+		}
+	})
+	if len(foreign) > 0 {
+		return nil, badInput("queue %s does not take %s (see liquidhook queue --help)", cmd.name, strings.Join(foreign, ", "))
+	}
+
+	call := &queueCall{f: f}
+	switch {
+	case cmd.id && len(positional) == 0:
+		return nil, badInput("queue %s needs a delivery ID", cmd.name)
+	case !cmd.id && len(positional) > 0, len(positional) > 1:
+		return nil, badInput("unexpected argument %q (see liquidhook queue --help)", positional[len(positional)-1])
+	case cmd.id:
+		id, err := strconv.ParseInt(positional[0], 10, 64)
+		if err != nil || id <= 0 {
+			return nil, badInput("delivery ID %q: want a positive integer", positional[0])
+		}
+		call.id = id
+	}
+	return call, nil
+}
+
+// queueImpossible turns the errors of an operation the delivery's state does
+// not allow, or an unknown id, into bad input (exit 2).
+func queueImpossible(err error) error {
+	if errors.Is(err, delivery.ErrNotFound) || errors.Is(err, delivery.ErrWrongState) {
+		return badInput("%v", err)
+	}
+	return err
+}
+
+func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	if f.action == "" {
+		return badInput("--action is required: the webhook action file")
+	}
+	if f.data == "" {
+		return badInput("--data is required: the data file (a JSON object)")
+	}
+	action, err := loadAction(f.action, nil)
+	if err != nil {
+		return err
+	}
+	data, err := loadData(f.data)
+	if err != nil {
+		return err
+	}
+	d, err := q.Enqueue(ctx, action, data, &delivery.EnqueueOptions{Draft: f.draft})
+	if err != nil {
+		var te *webhook.TemplateError
+		var be *webhook.BodyError
+		if errors.As(err, &te) || errors.As(err, &be) || errors.Is(err, webhook.ErrInvalidURL) ||
+			errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrInvalidMethod) {
+			return fileError(f.action, err)
+		}
+		return badInput("%v", err)
+	}
+	fmt.Fprintln(e.stdout, d.ID)
+	return nil
+}
+
+func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	switch {
+	case f.timeout <= 0:
+		return badInput("--timeout %s: want a positive duration, such as 4s", f.timeout)
+	case f.retries < 0:
+		return badInput("--retries %d: want 0 or more", f.retries)
+	case f.backoff <= 0:
+		return badInput("--backoff %s: want a positive duration, such as 10.5s", f.backoff)
+	case f.concurrency <= 0:
+		return badInput("--concurrency %d: want 1 or more", f.concurrency)
+	}
+	retries := f.retries
+	if retries == 0 {
+		retries = -1 // Exponential's "no retries"
+	}
+	var key []byte // unsigned without a key
+	if k := e.getenv(envSigningKey); k != "" {
+		key = []byte(k)
+	}
+	w := &delivery.Worker{
+		Sender: &webhook.Sender{
+			Key:          key,
+			Timeout:      f.timeout,
+			AllowPrivate: f.allowPrivate,
+			RetryPolicy:  webhook.Exponential{Retries: retries, FirstWait: f.backoff},
+		},
+		Concurrency: f.concurrency,
+		OnAttempt:   queueProgress(e.stderr),
+	}
+	var err error
+	if f.untilIdle {
+		err = q.WorkUntilIdle(ctx, w)
+	} else {
+		err = q.Work(ctx, w)
+	}
+	if err != nil {
+		return failed(err)
+	}
+	return nil
+}
+
+// queueProgress prints one line per attempt.
+func queueProgress(w io.Writer) func(d *delivery.Delivery, a delivery.Attempt) {
+	var mu sync.Mutex // attempts finish concurrently
+	return func(d *delivery.Delivery, a delivery.Attempt) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "delivery %d: attempt %d", d.ID, a.Number)
+		if d.Series > 1 {
+			fmt.Fprintf(&b, " (re-send %d)", d.Series-1)
+		}
+		if a.Status != 0 {
+			fmt.Fprintf(&b, ": %d", a.Status)
+		}
+		fmt.Fprintf(&b, " in %s: ", a.Duration.Round(time.Millisecond))
+		switch d.State {
+		case delivery.StateScheduled:
+			fmt.Fprintf(&b, "%s; retry in %s", queueAttemptReason(a), a.Wait.Round(time.Millisecond))
+		case delivery.StateFailed:
+			fmt.Fprintf(&b, "%s; failed", queueAttemptReason(a))
+		default:
+			b.WriteString(string(d.State))
+		}
+		mu.Lock()
+		fmt.Fprintln(w, oneLine(b.String()))
+		mu.Unlock()
+	}
+}
+
+func queueAttemptReason(a delivery.Attempt) string {
+	if a.Error != "" {
+		return strings.TrimPrefix(a.Error, "webhook: ")
+	}
+	return string(a.Class)
+}
+
+func queueList(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	opts := &delivery.ListOptions{Limit: f.limit}
+	if f.limit <= 0 || f.limit > 1000 {
+		return badInput("--limit %d: want 1 to 1000", f.limit)
+	}
+	if f.state != "" {
+		for _, s := range strings.Split(f.state, ",") {
+			st, err := delivery.ParseState(strings.TrimSpace(s))
+			if err != nil {
+				return badInput("--state: %v", strings.TrimPrefix(err.Error(), "delivery: "))
+			}
+			opts.States = append(opts.States, st)
+		}
+	}
+	ds, err := q.List(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		out := make([]queueJSON, len(ds))
+		for i, d := range ds {
+			out[i] = newQueueJSON(d)
+		}
+		return queueWriteJSON(e.stdout, out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tATTEMPTS\tUPDATED\tIDEMPOTENCY KEY\tLAST ERROR")
+	for _, d := range ds {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, len(d.Attempts),
+			d.UpdatedAt.Format(time.RFC3339), d.IdempotencyKey, queueTruncate(oneLine(d.LastError), 60))
+	}
+	return tw.Flush()
+}
+
+func queueShow(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	d, err := q.Get(ctx, c.id)
+	if err != nil {
+		return queueImpossible(err)
+	}
+	if f.json {
+		return queueWriteJSON(e.stdout, newQueueJSON(d))
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "id:\t%d\n", d.ID)
+	fmt.Fprintf(tw, "state:\t%s\n", d.State)
+	fmt.Fprintf(tw, "idempotency key:\t%s\n", d.IdempotencyKey)
+	fmt.Fprintf(tw, "action:\t%s %s\n", strings.ToUpper(cmp.Or(d.Spec.Method, "POST")), queueRedactURL(d.Spec.URL))
+	fmt.Fprintf(tw, "created:\t%s\n", d.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "updated:\t%s\n", d.UpdatedAt.Format(time.RFC3339))
+	if !d.NextAt.IsZero() {
+		fmt.Fprintf(tw, "next attempt:\t%s\n", d.NextAt.Format(time.RFC3339))
+	}
+	if d.Series > 1 {
+		fmt.Fprintf(tw, "re-sends:\t%d\n", d.Series-1)
+	}
+	if d.Conversion {
+		fmt.Fprintf(tw, "conversion:\tallowed\n")
+	}
+	if len(d.Attributes) > 0 {
+		b, _ := json.Marshal(d.Attributes)
+		fmt.Fprintf(tw, "attributes:\t%s\n", b)
+	}
+	if d.LastError != "" {
+		fmt.Fprintf(tw, "last error:\t%s\n", oneLine(d.LastError))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(d.Attempts) == 0 {
+		fmt.Fprintln(e.stdout, "no attempts")
+		return nil
+	}
+	fmt.Fprintln(e.stdout)
+	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERIES\tATTEMPT\tSTART\tDURATION\tSTATUS\tOUTCOME\tWAIT")
+	for _, a := range d.Attempts {
+		status, outcome, wait := "-", "delivered", "-"
+		if a.Status != 0 {
+			status = strconv.Itoa(a.Status)
+		}
+		if a.Class != "" {
+			outcome = queueTruncate(oneLine(queueAttemptReason(a)), 60)
+		}
+		if a.Wait > 0 {
+			wait = a.Wait.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", a.Series, a.Number, a.Start.Format(time.RFC3339Nano),
+			a.Duration.Round(time.Millisecond), status, outcome, wait)
+	}
+	return tw.Flush()
+}
+
+func queueRelease(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	d, err := q.Release(ctx, c.id)
+	if err != nil {
+		return queueImpossible(err)
+	}
+	fmt.Fprintf(e.stdout, "%d %s\n", d.ID, d.State)
+	return nil
+}
+
+func queueResend(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	if f.data == "" {
+		return badInput("--data is required: the current data (a JSON object)")
+	}
+	data, err := loadData(f.data)
+	if err != nil {
+		return err
+	}
+	d, err := q.Resend(ctx, c.id, data)
+	if err != nil {
+		var te *webhook.TemplateError
+		var be *webhook.BodyError
+		if errors.As(err, &te) || errors.As(err, &be) {
+			return fileError(f.data, err)
+		}
+		return queueImpossible(err)
+	}
+	fmt.Fprintf(e.stdout, "%d %s\n", d.ID, d.State)
+	return nil
+}
+
+func queueCancel(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	d, err := q.Cancel(ctx, c.id)
+	if err != nil {
+		return queueImpossible(err)
+	}
+	fmt.Fprintf(e.stdout, "%d %s\n", d.ID, d.State)
+	return nil
+}
+
+// queueJSON is a delivery as --json prints it.
+type queueJSON struct {
+	*delivery.Delivery
+	Attempts []queueAttemptJSON `json:"attempts"`
+}
+
+type queueAttemptJSON struct {
+	delivery.Attempt
+	Response string `json:"response,omitempty"`
+}
+
+func newQueueJSON(d *delivery.Delivery) queueJSON {
+	out := queueJSON{Delivery: d, Attempts: make([]queueAttemptJSON, len(d.Attempts))}
+	for i, a := range d.Attempts {
+		out.Attempts[i] = queueAttemptJSON{Attempt: a, Response: string(a.Response)}
+	}
+	return out
+}
+
+func queueWriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// queueRedactURL shows an action's URL template without credentials or
+// query: the template is not a URL yet, so its query cannot be redacted
+// value by value, and it may hold a key (?token=...).
+func queueRedactURL(u string) string {
+	query := ""
+	if q := strings.IndexByte(u, '?'); q >= 0 {
+		u, query = u[:q], "?…"
+	}
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		authority := rest
+		if slash := strings.IndexByte(rest, '/'); slash >= 0 {
+			authority = rest[:slash]
+		}
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+			u = u[:i+3] + "REDACTED@" + rest[at+1:]
+		}
+	}
+	return u + query
+}
+
+func queueTruncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

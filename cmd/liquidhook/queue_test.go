@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/liquidhook/webhook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// queueRun runs one command line in-process, with key as the signing key.
+func queueRun(t *testing.T, key string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(name string) string {
+		if name == envSigningKey {
+			return key
+		}
+		return ""
+	}}
+	code = run(context.Background(), e, args)
+	return code, out.String(), errOut.String()
+}
+
+// queueFixture is a receiver and the files that point at it.
+type queueFixture struct {
+	db, action, data, data2, draftAction string
+	mu                                   sync.Mutex
+	requests                             []queueRequest
+	fail                                 bool // answer 500
+}
+
+type queueRequest struct {
+	key, body string
+	signed    bool
+}
+
+func newQueueFixture(t *testing.T) *queueFixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &queueFixture{db: filepath.Join(dir, "q.db")}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts := r.Header.Get(webhook.HeaderTimestamp)
+		var tsn int64
+		fmt.Sscan(ts, &tsn)
+		signed := webhook.Verify([]byte("queue-key"), r.Header.Get(webhook.HeaderSignature), tsn, body) == nil
+		f.mu.Lock()
+		f.requests = append(f.requests, queueRequest{r.Header.Get(webhook.HeaderIdempotencyKey), string(body), signed})
+		fail := f.fail
+		f.mu.Unlock()
+		if fail {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id": "lead-1"}`)
+	}))
+	t.Cleanup(srv.Close)
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	f.action = write("action.json", `{"url": "`+srv.URL+`/leads", "body": "{\"email\": {{ customer.email | json }}}",
+		"response": {"lead_id": "{{ response.id }}"}, "sending": "automatic"}`)
+	f.draftAction = write("draft.json", `{"url": "`+srv.URL+`/leads", "body": "{\"email\": {{ customer.email | json }}}"}`)
+	f.data = write("ada.json", `{"customer": {"email": "ada@example.com"}}`)
+	f.data2 = write("ada2.json", `{"customer": {"email": "ada@new.example"}}`)
+	return f
+}
+
+func (f *queueFixture) seen() []queueRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]queueRequest(nil), f.requests...)
+}
+
+// add queues a delivery and returns its id.
+func (f *queueFixture) add(t *testing.T, action string, extra ...string) string {
+	t.Helper()
+	code, stdout, stderr := queueRun(t, "", append([]string{"queue", "add", "--action", action, "--data", f.data, "--db", f.db}, extra...)...)
+	require.Equal(t, exitOK, code, stderr)
+	return strings.TrimSpace(stdout)
+}
+
+func (f *queueFixture) work(t *testing.T, extra ...string) string {
+	t.Helper()
+	code, _, stderr := queueRun(t, "queue-key", append([]string{"queue", "work", "--until-idle", "--allow-private", "--backoff", "10ms", "--db", f.db}, extra...)...)
+	require.Equal(t, exitOK, code, stderr)
+	return stderr
+}
+
+func (f *queueFixture) show(t *testing.T, id string) queueShown {
+	t.Helper()
+	code, stdout, stderr := queueRun(t, "", "queue", "show", id, "--json", "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	var d queueShown
+	require.NoError(t, json.Unmarshal([]byte(stdout), &d), stdout)
+	return d
+}
+
+// queueShown is the --json object, as a script reads it.
+type queueShown struct {
+	ID             int64          `json:"id"`
+	State          string         `json:"state"`
+	IdempotencyKey string         `json:"idempotency_key"`
+	Attributes     map[string]any `json:"attributes"`
+	Attempts       []struct {
+		Series   int    `json:"series"`
+		Number   int    `json:"number"`
+		Status   int    `json:"status"`
+		Class    string `json:"class"`
+		Duration int64  `json:"duration"`
+		Response string `json:"response"`
+	} `json:"attempts"`
+}
+
+func TestQueueAddWorkShow(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	id := f.add(t, f.action)
+	assert.Equal(t, "1", id)
+
+	progress := f.work(t)
+	assert.Contains(t, progress, "delivery 1: attempt 1: 200")
+	assert.Contains(t, progress, "delivered")
+
+	d := f.show(t, id)
+	assert.Equal(t, "delivered", d.State)
+	assert.Equal(t, map[string]any{"lead_id": "lead-1"}, d.Attributes)
+	require.Len(t, d.Attempts, 1)
+	assert.Equal(t, 200, d.Attempts[0].Status)
+	assert.Equal(t, `{"id": "lead-1"}`, d.Attempts[0].Response)
+	assert.Positive(t, d.Attempts[0].Duration)
+
+	seen := f.seen()
+	require.Len(t, seen, 1)
+	assert.Equal(t, d.IdempotencyKey, seen[0].key)
+	assert.True(t, seen[0].signed, "signed with LIQUIDHOOK_SIGNING_KEY")
+	assert.JSONEq(t, `{"email": "ada@example.com"}`, seen[0].body)
+
+	code, stdout, stderr := queueRun(t, "", "queue", "show", id, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "state:            delivered")
+	assert.Contains(t, stdout, "SERIES  ATTEMPT")
+}
+
+func TestQueueDraftReleaseResendCancel(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	byAction := f.add(t, f.draftAction) // the action's sending defaults to draft
+	byFlag := f.add(t, f.action, "--draft")
+	f.work(t)
+	assert.Empty(t, f.seen(), "a draft was sent before release")
+
+	code, stdout, stderr := queueRun(t, "", "queue", "list", "--state", "draft", "--json", "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	var drafts []queueShown
+	require.NoError(t, json.Unmarshal([]byte(stdout), &drafts))
+	assert.Len(t, drafts, 2)
+
+	// Flags may come before or after the ID.
+	code, stdout, stderr = queueRun(t, "", "queue", "release", "--db", f.db, byFlag)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, byFlag+" scheduled\n", stdout)
+	f.work(t)
+	require.Len(t, f.seen(), 1)
+
+	code, stdout, stderr = queueRun(t, "", "queue", "resend", byFlag, "--data", f.data2, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, byFlag+" scheduled\n", stdout)
+	f.work(t)
+	seen := f.seen()
+	require.Len(t, seen, 2)
+	assert.Equal(t, seen[0].key, seen[1].key, "a re-send carries the original key")
+	assert.JSONEq(t, `{"email": "ada@new.example"}`, seen[1].body, "and the new data")
+	d := f.show(t, byFlag)
+	require.Len(t, d.Attempts, 2)
+	assert.Equal(t, 2, d.Attempts[1].Series)
+
+	code, stdout, stderr = queueRun(t, "", "queue", "cancel", byAction, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, byAction+" cancelled\n", stdout)
+
+	code, stdout, stderr = queueRun(t, "", "queue", "list", "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "cancelled")
+	assert.Contains(t, stdout, "delivered")
+}
+
+func TestQueueWorkFailsAfterRetries(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	f.fail = true
+	id := f.add(t, f.action)
+	progress := f.work(t, "--retries", "2")
+	assert.Contains(t, progress, "retry in")
+	assert.Contains(t, progress, "failed")
+	d := f.show(t, id)
+	assert.Equal(t, "failed", d.State, "work --until-idle exits 0; the state says it failed")
+	assert.Len(t, d.Attempts, 3)
+	assert.Len(t, f.seen(), 3)
+}
+
+// TestQueueImpossibleOperations: exit 2, and nothing changes.
+func TestQueueImpossibleOperations(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	delivered := f.add(t, f.action)
+	f.work(t)
+	before := f.show(t, delivered)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"cancel a delivered one", []string{"cancel", delivered}, "cannot cancel delivery 1: it is delivered"},
+		{"release a delivered one", []string{"release", delivered}, "cannot release"},
+		{"unknown id", []string{"show", "42"}, "not found"},
+		{"cancel an unknown id", []string{"cancel", "42"}, "not found"},
+		{"resend without data", []string{"resend", delivered}, "--data is required"},
+		{"no id", []string{"release"}, "needs a delivery ID"},
+		{"bad id", []string{"release", "x"}, `delivery ID "x"`},
+		{"two ids", []string{"release", "1", "2"}, `unexpected argument "2"`},
+		{"a flag of another subcommand", []string{"cancel", delivered, "--json"}, "does not take --json"},
+		{"unknown subcommand", []string{"purge"}, `unknown subcommand "purge"`},
+		{"bad state", []string{"list", "--state", "lost"}, "unknown state"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := queueRun(t, "", append(append([]string{"queue"}, tt.args...), "--db", f.db)...)
+			assert.Equal(t, exitBadInput, code, stdout)
+			assert.Contains(t, stderr, tt.want)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		})
+	}
+	assert.Equal(t, before, f.show(t, delivered))
+	assert.Len(t, f.seen(), 1)
+}
+
+func TestQueueBadInput(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	dir := t.TempDir()
+	badBody := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(badBody, []byte(`{"url": "https://example.com", "body": "{\"email\": {{ customer.email }}"}`), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no db", []string{"queue", "list"}, "--db is required"},
+		{"no action", []string{"queue", "add", "--data", f.data, "--db", f.db}, "--action is required"},
+		{"missing file", []string{"queue", "add", "--action", filepath.Join(dir, "nope.json"), "--data", f.data, "--db", f.db}, "nope.json: cannot read"},
+		{"body that is not JSON", []string{"queue", "add", "--action", badBody, "--data", f.data, "--db", f.db}, "bad.json: "},
+		{"bad timeout", []string{"queue", "work", "--timeout", "0s", "--db", f.db}, "--timeout"},
+		{"bad db", []string{"queue", "list", "--db", "x.db?mode=ro"}, "--db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := queueRun(t, "", tt.args...)
+			assert.Equal(t, exitBadInput, code)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+	code, stdout, _ := queueRun(t, "", "queue", "list", "--json", "--db", f.db)
+	require.Equal(t, exitOK, code)
+	assert.Equal(t, "[]\n", stdout, "a refused add queued nothing")
+
+	t.Run("db from the environment", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		e := &env{stdout: &out, stderr: &errOut, getenv: func(name string) string {
+			if name == envQueueDB {
+				return f.db
+			}
+			return ""
+		}}
+		require.Equal(t, exitOK, run(context.Background(), e, []string{"queue", "list", "--json"}), errOut.String())
+		assert.Equal(t, "[]\n", out.String())
+	})
+
+	code, _, stderr := queueRun(t, "", "queue", "--help")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stderr, "usage: liquidhook queue")
+}
+
+// TestQueueBinary runs the built command: two work processes share one
+// SQLite file.
+func TestQueueBinary(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "liquidhook")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	f := newQueueFixture(t)
+	for range 20 {
+		f.add(t, f.action)
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			cmd := exec.Command(bin, "queue", "work", "--until-idle", "--allow-private", "--db", f.db)
+			cmd.Env = append(os.Environ(), envSigningKey+"=queue-key")
+			out, err := cmd.CombinedOutput()
+			assert.NoError(t, err, string(out))
+		})
+	}
+	wg.Wait()
+	seen := f.seen()
+	assert.Len(t, seen, 20)
+	keys := map[string]bool{}
+	for _, r := range seen {
+		keys[r.key] = true
+		assert.True(t, r.signed)
+	}
+	assert.Len(t, keys, 20, "each delivery sent once")
+}
+
+// FuzzQueueArgs feeds arbitrary command lines to the queue's parser: it
+// never panics, every refusal is bad input (exit 2), and an accepted ID is
+// positive.
+func FuzzQueueArgs(f *testing.F) {
+	for _, seed := range []string{
+		"show 1 --json --db x.db",
+		"release --db x.db 12",
+		"resend 3 --data d.json --db=x.db",
+		"list --state draft,failed --limit 5 --db x.db",
+		"work --until-idle --timeout 1s --retries 0 --backoff 1ms --db x.db",
+		"cancel -1 --db x.db",
+		"add --action a.json --data d.json --draft --db x.db extra",
+		"show 9223372036854775808",
+		"--",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		if len(args) == 0 {
+			return
+		}
+		for i := range queueCommands {
+			cmd := &queueCommands[i]
+			call, err := parseQueueArgs(cmd, args)
+			if err != nil {
+				var ee *exitError
+				if !errors.Is(err, flag.ErrHelp) && (!errors.As(err, &ee) || ee.code != exitBadInput) {
+					t.Fatalf("%s %q: %v is not bad input", cmd.name, line, err)
+				}
+				continue
+			}
+			if cmd.id && call.id <= 0 {
+				t.Fatalf("%s %q: accepted ID %d", cmd.name, line, call.id)
+			}
+			if !cmd.id && call.id != 0 {
+				t.Fatalf("%s %q: an ID for a command without one", cmd.name, line)
+			}
+		}
+	})
+}
+
+func TestQueueRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://api.example.com/v1/leads", "https://api.example.com/v1/leads"},
+		{"https://user:p@ss@api.example.com/users/a@b", "https://REDACTED@api.example.com/users/a@b"},
+		{"https://KEY@api.close.com/api/v1/lead/", "https://REDACTED@api.close.com/api/v1/lead/"},
+		{"https://api.trello.com/1/cards?key=abc&token={{ customer.t }}", "https://api.trello.com/1/cards?…"},
+		{"https://{{ customer.sub }}.zendesk.com/x", "https://{{ customer.sub }}.zendesk.com/x"},
+	} {
+		if got := queueRedactURL(tc.in); got != tc.want {
+			t.Errorf("queueRedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

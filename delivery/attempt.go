@@ -1,0 +1,298 @@
+package delivery
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/riverqueue/river"
+)
+
+// runner makes attempts for one Work call.
+type runner struct {
+	q           *Queue
+	send        func(ctx context.Context, r *webhook.Request) (*webhook.Result, error)
+	policy      webhook.RetryPolicy
+	concurrency int
+	jobTimeout  time.Duration
+	rescueAfter time.Duration
+	onDelivered func(ctx context.Context, d *Delivery) error
+	onFailed    func(ctx context.Context, d *Delivery) error
+	onAttempt   func(d *Delivery, a Attempt)
+
+	claims   *batcher[*claimOp]
+	finishes *batcher[*finishOp]
+}
+
+func newRunner(q *Queue, w *Worker) (*runner, error) {
+	var base webhook.Sender
+	if w.Sender != nil {
+		base = *w.Sender
+	}
+	policy := base.RetryPolicy
+	if policy == nil {
+		policy = webhook.DefaultRetryPolicy
+	}
+	// One attempt per job run: the policy is applied here, across runs.
+	sender := base
+	sender.RetryPolicy = webhook.NoRetry
+	sender.OnAttempt = nil // it would see every attempt as number 1
+	timeout := base.Timeout
+	if timeout <= 0 {
+		timeout = defaultAttemptTimeout
+	}
+	r := &runner{
+		q:           q,
+		send:        sender.Send,
+		policy:      policy,
+		concurrency: w.Concurrency,
+		jobTimeout:  timeout + cmp.Or(w.jobMargin, jobMargin),
+		rescueAfter: w.RescueAfter,
+		onDelivered: w.OnDelivered,
+		onFailed:    w.OnFailed,
+		onAttempt:   w.OnAttempt,
+	}
+	if r.concurrency <= 0 {
+		r.concurrency = defaultConcurrency
+	}
+	if r.rescueAfter == 0 {
+		r.rescueAfter = r.jobTimeout + rescueMargin
+	}
+	if r.rescueAfter <= r.jobTimeout {
+		return nil, fmt.Errorf("%w (it is %v, the attempt timeout %v)", ErrRescueTooSoon, r.rescueAfter, timeout)
+	}
+	return r, nil
+}
+
+// start starts the batchers; stop stops them once no job is running. One
+// runner each: while a batch commits, the next one gathers, and bigger
+// batches mean fewer commits (measured on both databases).
+func (r *runner) start() {
+	r.claims = newBatcher(1, batchMax, r.claimBatch)
+	r.finishes = newBatcher(1, batchMax, r.finishBatch)
+}
+
+func (r *runner) stop() {
+	r.claims.close()
+	r.finishes.close()
+}
+
+// batchMax bounds the operations in one batch, and so the size of one
+// statement's parameters.
+const batchMax = 256
+
+func (r *runner) hooks() bool { return r.onDelivered != nil || r.onFailed != nil }
+
+// sendWorker is the River worker of send jobs.
+type sendWorker struct {
+	river.WorkerDefaults[sendArgs]
+	r *runner
+}
+
+func (w *sendWorker) Timeout(*river.Job[sendArgs]) time.Duration { return w.r.jobTimeout }
+
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
+	return w.r.work(ctx, job)
+}
+
+// work makes one attempt at the job's delivery. The delivery log decides:
+// a job whose delivery has moved on (cancelled, re-sent, finished) does
+// nothing, and one that runs before its delivery is due waits.
+//
+// The job's own completion is left to River, after the outcome is
+// committed: should the process stop in between, the job runs again, finds
+// its delivery finished (or re-queued under another job) and does nothing.
+func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
+	// Mark the delivery sending, committed before the request goes out, so
+	// that an attempt cannot be cancelled or re-sent while in flight, and a
+	// worker that dies mid-request leaves a trace: the next run finds the
+	// delivery still sending and records the lost attempt.
+	claim := &claimOp{id: job.Args.DeliveryID, jobID: job.ID}
+	if err := r.claims.do(claim); err != nil {
+		return fmt.Errorf("delivery: claim delivery %d: %w", claim.id, err)
+	}
+	if !claim.found {
+		return r.unclaimed(ctx, job)
+	}
+	c := &claim.c
+	if c.interruptedAt != 0 {
+		at := fromMicros(c.interruptedAt)
+		return r.finish(job, c, outcome{
+			attempt: Attempt{
+				Start:    at,
+				Duration: claim.now.Sub(at),
+				Class:    ClassInterrupted,
+				Error:    "delivery: the worker stopped before a response arrived",
+			},
+			waitFrom: at,
+		})
+	}
+	return r.finish(job, c, r.attempt(ctx, c))
+}
+
+// unclaimed handles a job whose delivery could not be marked sending:
+// superseded, or early.
+func (r *runner) unclaimed(ctx context.Context, job *river.Job[sendArgs]) error {
+	var (
+		state  string
+		jobID  int64
+		nextAt int64
+	)
+	err := r.q.s.db().queryRow(ctx,
+		`SELECT state, coalesce(job_id, 0), coalesce(next_at, 0) FROM liquidhook_delivery WHERE id = ?`,
+		job.Args.DeliveryID).Scan(&state, &jobID, &nextAt)
+	if isNoRows(err) {
+		return nil // deleted: nothing to send
+	}
+	if err != nil {
+		return err
+	}
+	if jobID == job.ID && State(state) == StateScheduled {
+		// Early: River snoozes the job, without counting an attempt, and
+		// wakes it when due.
+		return river.JobSnooze(max(fromMicros(nextAt).Sub(r.q.now()), 0))
+	}
+	return nil // superseded: the delivery moved on without this job
+}
+
+// outcome is an attempt's result, before the policy has spoken.
+type outcome struct {
+	attempt    Attempt
+	delivered  bool
+	final      bool // no retry whatever the policy says
+	attributes map[string]any
+	// waitFrom is when the policy's wait starts: the end of the attempt.
+	waitFrom time.Time
+}
+
+// attempt renders and sends one attempt. It never returns an error: every
+// way an attempt can go wrong is an outcome to record.
+func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
+	start := r.q.now()
+	invalid := func(err error) outcome {
+		return outcome{
+			attempt:  Attempt{Start: start, Class: webhook.ClassInvalid, Error: err.Error()},
+			final:    true,
+			waitFrom: start,
+		}
+	}
+	action, err := r.q.actions.get(r.q.Compiler, c.spec)
+	if err != nil {
+		return invalid(err)
+	}
+	data, err := decodeData([]byte(c.data))
+	if err != nil {
+		return invalid(err)
+	}
+	req, err := action.Render(data)
+	if err != nil {
+		return invalid(err)
+	}
+	req.IdempotencyKey = c.key
+
+	res, err := r.send(ctx, req)
+	o := outcome{waitFrom: r.q.now()}
+	var atts []webhook.Attempt
+	var se *webhook.SendError
+	switch {
+	case res != nil && len(res.Attempts) > 0:
+		atts = res.Attempts
+	case errors.As(err, &se):
+		atts = se.Attempts
+	}
+	if len(atts) == 0 {
+		if err == nil {
+			err = errors.New("delivery: the sender made no attempt")
+		}
+		o.attempt = Attempt{Start: start, Duration: r.q.now().Sub(start), Class: webhook.ClassInvalid, Error: err.Error()}
+		o.final = true
+		return o
+	}
+	a := atts[len(atts)-1]
+	o.attempt = Attempt{
+		Start:      a.Start,
+		Duration:   a.Duration,
+		Status:     a.Status,
+		Class:      a.Class,
+		RetryAfter: a.RetryAfter,
+	}
+	if a.Err != nil {
+		o.attempt.Error = a.Err.Error()
+	} else if err != nil && a.Class != "" {
+		o.attempt.Error = err.Error()
+	}
+	if res != nil && res.Response != nil {
+		body := res.Response.Body
+		if len(body) > MaxResponseExcerpt {
+			body = body[:MaxResponseExcerpt]
+		}
+		o.attempt.Response = body
+	}
+	if err == nil && res.Delivered() {
+		o.delivered = true
+		o.attributes = res.Attributes
+	}
+	return o
+}
+
+// finish applies the policy to an attempt and records it.
+func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
+	a := o.attempt
+	a.Series = c.series
+	a.Number = c.seriesAttempts + 1
+	a.Error = cleanText(a.Error)
+	now := r.q.now()
+
+	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered}
+	if !o.delivered {
+		f.state = StateFailed
+		if !o.final {
+			// The policy sees the attempt's number within its series. An
+			// attempt cut short by the worker stopping counts as a timeout:
+			// no response arrived.
+			pa := webhook.Attempt{
+				Number: a.Number, Start: a.Start, Duration: a.Duration, Status: a.Status,
+				Class: a.Class, RetryAfter: a.RetryAfter,
+			}
+			if pa.Class == ClassInterrupted || pa.Class == webhook.ClassCanceled {
+				pa.Class = webhook.ClassTimeout
+			}
+			if wait, retry := r.policy.Next(pa); retry {
+				f.state = StateScheduled
+				a.Wait = max(wait, 0)
+				f.due = later(o.waitFrom.Add(a.Wait), toMicros(now))
+			}
+		}
+	}
+	if f.state == StateDelivered && o.attributes != nil {
+		s, err := encodeJSON(o.attributes)
+		if err != nil {
+			return fmt.Errorf("delivery: attributes: %w", err)
+		}
+		f.attributes = &s
+	}
+	f.hook = (f.state == StateDelivered && r.onDelivered != nil) || (f.state == StateFailed && r.onFailed != nil)
+	f.attempt = a
+
+	if err := r.finishes.do(f); err != nil {
+		return fmt.Errorf("delivery: record attempt of delivery %d: %w", c.id, err)
+	}
+	if r.onAttempt != nil && !f.lost {
+		d := &Delivery{
+			ID: c.id, State: f.state, IdempotencyKey: c.key, Series: c.series,
+			NextAt: f.due, LastError: a.Error, UpdatedAt: now,
+		}
+		if f.state == StateDelivered {
+			d.Attributes = o.attributes
+		}
+		r.onAttempt(d, a)
+	}
+	return nil
+}
+
+func durationOf(ns int64) time.Duration { return time.Duration(ns) }
+
+func errorClass(s string) webhook.ErrorClass { return webhook.ErrorClass(s) }

@@ -1,0 +1,173 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestAttemptSignsAndMapsAttributes checks that attempts go through the
+// Worker's Sender: signed with its key, and the response mapped into the
+// attributes OnDelivered receives.
+func TestAttemptSignsAndMapsAttributes(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	ctx := context.Background()
+	key := []byte("attempt-key")
+	var signed []bool
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		ts, _ := strconv.ParseInt(r.Header.Get(webhook.HeaderTimestamp), 10, 64)
+		body := []byte(`{"email": "ada@example.com"}`)
+		signed = append(signed, webhook.Verify(key, r.Header.Get(webhook.HeaderSignature), ts, body) == nil)
+		w.Write([]byte(`{"id": "lead-42"}`))
+	})
+	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("ada@example.com"), nil)
+	require.NoError(t, err)
+	w := testWorker(0)
+	w.Sender.Key = key
+	var hooked *Delivery
+	w.OnDelivered = func(_ context.Context, d *Delivery) error { hooked = d; return nil }
+	workUntilIdle(t, q, w)
+
+	assert.Equal(t, []bool{true}, signed)
+	require.NotNil(t, hooked)
+	assert.Equal(t, map[string]any{"lead_id": "lead-42"}, hooked.Attributes)
+	got, err := q.Get(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"lead_id": "lead-42"}, got.Attributes)
+}
+
+// TestAttemptHonoursRetryAfter checks the next attempt's time after a 429
+// with Retry-After, without waiting for it: the policy (Exponential, as in
+// the core) waits the longer of its schedule and Retry-After.
+func TestAttemptHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+		})
+		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+		require.NoError(t, err)
+		w := testWorker(0)
+		w.Sender.RetryPolicy = webhook.Exponential{Retries: 3, FirstWait: 10 * time.Millisecond, Jitter: -1}
+		wctx, stop := context.WithCancel(ctx)
+		w.OnAttempt = func(*Delivery, Attempt) { stop() }
+		require.NoError(t, q.Work(wctx, w))
+
+		got, err := q.Get(ctx, d.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StateScheduled, got.State)
+		require.Len(t, got.Attempts, 1)
+		a := got.Attempts[0]
+		assert.Equal(t, 429, a.Status)
+		assert.Equal(t, 2*time.Minute, a.RetryAfter)
+		assert.Equal(t, 2*time.Minute, a.Wait)
+		end := a.Start.Add(a.Duration)
+		assert.WithinDuration(t, end.Add(2*time.Minute), got.NextAt, 500*time.Millisecond)
+	})
+}
+
+// TestAttemptTimeoutIsTheWorkers: a receiver slower than the Worker's
+// attempt timeout fails the attempt as a timeout, whatever the delivery was
+// queued with.
+func TestAttemptTimeoutIsTheWorkers(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			time.Sleep(500 * time.Millisecond)
+		}
+		w.Write([]byte(`{"id": "x"}`))
+	})
+	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+	require.NoError(t, err)
+	w := testWorker(1)
+	w.Sender.Timeout = 100 * time.Millisecond
+	workUntilIdle(t, q, w)
+	got, err := q.Get(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateDelivered, got.State)
+	require.Len(t, got.Attempts, 2)
+	assert.Equal(t, webhook.ClassTimeout, got.Attempts[0].Class)
+	assert.Less(t, got.Attempts[0].Duration, 400*time.Millisecond)
+}
+
+// TestAttemptKeepsAnExcerptOfTheResponse: the log keeps the first
+// MaxResponseExcerpt bytes of a response, even when the Sender allows more;
+// over the Sender's cap (10 KiB by default), the attempt fails for good, as
+// in Customer.io.
+func TestAttemptKeepsAnExcerptOfTheResponse(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	ctx := context.Background()
+	body := strings.Repeat("0123456789", 3*MaxResponseExcerpt/10)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.Write([]byte(body)) })
+	action, err := webhook.Compile(webhook.Spec{URL: rc.URL, Body: `{}`, Sending: webhook.SendingAutomatic})
+	require.NoError(t, err)
+	tooLarge, err := q.Enqueue(ctx, action, nil, nil)
+	require.NoError(t, err)
+	workUntilIdle(t, q, testWorker(3))
+	allowed, err := q.Enqueue(ctx, action, nil, nil)
+	require.NoError(t, err)
+	w := testWorker(3)
+	w.Sender.MaxResponseBytes = int64(len(body))
+	workUntilIdle(t, q, w)
+
+	got, err := q.Get(ctx, tooLarge.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateFailed, got.State, "too large is final")
+	require.Len(t, got.Attempts, 1)
+	assert.Equal(t, webhook.ClassTooLarge, got.Attempts[0].Class)
+	assert.Contains(t, got.LastError, "too large")
+
+	got, err = q.Get(ctx, allowed.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateDelivered, got.State)
+	require.Len(t, got.Attempts, 1)
+	assert.Equal(t, body[:MaxResponseExcerpt], string(got.Attempts[0].Response))
+}
+
+// TestAttemptRenderErrorIsFinal: data that no longer renders at send time
+// (here, an action whose stored spec a later Compiler refuses) fails the
+// delivery without a request.
+func TestAttemptRenderErrorIsFinal(t *testing.T) {
+	t.Parallel()
+	q, path := openSQLiteTest(t)
+	ctx := context.Background()
+	rc := newReceiver(t, nil)
+	lax, err := (&webhook.Compiler{Lax: true}).Compile(webhook.Spec{
+		URL: rc.URL, Body: `{"name": "{{ customer.name }}"}`, Sending: webhook.SendingAutomatic,
+	})
+	require.NoError(t, err)
+	d, err := q.Enqueue(ctx, lax, customer("a@example.com"), nil) // renders: lax
+	require.NoError(t, err)
+	workUntilIdle(t, q, testWorker(3)) // the Queue's Compiler is strict
+	got, err := q.Get(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateFailed, got.State)
+	require.Len(t, got.Attempts, 1)
+	assert.Equal(t, webhook.ClassInvalid, got.Attempts[0].Class)
+	assert.Empty(t, rc.seen())
+
+	// With the Compiler the action was made with, a re-send goes out.
+	laxQ, err := OpenSQLite(ctx, path)
+	require.NoError(t, err)
+	defer laxQ.Close()
+	laxQ.Compiler = &webhook.Compiler{Lax: true}
+	_, err = laxQ.Resend(ctx, d.ID, nil)
+	require.NoError(t, err)
+	workUntilIdle(t, laxQ, testWorker(3))
+	got, err = laxQ.Get(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateDelivered, got.State)
+}

@@ -1,0 +1,161 @@
+package delivery
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkDeliver sends b.N deliveries to a local receiver, one op per
+// delivery, and reports deliveries per second:
+//
+//   - via=direct is the baseline: Sender.Send from 100 goroutines, nothing
+//     stored.
+//   - via=sqlite: deliveries queued beforehand (untimed) on SQLite, sent by
+//     one worker until idle.
+//   - via=postgres-2: the same on PostgreSQL with two workers, each with its
+//     own pool and River client, as two processes would have.
+//   - via=postgres-2-processes: two worker processes, their startup timed
+//     too.
+//
+// Run with -benchtime 10000x; compare with benchstat -col /via.
+func BenchmarkDeliver(b *testing.B) {
+	b.Run("via=direct", func(b *testing.B) {
+		rc := newReceiver(b, nil)
+		action := testAction(b, rc.URL, webhook.SendingAutomatic)
+		w := testWorker(0)
+		r, err := newRunner(nil, w)
+		require.NoError(b, err)
+		reqs := make(chan *webhook.Request, b.N)
+		for i := range b.N {
+			req, err := action.Render(customer("p" + itoa(i) + "@example.com"))
+			require.NoError(b, err)
+			reqs <- req
+		}
+		close(reqs)
+		b.ReportAllocs()
+		b.ResetTimer()
+		var wg sync.WaitGroup
+		for range defaultConcurrency {
+			wg.Go(func() {
+				for req := range reqs {
+					res, err := r.send(context.Background(), req)
+					if err != nil || !res.Delivered() {
+						b.Error("not delivered", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	})
+	b.Run("via=sqlite", func(b *testing.B) {
+		q, dsn := openSQLiteTest(b)
+		benchmarkWork(b, q, dsn, 1)
+	})
+	b.Run("via=postgres-2", func(b *testing.B) {
+		q, dsn := openPostgresTest(b)
+		benchmarkWork(b, q, dsn, 2)
+	})
+	b.Run("via=postgres-2-processes", func(b *testing.B) {
+		// Two worker processes, timed from their start (startup included)
+		// until both have exited idle.
+		q, dsn := openPostgresTest(b)
+		rc := newReceiver(b, nil)
+		enqueueMany(b, q, testAction(b, rc.URL, webhook.SendingAutomatic), b.N, nil)
+		b.ResetTimer()
+		cfg := helperConfig{DSN: dsn, UntilIdle: true}
+		p1, p2 := startWorker(b, cfg), startWorker(b, cfg)
+		n := p1.wait(b, 10*time.Minute) + p2.wait(b, 10*time.Minute)
+		b.StopTimer()
+		require.Equal(b, b.N, n)
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	})
+}
+
+// benchmarkWork queues b.N deliveries, then times workers sending them.
+func benchmarkWork(b *testing.B, q *Queue, dsn string, workers int) {
+	ctx := context.Background()
+	rc := newReceiver(b, nil)
+	action := testAction(b, rc.URL, webhook.SendingAutomatic)
+	enqueueMany(b, q, action, b.N, nil)
+	queues := []*Queue{q}
+	for range workers - 1 {
+		// Another pool and River client on the same database.
+		other, err := Open(ctx, dsn)
+		require.NoError(b, err)
+		b.Cleanup(func() { other.Close() })
+		queues = append(queues, other)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, wq := range queues {
+		wg.Go(func() { workUntilIdle(b, wq, testWorker(0)) })
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	require.Len(b, rc.seen(), b.N)
+}
+
+// enqueueMany queues n deliveries from four goroutines.
+func enqueueMany(b testing.TB, q *Queue, action *webhook.Action, n int, opts *EnqueueOptions) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < n; i += 4 {
+				_, err := q.Enqueue(context.Background(), action, customer("p"+itoa(i)+"@example.com"), opts)
+				require.NoError(b, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkEnqueue queues one automatic delivery per op, from one
+// goroutine: a transaction with the delivery and its River job.
+func BenchmarkEnqueue(b *testing.B) {
+	for _, be := range backends {
+		b.Run("db="+be.name, func(b *testing.B) {
+			ctx := context.Background()
+			q, _ := be.open(b)
+			action := testAction(b, "https://example.com", webhook.SendingAutomatic)
+			data := customer("ada@example.com")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				_, err := q.Enqueue(ctx, action, data, nil)
+				require.NoError(b, err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkScheduledMemory measures a worker process that runs for five
+// seconds beside n deliveries scheduled an hour ahead: its memory must not
+// grow with n. Run with -benchtime 1x; the metrics are the process's peak
+// RSS and its heap in use at the end.
+func BenchmarkScheduledMemory(b *testing.B) {
+	for _, be := range backends {
+		for _, n := range []int{1000, 100000} {
+			b.Run("db="+be.name+"/scheduled="+itoa(n), func(b *testing.B) {
+				q, dsn := be.open(b)
+				action := testAction(b, "https://example.com", webhook.SendingAutomatic)
+				enqueueMany(b, q, action, n, &EnqueueOptions{SendAt: time.Now().Add(time.Hour)})
+				b.ResetTimer()
+				for range b.N {
+					p := startWorker(b, helperConfig{DSN: dsn, For: 5 * time.Second})
+					p.wait(b, time.Minute)
+					b.ReportMetric(float64(p.reported("peak_rss_kb"))/1024, "peak-RSS-MiB")
+					b.ReportMetric(float64(p.reported("heap_inuse"))/(1<<20), "heap-MiB")
+				}
+			})
+		}
+	}
+}

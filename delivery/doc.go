@@ -1,0 +1,70 @@
+// Package delivery sends webhook actions durably: queued in a database, sent
+// by workers with retries that outlive restarts, kept in a delivery log.
+// It does for a Go service what Customer.io's webhook action does around
+// the request itself: drafts held until someone sends them, a "Sent tab"
+// with every attempt, re-sends with current data, and a retry schedule of
+// hours that a deploy does not cut short.
+//
+//	q, err := delivery.OpenSQLite(ctx, "deliveries.db") // or OpenPostgres(ctx, url)
+//	if err != nil {
+//		return err
+//	}
+//	defer q.Close()
+//
+//	d, err := q.Enqueue(ctx, action, data, nil) // a draft unless the action sends automatically
+//	...
+//	err = q.Work(ctx, &delivery.Worker{ // until ctx ends
+//		Sender:      &webhook.Sender{Key: key},
+//		OnDelivered: func(ctx context.Context, d *delivery.Delivery) error { ... d.Attributes ... },
+//	})
+//
+// # Databases
+//
+// SQLite (OpenSQLite) is the default: one file, no server, pure Go. The
+// file is used in WAL mode through a single connection with a busy
+// timeout, so River's maintenance and the delivery log never lock each
+// other out, and several processes may share it. PostgreSQL (OpenPostgres)
+// has the same API, for many worker processes and machines. Both are
+// migrated on open: River's tables and the log's (liquidhook_delivery,
+// liquidhook_attempt).
+//
+// # Guarantees
+//
+// The delivery log is the truth; River (github.com/riverqueue/river) only
+// schedules. A River job carries nothing but a delivery's id, and every
+// change to a delivery commits in the same transaction as the River jobs it
+// implies: the first attempt's job with the delivery, the next attempt's
+// with the record of the last one, a cancelled job with the cancellation.
+// No transaction is held across an HTTP request.
+//
+// Each job run makes one attempt. Before the request goes out, the delivery
+// is marked sending (and committed); after it, the attempt is recorded and
+// the Worker's retry policy, given the attempt's number within its series,
+// decides: delivered, failed, or scheduled for a later attempt, which River
+// keeps across restarts. The policy and the attempt timeout are the
+// Worker's, applied when each attempt finishes, whatever was in force when
+// the delivery was queued.
+//
+// Delivery is at least once. A worker killed mid-request leaves its
+// delivery marked sending; once the job has been running for longer than
+// Worker.RescueAfter (by default the attempt timeout plus 40 seconds)
+// River's rescuer hands it to another worker, which records the lost
+// attempt (ClassInterrupted) and sends again, within a minute or two. Every
+// attempt of a delivery, re-sends included, carries its idempotency key, so
+// a receiver can recognise a duplicate. A job that runs after its delivery
+// moved on (cancelled, re-sent, finished) does nothing.
+//
+// A draft is never sent before Release. An operation the state does not
+// allow (cancelling a delivered delivery, releasing a scheduled one) or an
+// unknown id returns a *StateError or ErrNotFound and changes nothing.
+//
+// # Throughput
+//
+// Workers claim deliveries and record outcomes in batches: the attempts in
+// flight share one claim statement and one transaction for their outcomes,
+// so one SQLite connection, or a PostgreSQL server's commit rate, keeps up
+// with many attempts at once.
+//
+// None of River's types appear in this package's API, so River can be
+// upgraded or replaced without breaking its users.
+package delivery

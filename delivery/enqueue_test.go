@@ -1,0 +1,151 @@
+package delivery
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestEnqueueAutomaticIsDelivered(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, nil)
+		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("ada@example.com"),
+			&EnqueueOptions{Conversion: true, Metadata: map[string]string{"person": "42"}})
+		require.NoError(t, err)
+		assert.Equal(t, StateScheduled, d.State)
+		assert.NotEmpty(t, d.IdempotencyKey)
+
+		workUntilIdle(t, q, testWorker(0))
+
+		got, err := q.Get(ctx, d.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StateDelivered, got.State)
+		assert.Equal(t, d.IdempotencyKey, got.IdempotencyKey)
+		assert.True(t, got.Conversion)
+		assert.Equal(t, map[string]string{"person": "42"}, got.Metadata)
+		require.Len(t, got.Attempts, 1)
+		assert.Equal(t, 200, got.Attempts[0].Status)
+		assert.Equal(t, webhook.ErrorClass(""), got.Attempts[0].Class)
+		assert.Equal(t, 1, got.Attempts[0].Series)
+		assert.Equal(t, 1, got.Attempts[0].Number)
+		assert.Equal(t, `{"id": "lead-1"}`, string(got.Attempts[0].Response))
+
+		seen := rc.seen()
+		require.Len(t, seen, 1)
+		assert.Equal(t, d.IdempotencyKey, seen[0].Key)
+		assert.JSONEq(t, `{"email": "ada@example.com"}`, seen[0].Body)
+	})
+}
+
+func TestEnqueueDraftIsNeverSentBeforeRelease(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, nil)
+		// A draft by the action's default, and one held by the option.
+		byAction, err := q.Enqueue(ctx, testAction(t, rc.URL, ""), customer("a@example.com"), nil)
+		require.NoError(t, err)
+		byOption, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("b@example.com"), &EnqueueOptions{Draft: true})
+		require.NoError(t, err)
+		for _, d := range []*Delivery{byAction, byOption} {
+			assert.Equal(t, StateDraft, d.State)
+		}
+
+		workUntilIdle(t, q, testWorker(0))
+		assert.Empty(t, rc.seen(), "a draft was sent before release")
+		for _, d := range []*Delivery{byAction, byOption} {
+			got, err := q.Get(ctx, d.ID)
+			require.NoError(t, err)
+			assert.Equal(t, StateDraft, got.State)
+			assert.Empty(t, got.Attempts)
+		}
+
+		released, err := q.Release(ctx, byOption.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StateScheduled, released.State)
+		workUntilIdle(t, q, testWorker(0))
+
+		seen := rc.seen()
+		require.Len(t, seen, 1, "only the released draft is sent")
+		assert.Equal(t, byOption.IdempotencyKey, seen[0].Key)
+		got, err := q.Get(ctx, byOption.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StateDelivered, got.State)
+		still, err := q.Get(ctx, byAction.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StateDraft, still.State)
+	})
+}
+
+func TestEnqueueSendAtWaits(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, nil)
+		at := time.Now().Add(700 * time.Millisecond)
+		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), &EnqueueOptions{SendAt: at})
+		require.NoError(t, err)
+		assert.WithinDuration(t, at, d.NextAt, time.Millisecond)
+
+		workUntilIdle(t, q, testWorker(0))
+		seen := rc.seen()
+		require.Len(t, seen, 1)
+		assert.False(t, seen[0].At.Before(at), "sent at %v, before %v", seen[0].At, at)
+	})
+}
+
+func TestEnqueueRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	ctx := context.Background()
+	badBody, err := webhook.Compile(webhook.Spec{URL: "https://example.com", Body: `{"email": {{ customer.email }}`})
+	require.NoError(t, err)
+	good, err := webhook.Compile(webhook.Spec{URL: "https://example.com", Body: `{}`})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name    string
+		action  *webhook.Action
+		data    map[string]any
+		opts    *EnqueueOptions
+		wantErr error
+	}{
+		{"nil action", nil, nil, nil, ErrNilAction},
+		{"body that is not JSON", badBody, customer("x"), nil, webhook.ErrInvalidBody},
+		{"key with a newline", good, nil, &EnqueueOptions{IdempotencyKey: "a\nb"}, ErrInvalidKey},
+		{"key too long", good, nil, &EnqueueOptions{IdempotencyKey: string(make([]byte, 300))}, ErrInvalidKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := q.Enqueue(ctx, tt.action, tt.data, tt.opts)
+			require.ErrorIs(t, err, tt.wantErr)
+		})
+	}
+	t.Run("data that is not JSON", func(t *testing.T) {
+		_, err := q.Enqueue(ctx, good, map[string]any{"f": func() {}}, nil)
+		require.ErrorContains(t, err, "data is not JSON")
+	})
+	all, err := q.List(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, all, "a refused enqueue left a delivery behind")
+}
+
+func TestEnqueueKeepsTheGivenKey(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	rc := newReceiver(t, nil)
+	d, err := q.Enqueue(context.Background(), testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"),
+		&EnqueueOptions{IdempotencyKey: "order-1234"})
+	require.NoError(t, err)
+	workUntilIdle(t, q, testWorker(0))
+	seen := rc.seen()
+	require.Len(t, seen, 1)
+	assert.Equal(t, "order-1234", seen[0].Key)
+	assert.Equal(t, "order-1234", d.IdempotencyKey)
+}

@@ -1,0 +1,219 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const deliveryColumns = `id, state, spec, data, idempotency_key, conversion, metadata, attributes,
+	series, coalesce(next_at, 0), last_error, created_at, updated_at`
+
+// scanDelivery reads one row of deliveryColumns.
+func scanDelivery(s scanner) (*Delivery, error) {
+	var (
+		d                          Delivery
+		state, spec, data, meta    string
+		attrs                      sql.NullString
+		nextAt, createdAt, updated int64
+	)
+	err := s.Scan(&d.ID, &state, &spec, &data, &d.IdempotencyKey, &d.Conversion, &meta, &attrs,
+		&d.Series, &nextAt, &d.LastError, &createdAt, &updated)
+	if err != nil {
+		return nil, err
+	}
+	d.State = State(state)
+	if d.Spec, err = decodeSpec(spec); err != nil {
+		return nil, err
+	}
+	if d.Data, err = decodeData([]byte(data)); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(meta), &d.Metadata); err != nil {
+		return nil, fmt.Errorf("delivery: stored metadata: %w", err)
+	}
+	if attrs.Valid {
+		if err := json.Unmarshal([]byte(attrs.String), &d.Attributes); err != nil {
+			return nil, fmt.Errorf("delivery: stored attributes: %w", err)
+		}
+	}
+	d.NextAt = fromMicros(nextAt)
+	d.CreatedAt = fromMicros(createdAt)
+	d.UpdatedAt = fromMicros(updated)
+	d.Attempts = []Attempt{}
+	return &d, nil
+}
+
+// Get returns the delivery with its attempts, oldest first, across
+// re-sends. An unknown id returns an error matching ErrNotFound.
+func (q *Queue) Get(ctx context.Context, id int64) (*Delivery, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	d, err := scanDelivery(q.s.db().queryRow(ctx,
+		`SELECT `+deliveryColumns+` FROM liquidhook_delivery WHERE id = ?`, id))
+	if isNoRows(err) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery: get %d: %w", id, err)
+	}
+	if err := q.loadAttempts(ctx, []*Delivery{d}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ListOptions filters and pages List. The zero value lists the first 100
+// deliveries.
+type ListOptions struct {
+	// States keeps deliveries in any of these states. Empty keeps all.
+	States []State
+
+	// Metadata keeps deliveries whose metadata holds every one of these
+	// keys with exactly this value.
+	Metadata map[string]string
+
+	// After keeps deliveries whose ID is greater, for paging: pass the last
+	// ID of the previous page.
+	After int64
+
+	// Limit caps how many are returned. Defaults to 100; at most 1,000.
+	Limit int
+}
+
+// Maximum and default page sizes of List.
+const (
+	listDefaultLimit = 100
+	listMaxLimit     = 1000
+)
+
+// List returns deliveries in ID order (oldest first), each with its
+// attempts.
+func (q *Queue) List(ctx context.Context, opts *ListOptions) ([]*Delivery, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		opts = &ListOptions{}
+	}
+	var (
+		where []string
+		args  []any
+	)
+	where = append(where, "id > ?")
+	args = append(args, opts.After)
+	if len(opts.States) > 0 {
+		marks := make([]string, len(opts.States))
+		for i, s := range opts.States {
+			if _, err := ParseState(string(s)); err != nil {
+				return nil, err
+			}
+			marks[i] = "?"
+			args = append(args, string(s))
+		}
+		where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
+	}
+	if len(opts.Metadata) > 0 {
+		filter, err := encodeJSON(opts.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		if q.s.dialect() == dialectPostgres {
+			where = append(where, "metadata::jsonb @> ?::jsonb")
+		} else {
+			// Every pair of the filter appears in the row's metadata.
+			where = append(where, `NOT EXISTS (
+	SELECT 1 FROM json_each(?) AS f
+	WHERE NOT EXISTS (
+		SELECT 1 FROM json_each(liquidhook_delivery.metadata) AS m
+		WHERE m.key = f.key AND m.value = f.value))`)
+		}
+		args = append(args, filter)
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = listDefaultLimit
+	}
+	limit = min(limit, listMaxLimit)
+	args = append(args, limit)
+
+	rs, err := q.s.db().query(ctx, `SELECT `+deliveryColumns+` FROM liquidhook_delivery
+WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: list: %w", err)
+	}
+	var out []*Delivery
+	for rs.Next() {
+		d, err := scanDelivery(rs)
+		if err != nil {
+			rs.Close()
+			return nil, fmt.Errorf("delivery: list: %w", err)
+		}
+		out = append(out, d)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("delivery: list: %w", err)
+	}
+	if err := q.loadAttempts(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loadAttempts fills each delivery's Attempts, oldest first.
+func (q *Queue) loadAttempts(ctx context.Context, ds []*Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*Delivery, len(ds))
+	marks := make([]string, 0, len(ds))
+	args := make([]any, 0, len(ds))
+	for _, d := range ds {
+		byID[d.ID] = d
+		marks = append(marks, "?")
+		args = append(args, d.ID)
+	}
+	rs, err := q.s.db().query(ctx, `
+SELECT delivery_id, series, number, started_at, duration, status, class, retry_after, wait, error, response
+FROM liquidhook_attempt WHERE delivery_id IN (`+strings.Join(marks, ", ")+`) ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("delivery: attempts: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var (
+			a        Attempt
+			id       int64
+			start    int64
+			class    string
+			duration int64
+			after    int64
+			wait     int64
+		)
+		if err := rs.Scan(&id, &a.Series, &a.Number, &start, &duration, &a.Status, &class,
+			&after, &wait, &a.Error, &a.Response); err != nil {
+			return fmt.Errorf("delivery: attempts: %w", err)
+		}
+		a.Start = fromMicros(start)
+		a.Duration, a.RetryAfter, a.Wait = durationOf(duration), durationOf(after), durationOf(wait)
+		a.Class = errorClass(class)
+		if d := byID[id]; d != nil {
+			d.Attempts = append(d.Attempts, a)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("delivery: attempts: %w", err)
+	}
+	return nil
+}
+
+func isNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows)
+}

@@ -1,0 +1,201 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/liquidhook/webhook"
+	"github.com/stretchr/testify/require"
+)
+
+// envPostgres names the variable that switches the PostgreSQL tests on.
+const envPostgres = "LIQUIDHOOK_TEST_POSTGRES"
+
+// backend opens a fresh, empty Queue for one test.
+type backend struct {
+	name string
+	open func(t testing.TB) (q *Queue, dsn string)
+}
+
+var backends = []backend{
+	{"sqlite", openSQLiteTest},
+	{"postgres", openPostgresTest},
+}
+
+// forEachBackend runs fn as a parallel subtest on each database.
+func forEachBackend(t *testing.T, fn func(t *testing.T, q *Queue)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			q, _ := b.open(t)
+			fn(t, q)
+		})
+	}
+}
+
+func openSQLiteTest(t testing.TB) (*Queue, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "deliveries.db")
+	q, err := OpenSQLite(context.Background(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { q.Close() })
+	return q, path
+}
+
+// postgresTestURL returns a URL whose search_path is a new schema, dropped
+// when the test ends, so tests and other packages sharing the server never
+// see each other's rows. Without LIQUIDHOOK_TEST_POSTGRES the test skips;
+// with it set and the server unreachable, it fails.
+func postgresTestURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(envPostgres)
+	if base == "" {
+		t.Skip(envPostgres + " is unset: skipping the PostgreSQL test (set it to a postgres:// URL to run it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(t, err, "%s is set but the server is unreachable", envPostgres)
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "liquidhook_test_" + hex.EncodeToString(b[:])
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	qs := u.Query()
+	qs.Set("search_path", schema)
+	if !qs.Has("pool_max_conns") {
+		qs.Set("pool_max_conns", "8")
+	}
+	u.RawQuery = qs.Encode()
+	return u.String()
+}
+
+func openPostgresTest(t testing.TB) (*Queue, string) {
+	t.Helper()
+	dsn := postgresTestURL(t)
+	q, err := OpenPostgres(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { q.Close() })
+	return q, dsn
+}
+
+// request is one request a receiver saw.
+type request struct {
+	Key  string
+	Body string
+	At   time.Time
+}
+
+// receiver is a local webhook receiver that records every request and
+// answers with respond (200 {"id": "lead-<n>"} by default).
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []request
+	respond  func(w http.ResponseWriter, r *http.Request, n int)
+}
+
+func newReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	t.Helper()
+	rc := &receiver{respond: respond}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body)) // for respond
+		rc.mu.Lock()
+		rc.requests = append(rc.requests, request{Key: r.Header.Get(webhook.HeaderIdempotencyKey), Body: string(body), At: time.Now()})
+		n := len(rc.requests)
+		rc.mu.Unlock()
+		if rc.respond != nil {
+			rc.respond(w, r, n)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id": "lead-`+strconv.Itoa(n)+`"}`)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) seen() []request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]request(nil), rc.requests...)
+}
+
+// testAction compiles a JSON webhook to url that sends the customer's email
+// and maps the response's id.
+func testAction(t testing.TB, url string, sending webhook.Sending) *webhook.Action {
+	t.Helper()
+	a, err := webhook.Compile(webhook.Spec{
+		URL:      url + "/hook",
+		Body:     `{"email": "{{ customer.email }}"}`,
+		Response: map[string]string{"lead_id": "{{ response.id }}"},
+		Sending:  sending,
+	})
+	require.NoError(t, err)
+	return a
+}
+
+func customer(email string) map[string]any {
+	return map[string]any{"customer": map[string]any{"email": email}}
+}
+
+// fastPolicy retries what the core's Retryable retries, up to retries
+// times, after a few milliseconds.
+func fastPolicy(retries int) webhook.RetryPolicy {
+	return webhook.RetryFunc(func(a webhook.Attempt) (time.Duration, bool) {
+		if !webhook.Retryable(a) || a.Number > retries {
+			return 0, false
+		}
+		return 5 * time.Millisecond, true
+	})
+}
+
+// testWorker returns a Worker for a local receiver with a fast policy.
+func testWorker(retries int) *Worker {
+	return &Worker{
+		Sender:   &webhook.Sender{AllowPrivate: true, RetryPolicy: fastPolicy(retries), Timeout: 2 * time.Second},
+		testOnly: true,
+	}
+}
+
+// workUntilIdle runs w until idle, failing the test after a minute.
+func workUntilIdle(t testing.TB, q *Queue, w *Worker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, q.WorkUntilIdle(ctx, w))
+	require.NoError(t, ctx.Err(), "the queue did not become idle")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,65 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// River queues of this package, apart from any an application runs on the
+// same database.
+const (
+	riverQueueSend = "liquidhook"
+	riverQueueHook = "liquidhook_hook"
+)
+
+// sendArgs is the River job that makes a delivery's next attempt. It
+// carries only the delivery's id: everything else is read from the delivery
+// log when the job runs, so the worker's policy applies whatever was true
+// when the job was queued.
+type sendArgs struct {
+	DeliveryID int64 `json:"delivery_id"`
+}
+
+func (sendArgs) Kind() string { return "liquidhook_send" }
+
+// InsertOpts puts send jobs in their own queue. River's attempts count
+// only runs that ended without recording an outcome (a crash, a database
+// error); the delivery's own retries are new jobs.
+func (sendArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: riverQueueSend, MaxAttempts: 25}
+}
+
+// hookEvent names the hook a hook job calls.
+type hookEvent string
+
+const (
+	hookDelivered hookEvent = "delivered"
+	hookFailed    hookEvent = "failed"
+)
+
+// hookArgs is the River job that calls OnDelivered or OnFailed. It is
+// queued in the transaction that records the outcome, so the hook runs at
+// least once however the worker stops.
+type hookArgs struct {
+	DeliveryID int64     `json:"delivery_id"`
+	Event      hookEvent `json:"event"`
+}
+
+func (hookArgs) Kind() string { return "liquidhook_hook" }
+
+func (hookArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: riverQueueHook, MaxAttempts: 25}
+}
+
+// scheduleAhead is River's scheduler interval: a job queued for later
+// becomes available within this long after it is due. A job due sooner is
+// queued available now, and the worker snoozes it until it is due, which
+// River wakes on time.
+const scheduleAhead = 5 * time.Second
+
+// insertSendJob queues the job for a delivery's next attempt, due at due.
+func insertSendJob(ctx context.Context, tx txn, id int64, due, now time.Time) (int64, error) {
+	return tx.insertJob(ctx, sendArgs{DeliveryID: id}, scheduleOpts(due, now))
+}

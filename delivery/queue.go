@@ -1,0 +1,111 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/liquidhook/webhook"
+)
+
+// Queue is a durable delivery queue and its delivery log, on SQLite or
+// PostgreSQL. Enqueue and the other operations may be called from any
+// number of goroutines and processes; Work sends what is due. A Queue is
+// safe for concurrent use.
+type Queue struct {
+	// Compiler compiles the stored actions, for each attempt and for
+	// Resend's check. Give it the settings the actions were compiled with
+	// (Lax, limits); set it before using the Queue. Defaults to the
+	// settings of webhook.Compile.
+	Compiler *webhook.Compiler
+
+	s       store
+	actions actionCache
+	closed  atomic.Bool
+	now     func() time.Time
+}
+
+func newQueue(s store) *Queue {
+	return &Queue{s: s, now: time.Now}
+}
+
+// ErrClosed is returned by the operations of a closed Queue.
+var ErrClosed = errors.New("delivery: queue is closed")
+
+// ErrInvalidDatabase is returned by the Open functions for a SQLite path or
+// PostgreSQL URL that cannot name a database. Errors never repeat a URL's
+// password.
+var ErrInvalidDatabase = errors.New("delivery: invalid database")
+
+// Open opens the database that dsn names: a postgres:// or postgresql://
+// URL (OpenPostgres), or else a SQLite file path (OpenSQLite).
+func Open(ctx context.Context, dsn string) (*Queue, error) {
+	if IsPostgresURL(dsn) {
+		return OpenPostgres(ctx, dsn)
+	}
+	return OpenSQLite(ctx, dsn)
+}
+
+// IsPostgresURL reports whether dsn is a PostgreSQL URL rather than a
+// SQLite path.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Close closes the database. Call it after every Work call on q has
+// returned; further operations return ErrClosed.
+func (q *Queue) Close() error {
+	if q.closed.Swap(true) {
+		return nil
+	}
+	q.s.close()
+	return nil
+}
+
+func (q *Queue) check() error {
+	if q == nil || q.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// actionCache keeps compiled actions by their stored spec, so a worker
+// compiles each distinct action once rather than once per attempt. A Queue
+// has one Compiler, so the spec alone is the key.
+type actionCache struct {
+	mu sync.Mutex
+	m  map[string]*webhook.Action
+}
+
+// actionCacheSize bounds the cache; when it fills, it starts over.
+const actionCacheSize = 256
+
+func (c *actionCache) get(comp *webhook.Compiler, specJSON string) (*webhook.Action, error) {
+	c.mu.Lock()
+	a, ok := c.m[specJSON]
+	c.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	spec, err := decodeSpec(specJSON)
+	if err != nil {
+		return nil, err
+	}
+	if comp == nil {
+		comp = &webhook.Compiler{}
+	}
+	a, err = comp.Compile(spec)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= actionCacheSize {
+		c.m = make(map[string]*webhook.Action)
+	}
+	c.m[specJSON] = a
+	c.mu.Unlock()
+	return a, nil
+}

@@ -1,0 +1,352 @@
+package delivery
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riverqueue/river"
+)
+
+// The two writes of every attempt, each done for a whole batch of
+// attempts in one statement: the claim that marks deliveries sending
+// before their requests go out, and the record of their outcomes. SQLite
+// reads a batch from a JSON array (json_each), PostgreSQL from arrays
+// (unnest); the statements are otherwise the same.
+
+// claimOp asks to mark one delivery sending for one job.
+type claimOp struct {
+	id, jobID int64
+	// Set by the batch.
+	found bool
+	c     claimed
+	now   time.Time
+}
+
+// claimed is what an attempt needs from the delivery log.
+type claimed struct {
+	id             int64
+	spec, data     string
+	key            string
+	series         int
+	seriesAttempts int
+	interruptedAt  int64
+}
+
+// In the SQLite statements, the unary + keeps the planner from reading the
+// state index (every row of a busy queue) instead of probing by id.
+const claimSQLite = `
+UPDATE liquidhook_delivery
+SET state = 'sending', sending_at = ?1, updated_at = ?1,
+	interrupted_at = CASE WHEN state = 'sending' THEN sending_at ELSE NULL END
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS job_id FROM json_each(?2)) AS c
+WHERE liquidhook_delivery.id = c.id AND liquidhook_delivery.job_id = c.job_id
+	AND +state IN ('scheduled', 'sending') AND coalesce(next_at, 0) <= ?1
+RETURNING liquidhook_delivery.id, spec, data, idempotency_key, series, series_attempts,
+	coalesce(interrupted_at, 0)`
+
+const claimPostgres = `
+UPDATE liquidhook_delivery AS d
+SET state = 'sending', sending_at = $1, updated_at = $1,
+	interrupted_at = CASE WHEN d.state = 'sending' THEN d.sending_at ELSE NULL END
+FROM unnest($2::bigint[], $3::bigint[]) AS c(id, job_id)
+WHERE d.id = c.id AND d.job_id = c.job_id
+	AND d.state IN ('scheduled', 'sending') AND coalesce(d.next_at, 0) <= $1
+RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
+	coalesce(d.interrupted_at, 0)`
+
+// claimBatch marks the batch's deliveries sending, those whose job it still
+// is and that are due, in one statement.
+func (r *runner) claimBatch(ctx context.Context, ops []*claimOp) error {
+	for _, group := range byDelivery(ops, func(op *claimOp) int64 { return op.id }) {
+		if err := r.claimGroup(ctx, group); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byDelivery splits a batch into groups in which no delivery appears twice,
+// so that each statement's rows can be told apart by delivery. A delivery
+// appears twice when a stale job (say, one rescued from a killed worker
+// after its delivery moved on) runs beside the delivery's current job.
+func byDelivery[T any](ops []T, id func(T) int64) [][]T {
+	groups := [][]T{nil}
+	seen := make(map[int64]int, len(ops))
+	for _, op := range ops {
+		g := seen[id(op)]
+		seen[id(op)] = g + 1
+		if g == len(groups) {
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], op)
+	}
+	return groups
+}
+
+func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
+	now := r.q.now()
+	byID := make(map[int64]*claimOp, len(ops))
+	var (
+		q    string
+		args []any
+	)
+	if r.q.s.dialect() == dialectPostgres {
+		ids, jobs := make([]int64, len(ops)), make([]int64, len(ops))
+		for i, op := range ops {
+			ids[i], jobs[i] = op.id, op.jobID
+		}
+		q, args = claimPostgres, []any{toMicros(now), ids, jobs}
+	} else {
+		pairs := make([][2]int64, len(ops))
+		for i, op := range ops {
+			pairs[i] = [2]int64{op.id, op.jobID}
+		}
+		b, err := json.Marshal(pairs)
+		if err != nil {
+			return err
+		}
+		q, args = claimSQLite, []any{toMicros(now), string(b)}
+	}
+	for _, op := range ops {
+		op.found, op.now = false, now
+		byID[op.id] = op
+	}
+	rs, err := r.q.s.db().query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var c claimed
+		if err := rs.Scan(&c.id, &c.spec, &c.data, &c.key, &c.series, &c.seriesAttempts, &c.interruptedAt); err != nil {
+			return err
+		}
+		if op := byID[c.id]; op != nil {
+			op.found, op.c = true, c
+		}
+	}
+	return rs.Err()
+}
+
+// finishOp records one attempt and the state it leaves its delivery in.
+type finishOp struct {
+	id, jobID  int64
+	state      State
+	due        time.Time // when scheduled
+	attributes *string   // JSON, when delivered with a mapping
+	attempt    Attempt
+	hook       bool // queue a hook call
+	// Set by the batch: another run had taken the delivery over, so only
+	// the attempt was recorded.
+	lost bool
+}
+
+const finishSQLite = `
+UPDATE liquidhook_delivery
+SET state = f.state, job_id = f.next_job, next_at = f.next_at, sending_at = NULL, interrupted_at = NULL,
+	attempts = attempts + 1, series_attempts = series_attempts + 1,
+	attributes = f.attributes, last_error = f.last_error, updated_at = ?1
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS job_id, value ->> 2 AS state, value ->> 3 AS next_job,
+	value ->> 4 AS next_at, value ->> 5 AS attributes, value ->> 6 AS last_error
+	FROM json_each(?2)) AS f
+WHERE liquidhook_delivery.id = f.id AND liquidhook_delivery.job_id = f.job_id
+	AND +liquidhook_delivery.state = 'sending'
+RETURNING liquidhook_delivery.id`
+
+const finishPostgres = `
+UPDATE liquidhook_delivery AS d
+SET state = f.state, job_id = f.next_job, next_at = f.next_at, sending_at = NULL, interrupted_at = NULL,
+	attempts = d.attempts + 1, series_attempts = d.series_attempts + 1,
+	attributes = f.attributes, last_error = f.last_error, updated_at = $1
+FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[])
+	AS f(id, job_id, state, next_job, next_at, attributes, last_error)
+WHERE d.id = f.id AND d.job_id = f.job_id AND d.state = 'sending'
+RETURNING d.id`
+
+const attemptsSQLite = `
+INSERT INTO liquidhook_attempt
+	(delivery_id, series, number, started_at, duration, status, class, retry_after, wait, error, response)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+	value ->> 7, value ->> 8, value ->> 9, unhex(value ->> 10)
+FROM json_each(?)`
+
+const attemptsPostgres = `
+INSERT INTO liquidhook_attempt
+	(delivery_id, series, number, started_at, duration, status, class, retry_after, wait, error, response)
+SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::bigint[], $5::bigint[], $6::int[], $7::text[],
+	$8::bigint[], $9::bigint[], $10::text[], $11::bytea[])`
+
+// finishBatch records a batch of outcomes in one transaction: the next
+// attempts' jobs, the deliveries' new states, the attempts and the hook
+// calls commit together or not at all.
+func (r *runner) finishBatch(ctx context.Context, ops []*finishOp) error {
+	now := r.q.now()
+	return r.q.s.inTx(ctx, func(tx txn) error {
+		for _, group := range byDelivery(ops, func(op *finishOp) int64 { return op.id }) {
+			if err := r.finishGroup(ctx, tx, group, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (r *runner) finishGroup(ctx context.Context, tx txn, ops []*finishOp, now time.Time) error {
+	var jobs []river.InsertManyParams
+	for _, op := range ops {
+		op.lost = false
+		if op.state == StateScheduled {
+			jobs = append(jobs, river.InsertManyParams{Args: sendArgs{DeliveryID: op.id}, InsertOpts: scheduleOpts(op.due, now)})
+		}
+	}
+	var next map[int64]int64
+	if len(jobs) > 0 {
+		var err error
+		if next, err = tx.insertJobs(ctx, jobs); err != nil {
+			return err
+		}
+	}
+
+	updated, err := r.updateFinished(ctx, tx, ops, next, now)
+	if err != nil {
+		return err
+	}
+	if err := r.insertAttempts(ctx, tx, ops); err != nil {
+		return err
+	}
+	var hooks []river.InsertManyParams
+	for _, op := range ops {
+		if !updated[op.id] {
+			op.lost = true
+			continue
+		}
+		if op.hook {
+			ev := hookDelivered
+			if op.state == StateFailed {
+				ev = hookFailed
+			}
+			hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev}})
+		}
+	}
+	if len(hooks) > 0 {
+		if _, err := tx.insertJobs(ctx, hooks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// updateFinished moves each delivery to its new state, if its job still
+// holds it, and returns the ids it moved.
+func (r *runner) updateFinished(ctx context.Context, tx txn, ops []*finishOp, next map[int64]int64, now time.Time) (map[int64]bool, error) {
+	var (
+		q    string
+		args []any
+	)
+	if r.q.s.dialect() == dialectPostgres {
+		n := len(ops)
+		ids, jobs, nextJobs, nextAts := make([]int64, n), make([]int64, n), make([]*int64, n), make([]*int64, n)
+		states, attrs, errs := make([]string, n), make([]*string, n), make([]string, n)
+		for i, op := range ops {
+			ids[i], jobs[i], states[i], attrs[i], errs[i] = op.id, op.jobID, string(op.state), op.attributes, op.attempt.Error
+			if op.state == StateScheduled {
+				j, at := next[op.id], toMicros(op.due)
+				nextJobs[i], nextAts[i] = &j, &at
+			}
+		}
+		q, args = finishPostgres, []any{toMicros(now), ids, jobs, states, nextJobs, nextAts, attrs, errs}
+	} else {
+		rows := make([][7]any, len(ops))
+		for i, op := range ops {
+			var nextJob, nextAt any
+			if op.state == StateScheduled {
+				nextJob, nextAt = next[op.id], toMicros(op.due)
+			}
+			var attrs any
+			if op.attributes != nil {
+				attrs = *op.attributes
+			}
+			rows[i] = [7]any{op.id, op.jobID, string(op.state), nextJob, nextAt, attrs, op.attempt.Error}
+		}
+		b, err := json.Marshal(rows)
+		if err != nil {
+			return nil, err
+		}
+		q, args = finishSQLite, []any{toMicros(now), string(b)}
+	}
+	rs, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	updated := make(map[int64]bool, len(ops))
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			return nil, err
+		}
+		updated[id] = true
+	}
+	return updated, rs.Err()
+}
+
+// insertAttempts records every attempt of the batch, including those whose
+// delivery another run took over: the attempt happened.
+func (r *runner) insertAttempts(ctx context.Context, tx txn, ops []*finishOp) error {
+	if r.q.s.dialect() == dialectPostgres {
+		n := len(ops)
+		ids, series, numbers, starts, durs := make([]int64, n), make([]int32, n), make([]int32, n), make([]int64, n), make([]int64, n)
+		statuses, classes, afters, waits, errs, bodies := make([]int32, n), make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([][]byte, n)
+		for i, op := range ops {
+			a := op.attempt
+			ids[i], series[i], numbers[i], starts[i], durs[i] = op.id, int32(a.Series), int32(a.Number), toMicros(a.Start), int64(a.Duration)
+			statuses[i], classes[i], afters[i], waits[i], errs[i], bodies[i] = int32(a.Status), string(a.Class), int64(a.RetryAfter), int64(a.Wait), a.Error, a.Response
+		}
+		_, err := tx.exec(ctx, attemptsPostgres, ids, series, numbers, starts, durs, statuses, classes, afters, waits, errs, bodies)
+		return err
+	}
+	rows := make([][11]any, len(ops))
+	for i, op := range ops {
+		a := op.attempt
+		var body any
+		if a.Response != nil {
+			body = hex.EncodeToString(a.Response)
+		}
+		rows[i] = [11]any{op.id, a.Series, a.Number, toMicros(a.Start), int64(a.Duration), a.Status, string(a.Class),
+			int64(a.RetryAfter), int64(a.Wait), a.Error, body}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, attemptsSQLite, string(b))
+	return err
+}
+
+// scheduleOpts queues a job due at due: for later (River's scheduler makes
+// it available when due), or, when due within the scheduler's interval,
+// available now, to be snoozed by the worker until due.
+func scheduleOpts(due, now time.Time) *river.InsertOpts {
+	if due.Sub(now) > scheduleAhead {
+		return &river.InsertOpts{ScheduledAt: due}
+	}
+	return nil
+}
+
+// cleanText makes an error message storable as text in both databases:
+// valid UTF-8, without NUL bytes, and at most 1 KiB.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) > 1024 {
+		s = s[:1024]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}

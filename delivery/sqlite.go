@@ -1,0 +1,113 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // the pure Go SQLite driver, registered as "sqlite"
+)
+
+// sqliteBusyTimeoutMillis is how long a statement waits for another
+// process's write lock before failing. Several worker processes may share a
+// file; each write holds the lock for well under a millisecond.
+const sqliteBusyTimeoutMillis = 30000
+
+// OpenSQLite opens (creating it if missing) the SQLite database file at
+// path, brings its schema up to date (River's tables and the delivery log),
+// and returns a Queue on it. No server is needed.
+//
+// The file is put in WAL mode, statements wait for another process's lock
+// instead of failing, every transaction takes the write lock when it begins,
+// and the Queue uses a single connection: River's maintenance and the
+// delivery log would otherwise lock each other out. Several processes may
+// share the file; for many workers or machines, use OpenPostgres.
+func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty SQLite path", ErrInvalidDatabase)
+	}
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("%w: SQLite path %q: want a plain file path (no ?, # or file: URI)", ErrInvalidDatabase, path)
+	}
+	params := url.Values{}
+	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMillis))
+	params.Add("_pragma", "journal_mode(WAL)")
+	// NORMAL is durable across application crashes in WAL mode; only a power
+	// loss can roll back the last transactions.
+	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Add("_pragma", "foreign_keys(1)")
+	params.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("delivery: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("delivery: open %s: %w", path, err)
+	}
+
+	s, err := newRiverStore(&riverStore[*riversqlite.Driver, *sql.Tx]{
+		d:      dialectSQLite,
+		driver: riversqlite.New(db),
+		pool:   sqlExecer{db},
+		begin: func(ctx context.Context) (*sql.Tx, execer, error) {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			return tx, sqlExecer{tx}, nil
+		},
+		commit:  func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
+		abort:   func(_ context.Context, tx *sql.Tx) error { return tx.Rollback() },
+		closeDB: func() { db.Close() },
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := migrateSQLite(ctx, s); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("delivery: migrate %s: %w", path, err)
+	}
+	return newQueue(s), nil
+}
+
+// sqlConn is what *sql.DB and *sql.Tx share.
+type sqlConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+type sqlExecer struct{ c sqlConn }
+
+func (e sqlExecer) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := e.c.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (e sqlExecer) queryRow(ctx context.Context, q string, args ...any) scanner {
+	return e.c.QueryRowContext(ctx, q, args...)
+}
+
+func (e sqlExecer) query(ctx context.Context, q string, args ...any) (rows, error) {
+	r, err := e.c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }

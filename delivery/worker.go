@@ -1,0 +1,205 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/riverqueue/river"
+)
+
+// Worker configures Work: how attempts are sent and retried, and what the
+// application hears. The zero value sends with a default webhook.Sender and
+// its DefaultRetryPolicy, and calls nothing.
+type Worker struct {
+	// Sender sends each attempt: its transport, signing key, Timeout,
+	// response cap and private-address rules apply. Every job run makes
+	// exactly one attempt; Sender.RetryPolicy (DefaultRetryPolicy when nil)
+	// then decides, with the attempt's number within its series, whether
+	// and when the next one is made, through River's scheduling, so retries
+	// outlive the process. The policy and timeout in force are this
+	// Worker's when each attempt finishes, whatever was true at enqueue.
+	// Sender.OnAttempt is not called (see OnAttempt), and attempts that
+	// Sender.Logger reports are numbered from 1 in every job run.
+	// Defaults to a zero Sender.
+	Sender *webhook.Sender
+
+	// Concurrency is how many attempts are in flight at once in this
+	// process. Defaults to 100.
+	Concurrency int
+
+	// RescueAfter is how long an attempt may seem to be in flight before
+	// another worker takes the delivery over, assuming this one died: the
+	// request is then sent again with the same idempotency key. It must
+	// exceed the attempt timeout by a margin. Defaults to the attempt
+	// timeout plus 40 seconds, so a killed worker's deliveries resume
+	// within a minute or two.
+	RescueAfter time.Duration
+
+	// OnDelivered is called with a delivery that was delivered, with its
+	// mapped Attributes, so the application can update the person and move
+	// them on. OnFailed is called with one that failed after its last
+	// retry (no attributes). Each call runs as a River job queued in the
+	// transaction that recorded the outcome, so it happens at least once
+	// however the worker stops; an error returned is retried later with
+	// River's backoff, and the call's context ends after the attempt
+	// timeout plus 10 seconds. Calls are made by workers that set the
+	// hook, so give every worker process the same hooks. Hooks run
+	// concurrently.
+	OnDelivered func(ctx context.Context, d *Delivery) error
+	OnFailed    func(ctx context.Context, d *Delivery) error
+
+	// OnAttempt, if set, is called after each attempt is recorded, with the
+	// delivery as it now stands (without its Attempts). It is for progress
+	// and metrics: it is not retried, may be missed if the process stops,
+	// and is called from many goroutines at once.
+	OnAttempt func(d *Delivery, a Attempt)
+
+	// Logger receives River's warnings and errors. Nil logs nothing.
+	Logger *slog.Logger
+
+	// testOnly turns off River's startup jitter in tests.
+	testOnly bool
+	// jobMargin replaces the default margin of the job timeout over the
+	// attempt timeout in tests, so that rescue can come quickly.
+	jobMargin time.Duration
+}
+
+// Defaults of Worker.
+const (
+	defaultConcurrency    = 300
+	defaultAttemptTimeout = 4 * time.Second // the Sender's default
+	// jobMargin is added to the attempt timeout for River's job timeout: a
+	// job renders, sends and records, and only the send is bounded by the
+	// attempt timeout.
+	jobMargin = 10 * time.Second
+	// rescueMargin is added to the job timeout for the default RescueAfter.
+	rescueMargin = 30 * time.Second
+	// idlePoll is how often WorkUntilIdle looks for work left.
+	idlePoll = 100 * time.Millisecond
+	// fetchCooldown bounds how often River fetches jobs; a worker can start
+	// at most Concurrency attempts per cooldown.
+	fetchCooldown = 20 * time.Millisecond
+)
+
+// ErrRescueTooSoon is returned by Work when RescueAfter does not leave room
+// for an attempt to finish.
+var ErrRescueTooSoon = errors.New("delivery: RescueAfter must exceed the attempt timeout plus 10 seconds")
+
+// Work sends due deliveries until ctx is done, then stops taking new work,
+// lets attempts in flight finish and returns nil. Any number of Work calls,
+// in any number of processes, may share a database; each delivery is sent
+// by one of them at a time.
+func (q *Queue) Work(ctx context.Context, w *Worker) error {
+	return q.work(ctx, w, false)
+}
+
+// WorkUntilIdle is Work that also returns, with nil, once no delivery is
+// scheduled or sending (each is delivered, failed, cancelled or a draft)
+// and no hook of w is pending. Deliveries scheduled for later are waited
+// for.
+func (q *Queue) WorkUntilIdle(ctx context.Context, w *Worker) error {
+	return q.work(ctx, w, true)
+}
+
+func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
+	if err := q.check(); err != nil {
+		return err
+	}
+	if w == nil {
+		w = &Worker{}
+	}
+	r, err := newRunner(q, w)
+	if err != nil {
+		return err
+	}
+	logger := w.Logger
+	if logger == nil {
+		logger = discardLogger()
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &sendWorker{r: r})
+	river.AddWorker(workers, &hookWorker{r: r})
+	queues := map[string]river.QueueConfig{
+		riverQueueSend: {MaxWorkers: r.concurrency, FetchCooldown: fetchCooldown},
+	}
+	if r.hooks() {
+		queues[riverQueueHook] = river.QueueConfig{MaxWorkers: 10}
+	}
+	client, err := q.s.newWorkClient(&river.Config{
+		CancelledJobRetentionPeriod: 24 * time.Hour,
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
+		FetchCooldown:               fetchCooldown,
+		JobTimeout:                  r.jobTimeout,
+		Logger:                      logger,
+		Queues:                      queues,
+		RescueStuckJobsAfter:        r.rescueAfter,
+		TestOnly:                    w.testOnly,
+		Workers:                     workers,
+	})
+	if err != nil {
+		return fmt.Errorf("delivery: worker: %w", err)
+	}
+	r.start()
+	defer r.stop() // after the client has stopped: no job is left running
+	// Jobs run under a context that ends only on a hard stop, so that a
+	// cancelled ctx lets attempts in flight finish and be recorded.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("delivery: worker: %w", err)
+	}
+
+	var runErr error
+	if untilIdle {
+		runErr = q.waitIdle(ctx, r)
+	} else {
+		<-ctx.Done()
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.Background(), r.jobTimeout)
+	defer cancel()
+	if err := client.Stop(stopCtx); err != nil {
+		hard, cancelHard := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancelHard()
+		_ = client.StopAndCancel(hard)
+	}
+	return runErr
+}
+
+// waitIdle returns once nothing is left to do, or ctx is done.
+func (q *Queue) waitIdle(ctx context.Context, r *runner) error {
+	t := time.NewTicker(idlePoll)
+	defer t.Stop()
+	for {
+		idle, err := q.idle(ctx, r)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("delivery: worker: %w", err)
+		}
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (q *Queue) idle(ctx context.Context, r *runner) (bool, error) {
+	var busy int
+	err := q.s.db().queryRow(ctx, `SELECT count(*) FROM (
+	SELECT 1 FROM liquidhook_delivery WHERE state IN (?, ?) LIMIT 1) AS busy`,
+		string(StateScheduled), string(StateSending)).Scan(&busy)
+	if err != nil || busy > 0 {
+		return false, err
+	}
+	if !r.hooks() {
+		return true, nil
+	}
+	n, err := q.s.pendingJobs(ctx, hookArgs{}.Kind())
+	return n == 0, err
+}

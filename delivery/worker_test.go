@@ -1,0 +1,196 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/liquidhook/webhook"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWorkerRetriesUntilDelivered(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n < 3 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("busy"))
+				return
+			}
+			w.Write([]byte(`{"id": "lead-7"}`))
+		})
+		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+		require.NoError(t, err)
+		var progress []Attempt
+		var mu sync.Mutex
+		w := testWorker(5)
+		w.OnAttempt = func(_ *Delivery, a Attempt) {
+			mu.Lock()
+			progress = append(progress, a)
+			mu.Unlock()
+		}
+		workUntilIdle(t, q, w)
+
+		got, err := q.Get(ctx, d.ID)
+		require.NoError(t, err)
+		assert.Equal(t, StateDelivered, got.State)
+		require.Len(t, got.Attempts, 3)
+		for i, a := range got.Attempts {
+			assert.Equal(t, i+1, a.Number)
+			assert.Equal(t, 1, a.Series)
+		}
+		assert.Equal(t, 503, got.Attempts[0].Status)
+		assert.Equal(t, webhook.ClassStatus, got.Attempts[0].Class)
+		assert.Equal(t, 5*time.Millisecond, got.Attempts[0].Wait)
+		assert.Equal(t, "busy", string(got.Attempts[0].Response))
+		assert.Equal(t, 200, got.Attempts[2].Status)
+		assert.Zero(t, got.Attempts[2].Wait)
+		assert.Len(t, progress, 3)
+		for _, r := range rc.seen() {
+			assert.Equal(t, d.IdempotencyKey, r.Key, "every retry carries the key")
+		}
+	})
+}
+
+func TestWorkerFailsAfterTheLastRetryAndCallsOnFailed(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.WriteHeader(http.StatusInternalServerError)
+		})
+		d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+		require.NoError(t, err)
+		var failed []*Delivery
+		var delivered atomic.Int32
+		w := testWorker(2)
+		w.OnFailed = func(_ context.Context, d *Delivery) error { failed = append(failed, d); return nil }
+		w.OnDelivered = func(context.Context, *Delivery) error { delivered.Add(1); return nil }
+		workUntilIdle(t, q, w)
+
+		assert.Len(t, rc.seen(), 3, "the first attempt and two retries")
+		require.Len(t, failed, 1, "OnFailed once, after the last retry")
+		assert.Equal(t, d.ID, failed[0].ID)
+		assert.Equal(t, StateFailed, failed[0].State)
+		assert.Nil(t, failed[0].Attributes)
+		assert.Len(t, failed[0].Attempts, 3)
+		assert.NotEmpty(t, failed[0].LastError)
+		assert.Zero(t, delivered.Load())
+	})
+}
+
+func TestWorkerFinalStatusIsNotRetried(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusBadRequest) })
+	d, err := q.Enqueue(context.Background(), testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+	require.NoError(t, err)
+	workUntilIdle(t, q, testWorker(5))
+	got, err := q.Get(context.Background(), d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateFailed, got.State)
+	assert.Len(t, got.Attempts, 1)
+}
+
+// TestWorkerPolicyIsTheFinishingWorkers shows that the policy in force is
+// the one of the worker that records an attempt, not the one in force when
+// the delivery was queued or last attempted.
+func TestWorkerPolicyIsTheFinishingWorkers(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(http.StatusBadGateway) })
+	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+	require.NoError(t, err)
+
+	// The first worker would retry for an hour; it stops after one attempt.
+	patient := testWorker(0)
+	patient.Sender.RetryPolicy = webhook.RetryFunc(func(webhook.Attempt) (time.Duration, bool) { return time.Second, true })
+	wctx, stop := context.WithCancel(ctx)
+	patient.OnAttempt = func(*Delivery, Attempt) { stop() }
+	require.NoError(t, q.Work(wctx, patient))
+	got, err := q.Get(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, StateScheduled, got.State)
+
+	// The next worker allows no retries: its policy decides attempt 2.
+	workUntilIdle(t, q, testWorker(0))
+	got, err = q.Get(ctx, d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateFailed, got.State)
+	assert.Len(t, got.Attempts, 2)
+}
+
+// TestWorkerStopLetsAttemptsFinish cancels Work while a request is in
+// flight: the attempt completes and is recorded.
+func TestWorkerStopLetsAttemptsFinish(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	arrived := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		close(arrived)
+		time.Sleep(200 * time.Millisecond)
+		w.Write([]byte(`{"id": "slow"}`))
+	})
+	d, err := q.Enqueue(ctx, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"), nil)
+	require.NoError(t, err)
+	go func() { <-arrived; cancel() }()
+	require.NoError(t, q.Work(ctx, testWorker(0)))
+	got, err := q.Get(context.Background(), d.ID)
+	require.NoError(t, err)
+	assert.Equal(t, StateDelivered, got.State)
+	require.Len(t, got.Attempts, 1)
+}
+
+// TestWorkerSendsEachDeliveryOnce sends many deliveries with concurrent
+// workers in one process: without a crash, each goes out exactly once.
+func TestWorkerSendsEachDeliveryOnce(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, nil)
+		action := testAction(t, rc.URL, webhook.SendingAutomatic)
+		const n = 300
+		keys := map[string]bool{}
+		for i := range n {
+			d, err := q.Enqueue(ctx, action, customer("p"+itoa(i)+"@example.com"), nil)
+			require.NoError(t, err)
+			keys[d.IdempotencyKey] = true
+		}
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { workUntilIdle(t, q, testWorker(0)) })
+		}
+		wg.Wait()
+		seen := rc.seen()
+		assert.Len(t, seen, n)
+		counts := map[string]int{}
+		for _, r := range seen {
+			counts[r.Key]++
+		}
+		assert.Len(t, counts, n)
+		for k, c := range counts {
+			assert.True(t, keys[k], "unknown key %s", k)
+			assert.Equal(t, 1, c, "key %s sent %d times", k, c)
+		}
+		done, err := q.List(ctx, &ListOptions{States: []State{StateDelivered}, Limit: 1000})
+		require.NoError(t, err)
+		assert.Len(t, done, n)
+	})
+}
+
+func TestWorkerRefusesRescueAfterShorterThanAnAttempt(t *testing.T) {
+	t.Parallel()
+	q, _ := openSQLiteTest(t)
+	w := testWorker(0)
+	w.RescueAfter = 5 * time.Second
+	require.ErrorIs(t, q.Work(context.Background(), w), ErrRescueTooSoon)
+}
