@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
@@ -576,6 +577,94 @@ func TestProgramGivesWayToTheEngine(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, got, src)
 	}
+}
+
+// TestGeneratedProgramsMatchTheEngine renders thousands of generated
+// templates, conditions above all, over data of every kind, as programs
+// and through the engine: the two must agree on every one.
+func TestGeneratedProgramsMatchTheEngine(t *testing.T) {
+	doc := `{"c": {"i": 1, "z": 0, "neg": -2, "f": 1.5, "fi": 1.0, "s": "1", "t": "text", "e": "", "n": null,
+		"b": true, "no": false, "arr": [1, "1", null], "empty": [], "m": {"i": 1, "s": "x"}, "em": {}, "big": 12345678901234567890}}`
+	data := mustData(t, doc)
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	var numbers map[string]any
+	require.NoError(t, dec.Decode(&numbers))
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	operand := func() string {
+		return pick("c.i", "c.z", "c.neg", "c.f", "c.fi", "c.s", "c.t", "c.e", "c.n", "c.b", "c.no", "c.arr", "c.empty",
+			"c.m", "c.em", "c.big", "c.missing", "c.arr.size", "c.t.size", "c.m.i", "c.arr[0]", "c.arr[-1]", "c.arr.first",
+			"c.m.size", "x", "0", "1", "-1", "1.5", "1.0", `"1"`, `"text"`, `""`, "'x'", "true", "false", "nil", "c")
+	}
+	rel := func() string {
+		if rng.IntN(3) == 0 {
+			return operand()
+		}
+		return operand() + " " + pick("==", "!=", "<", ">", "<=", ">=") + " " + operand()
+	}
+	cond := func() string {
+		c := rel()
+		for rng.IntN(3) == 0 {
+			c += " " + pick("and", "or") + " " + rel()
+		}
+		return c
+	}
+	output := func() string {
+		return "{{ " + operand() + pick("", "", " | json", " | upcase", ` | default: "d"`, ` | append: "!"`) + " }}"
+	}
+	var block func(depth int) string
+	block = func(depth int) string {
+		var b strings.Builder
+		for range 1 + rng.IntN(3) {
+			switch k := rng.IntN(5); {
+			case k == 0:
+				b.WriteString(pick("a", " ", "-", "\n"))
+			case k == 1:
+				b.WriteString(output())
+			case k == 2:
+				b.WriteString("{% assign x = " + operand() + pick("", " | upcase", ` | default: 2`) + " %}")
+			case depth < 2:
+				tag := pick("if", "if", "unless")
+				b.WriteString("{% " + tag + " " + cond() + " %}" + block(depth+1))
+				if tag == "if" {
+					for rng.IntN(2) == 0 {
+						b.WriteString("{% elsif " + cond() + " %}" + block(depth+1))
+					}
+				}
+				if rng.IntN(2) == 0 {
+					b.WriteString("{% else %}" + block(depth+1))
+				}
+				b.WriteString("{% end" + tag + " %}")
+			}
+		}
+		return b.String()
+	}
+
+	programs := 0
+	for _, c := range []Compiler{{}, {Lax: true}} {
+		e := c.engine()
+		for range 3000 {
+			src := block(0)
+			tm, err := e.compile("body", src)
+			require.NoError(t, err, src)
+			if tm.prog == nil {
+				continue
+			}
+			programs++
+			engineOnly := *tm
+			engineOnly.prog = nil
+			for _, d := range []map[string]any{data, numbers} {
+				got, gotErr := executeTemplate(e, tm, d)
+				want, wantErr := executeTemplate(e, &engineOnly, d)
+				if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Fatalf("program and engine disagree on %q (lax %v):\nprogram %q, %v\nengine  %q, %v", src, c.Lax, got, gotErr, want, wantErr)
+				}
+			}
+		}
+	}
+	assert.Greater(t, programs, 5000, "most generated templates compile to programs")
 }
 
 // FuzzProgram: for any template that compiles to a program and any data,
