@@ -645,7 +645,7 @@ func TestGeneratedProgramsMatchTheEngine(t *testing.T) {
 	programs := 0
 	for _, c := range []Compiler{{}, {Lax: true}} {
 		e := c.engine()
-		for range 3000 {
+		for range 700 {
 			src := block(0)
 			tm, err := e.compile("body", src)
 			require.NoError(t, err, src)
@@ -664,7 +664,7 @@ func TestGeneratedProgramsMatchTheEngine(t *testing.T) {
 			}
 		}
 	}
-	assert.Greater(t, programs, 5000, "most generated templates compile to programs")
+	assert.Greater(t, programs, 1150, "most generated templates compile to programs")
 }
 
 // FuzzProgram: for any template that compiles to a program and any data,
