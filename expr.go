@@ -23,7 +23,11 @@ func (e *engine) objectNode(n *render.ObjectNode) (render.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.synthetic(n.SourceLoc, e.objectRenderer(plan))
+	node, err := e.synthetic(n.SourceLoc, e.objectRenderer(plan))
+	if err == nil && e.plans != nil {
+		e.plans[node] = plan
+	}
+	return node, err
 }
 
 // exprPlan is an expression with what strictness needs to know about it.
@@ -214,7 +218,7 @@ func planOperand(toks []token) (operand, bool) {
 }
 
 // evalChain evaluates c over b; pathUnknown means the engine must.
-func (e *engine) evalChain(b map[string]any, c *chain) (any, lookupResult, error) {
+func (e *engine) evalChain(b vars, c *chain) (any, lookupResult, error) {
 	v, res, err := e.operandValue(b, &c.head)
 	if res != pathFound {
 		return nil, res, err
@@ -240,7 +244,7 @@ func (e *engine) evalChain(b map[string]any, c *chain) (any, lookupResult, error
 // operandValue resolves an operand. A missing path is nil where a default
 // stands in for it or in lax mode, and an error otherwise (reported with
 // pathMissing).
-func (e *engine) operandValue(b map[string]any, o *operand) (any, lookupResult, error) {
+func (e *engine) operandValue(b vars, o *operand) (any, lookupResult, error) {
 	if o.path == nil {
 		return o.value, pathFound, nil
 	}
@@ -296,7 +300,7 @@ func missingError(p *varPath) error {
 
 func (e *engine) objectRenderer(p *exprPlan) func(io.Writer, render.Context) error {
 	return func(w io.Writer, ctx render.Context) error {
-		b := ctx.Bindings()
+		b := mapVars(ctx.Bindings())
 		if p.chain != nil {
 			v, res, err := e.evalChain(b, p.chain)
 			if err != nil {
@@ -342,7 +346,7 @@ func (e *engine) assignTag(orig render.TagCompiler) render.TagCompiler {
 				return err
 			}
 			if !e.lax {
-				b := ctx.Bindings()
+				b := mapVars(ctx.Bindings())
 				for _, c := range checks {
 					if _, found := lookupPath(b, c); found == pathMissing {
 						return missingError(c)
@@ -352,6 +356,223 @@ func (e *engine) assignTag(orig render.TagCompiler) render.TagCompiler {
 			return fn(w, ctx)
 		}, nil
 	}
+}
+
+// cond is the test of an if, elsif or unless that the dialect evaluates
+// without the engine: comparisons and truth tests of paths and literals,
+// joined by and/or. The engine groups and/or from the left, ((a and b) or
+// c), and so does test; parenthesized expressions, contains and filters
+// are left to the engine.
+type cond struct {
+	rels   []rel
+	and    []bool // and[i] joins rels[i] and rels[i+1]; false is or
+	negate bool   // unless
+}
+
+// rel is a truth test of a (op empty) or a comparison a op b.
+type rel struct {
+	a, b operand
+	op   string
+}
+
+// planCond reads a tag's arguments as a cond, or reports false.
+func planCond(args string) (*cond, bool) {
+	toks, ok := lexExpr(args)
+	if !ok || len(toks) == 0 {
+		return nil, false
+	}
+	c := &cond{}
+	from := 0
+	for i := 0; i <= len(toks); i++ {
+		if i < len(toks) && !(toks[i].kind == tIdent && (toks[i].text == "and" || toks[i].text == "or")) {
+			continue
+		}
+		r, ok := planRel(toks[from:i])
+		if !ok {
+			return nil, false
+		}
+		c.rels = append(c.rels, r)
+		if i < len(toks) {
+			c.and = append(c.and, toks[i].text == "and")
+		}
+		from = i + 1
+	}
+	return c, true
+}
+
+func planRel(toks []token) (rel, bool) {
+	split := -1
+	for i, t := range toks {
+		if t.kind == tOp {
+			if split >= 0 {
+				return rel{}, false
+			}
+			split = i
+		}
+	}
+	if split < 0 {
+		a, ok := planOperand(toks)
+		return rel{a: a}, ok
+	}
+	a, okA := planOperand(toks[:split])
+	b, okB := planOperand(toks[split+1:])
+	return rel{a: a, b: b, op: toks[split].text}, okA && okB
+}
+
+// test evaluates c as the engine's if and unless do; known is false when
+// a value is one whose comparison the dialect does not mirror.
+func (c *cond) test(b vars) (holds, known bool) {
+	for i := range c.rels {
+		if i > 0 {
+			// Short-circuit as the engine does; the rest is never looked at.
+			if c.and[i-1] && !holds || !c.and[i-1] && holds {
+				continue
+			}
+		}
+		if holds, known = c.rels[i].test(b); !known {
+			return false, false
+		}
+	}
+	return holds != c.negate, true
+}
+
+func (r *rel) test(b vars) (holds, known bool) {
+	a, ok := condValue(b, &r.a)
+	if !ok {
+		return false, false
+	}
+	if r.op == "" {
+		return a != nil && a != false, true
+	}
+	v, ok := condValue(b, &r.b)
+	if !ok {
+		return false, false
+	}
+	switch r.op {
+	case "==":
+		return equal(a, v), true
+	case "!=":
+		return !equal(a, v), true
+	case "<":
+		return less(a, v), true
+	case ">":
+		return less(v, a), true
+	case "<=":
+		return less(a, v) || equal(a, v), true
+	case ">=":
+		return less(v, a) || equal(a, v), true
+	}
+	return false, false
+}
+
+// equal and less compare as the engine does (values.Equal, values.Less):
+// integers as int64, an integer and a float as float64, strings as
+// strings. The common cases are decided here, without the reflection
+// (and allocation) the engine spends on them.
+func equal(a, b any) bool {
+	if x, y, ok := numbers(a, b); ok {
+		return x.cmp(y) == 0
+	}
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
+			return x == y
+		}
+	}
+	return values.Equal(a, b)
+}
+
+func less(a, b any) bool {
+	if x, y, ok := numbers(a, b); ok {
+		return x.cmp(y) < 0
+	}
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
+			return x < y
+		}
+	}
+	return values.Less(a, b)
+}
+
+// number is an int, int64 or float64 operand.
+type number struct {
+	i       int64
+	f       float64
+	isFloat bool
+}
+
+func numberOf(v any) (number, bool) {
+	switch x := v.(type) {
+	case int:
+		return number{i: int64(x)}, true
+	case int64:
+		return number{i: x}, true
+	case float64:
+		return number{f: x, isFloat: true}, true
+	}
+	return number{}, false
+}
+
+func numbers(a, b any) (number, number, bool) {
+	x, okA := numberOf(a)
+	y, okB := numberOf(b)
+	return x, y, okA && okB
+}
+
+// cmp returns -1, 0 or 1, or 2 when either is NaN (unordered, unequal).
+func (x number) cmp(y number) int {
+	if !x.isFloat && !y.isFloat {
+		switch {
+		case x.i < y.i:
+			return -1
+		case x.i > y.i:
+			return 1
+		}
+		return 0
+	}
+	xf, yf := x.f, y.f
+	if !x.isFloat {
+		xf = float64(x.i)
+	}
+	if !y.isFloat {
+		yf = float64(y.i)
+	}
+	switch {
+	case xf < yf:
+		return -1
+	case xf > yf:
+		return 1
+	case xf == yf:
+		return 0
+	}
+	return 2
+}
+
+// condValue resolves an operand of a condition. A missing path is nil, as
+// the engine's undefined value compares. Only plain values are known: the
+// engine dereferences pointers and resolves drops before comparing.
+func condValue(b vars, o *operand) (any, bool) {
+	if o.path == nil {
+		return o.value, true
+	}
+	v, res := lookupPath(b, o.path)
+	switch res {
+	case pathMissing:
+		return nil, true
+	case pathFound:
+		return v, plainValue(v)
+	}
+	return nil, false
+}
+
+// plainValue reports whether the engine holds v as it is: a value that
+// JSON data decodes to, or a Go number.
+func plainValue(v any) bool {
+	switch v.(type) {
+	case nil, bool, string, json.Number, map[string]any, []any,
+		int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return true
+	}
+	return false
 }
 
 // varPath is a variable with static properties and indexes:
@@ -384,10 +605,23 @@ const (
 	pathMissing
 )
 
+// vars resolves a template's top-level variables: the engine's bindings
+// (mapVars) or, when the dialect renders a template itself, a scope.
+type vars interface {
+	lookup(name string) (any, bool)
+}
+
+type mapVars map[string]any
+
+func (m mapVars) lookup(name string) (any, bool) {
+	v, ok := m[name]
+	return v, ok
+}
+
 // lookupPath resolves p in b the way the engine does, but tells a missing
 // key from a null value.
-func lookupPath(b map[string]any, p *varPath) (any, lookupResult) {
-	v, ok := b[p.segs[0].name]
+func lookupPath(b vars, p *varPath) (any, lookupResult) {
+	v, ok := b.lookup(p.segs[0].name)
 	if !ok {
 		return nil, pathMissing
 	}

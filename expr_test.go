@@ -1,7 +1,12 @@
 package webhook
 
 import (
+	"encoding/json"
+	"math"
 	"testing"
+
+	"github.com/osteele/liquid/values"
+	"github.com/stretchr/testify/assert"
 )
 
 func TestMissingVariables(t *testing.T) {
@@ -76,4 +81,21 @@ func TestLaxMode(t *testing.T) {
 		{name: "assigned", src: "{% assign n = customer.nickname %}[{{ n }}]", want: "[]"},
 		{name: "syntax errors still fail", src: "{{ customer.x | nofilter }}", wantErr: ErrTemplateSyntax},
 	})
+}
+
+// equal and less decide the common comparisons themselves; they must
+// decide them as the engine's values.Equal and values.Less do.
+func TestCompareAgreesWithTheEngine(t *testing.T) {
+	nan := math.NaN()
+	operands := []any{
+		nil, true, false, 0, 1, -1, int64(1), int64(-7), int64(math.MaxInt64), 1.0, 1.5, -0.0, nan, math.Inf(1),
+		float64(1 << 53), int64(1<<53 + 1), "", "1", "a", "b", json.Number("1"), uint(1), int32(1), float32(1.5),
+		[]any{1}, map[string]any{"a": 1},
+	}
+	for _, a := range operands {
+		for _, b := range operands {
+			assert.Equal(t, values.Equal(a, b), equal(a, b), "equal(%#v, %#v)", a, b)
+			assert.Equal(t, values.Less(a, b), less(a, b), "less(%#v, %#v)", a, b)
+		}
+	}
 }

@@ -131,6 +131,7 @@ type engine struct {
 
 	mu      sync.Mutex
 	pending func(io.Writer, render.Context) error // the next synthetic node's renderer
+	plans   map[render.Node]*exprPlan             // the {{ }} nodes of the template being compiled
 
 	formats sync.Map     // strftime format -> *dateFormat
 	nformat atomic.Int32 // entries in formats
@@ -234,6 +235,7 @@ type tmpl struct {
 	static  bool   // no Liquid markup: the source is the output
 	literal string // the output when static
 	root    render.Node
+	prog    program // the template run without the engine, when it can be
 }
 
 // compile parses src for field and instruments it. Errors are
@@ -266,11 +268,204 @@ func (e *engine) compile(field, src string) (t *tmpl, err error) {
 	if cerr != nil {
 		return nil, &TemplateError{Field: field, Line: cerr.LineNumber(), Err: fmt.Errorf("%w: %s", ErrTemplateSyntax, engineMessage(cerr, field))}
 	}
+	e.plans = make(map[render.Node]*exprPlan)
+	defer func() { e.plans = nil }()
 	if err := e.instrument(root); err != nil {
 		return nil, &TemplateError{Field: field, Err: fmt.Errorf("%w: %v", ErrTemplateSyntax, err)}
 	}
 	t.root = root
+	if seq, ok := root.(*render.SeqNode); ok {
+		t.prog, _ = e.program(seq.Children)
+	}
 	return t, nil
+}
+
+// program is a template, or part of one, that the dialect renders without
+// the engine: text, {{ }} that evaluate directly (see chain), assign of
+// such an expression, and if, elsif, else and unless on conditions that
+// evaluate directly (see cond). Most webhook templates are nothing else,
+// and the engine's tree walk costs more than the rest of a render: it
+// allocates for every text and every tag it renders.
+//
+// A program renders exactly what the engine would. It gives up (see run)
+// rather than report an error or meet a value it does not mirror, and the
+// engine renders the template from the start instead, with its own errors
+// and line numbers.
+type program []instr
+
+type instrKind uint8
+
+const (
+	opText   instrKind = iota // text
+	opOutput                  // {{ chain }}
+	opAssign                  // {% assign name = chain %}
+	opIf                      // the first branch whose test holds
+)
+
+type instr struct {
+	kind     instrKind
+	text     string
+	chain    *chain
+	name     string
+	branches []branch
+}
+
+// branch is a clause of an if or unless; test is nil for else.
+type branch struct {
+	test *cond
+	body program
+}
+
+// program translates an instrumented node sequence, or reports false when
+// some node needs the engine.
+func (e *engine) program(nodes []render.Node) (program, bool) {
+	p := make(program, 0, len(nodes))
+	for _, n := range nodes {
+		switch n := n.(type) {
+		case *render.TextNode:
+			p = append(p, instr{kind: opText, text: n.Source})
+		case *render.TagNode:
+			if plan := e.plans[n]; plan != nil && plan.chain != nil {
+				p = append(p, instr{kind: opOutput, chain: plan.chain})
+				continue
+			}
+			if n.Name != "assign" {
+				return nil, false
+			}
+			toks, ok := lexExpr(n.Args)
+			if !ok || len(toks) < 3 || toks[0].kind != tIdent || reserved[toks[0].text] || !toks[1].is("=") {
+				return nil, false
+			}
+			c := planChain(splitTop(toks[2:], "|"))
+			if c == nil {
+				return nil, false
+			}
+			p = append(p, instr{kind: opAssign, name: toks[0].text, chain: c})
+		case *render.BlockNode:
+			if n.Name != "if" && n.Name != "unless" {
+				return nil, false
+			}
+			in := instr{kind: opIf}
+			for i, clause := range append([]*render.BlockNode{n}, n.Clauses...) {
+				var br branch
+				if clause.Name != "else" {
+					c, ok := planCond(clause.Args)
+					if !ok {
+						return nil, false
+					}
+					c.negate = i == 0 && n.Name == "unless"
+					br.test = c
+				}
+				body, ok := e.program(clause.Body)
+				if !ok {
+					return nil, false
+				}
+				br.body = body
+				in.branches = append(in.branches, br)
+			}
+			p = append(p, in)
+		default:
+			return nil, false // trims, raw, and the rest
+		}
+	}
+	return p, true
+}
+
+// run renders p into w, or reports false, leaving w and the state for the
+// engine to start again.
+func (e *engine) run(p program, sc *scope, w *outWriter) bool {
+	for i := range p {
+		in := &p[i]
+		if sc.st.step() != nil {
+			return false
+		}
+		switch in.kind {
+		case opText:
+			if !w.appendDirect(in.text) {
+				return false
+			}
+		case opOutput:
+			v, res, err := e.evalChain(sc, in.chain)
+			if err != nil || res != pathFound {
+				return false
+			}
+			if s, ok := v.(string); ok {
+				if !w.appendDirect(s) {
+					return false
+				}
+				continue
+			}
+			out, err := e.appendOutput(sc.scratch[:0], v, 0)
+			sc.scratch = out
+			if err != nil || len(out) > w.max-len(w.buf) {
+				return false
+			}
+			w.buf = append(w.buf, out...)
+		case opAssign:
+			v, res, err := e.evalChain(sc, in.chain)
+			if err != nil || res != pathFound || !plainValue(v) {
+				return false
+			}
+			sc.locals = append(sc.locals, local{in.name, v})
+		case opIf:
+			for j := range in.branches {
+				br := &in.branches[j]
+				if br.test != nil {
+					holds, known := br.test.test(sc)
+					if !known {
+						return false
+					}
+					if !holds {
+						continue
+					}
+				}
+				if !e.run(br.body, sc, w) {
+					return false
+				}
+				break
+			}
+		}
+	}
+	return true
+}
+
+// scope resolves the variables of one Render when the dialect renders a
+// template itself: the template's own assigns, then the extra variable
+// (response), then the data, as the engine's bindings would.
+type scope struct {
+	data      map[string]any
+	extraName string
+	extra     any
+	st        *renderState
+	locals    []local
+	scratch   []byte         // for printing values that are not text
+	b         map[string]any // the engine's bindings, made when first needed
+}
+
+type local struct {
+	name  string
+	value any
+}
+
+func (s *scope) lookup(name string) (any, bool) {
+	for i := len(s.locals) - 1; i >= 0; i-- {
+		if s.locals[i].name == name {
+			return s.locals[i].value, true
+		}
+	}
+	if s.extraName != "" && name == s.extraName {
+		return s.extra, true
+	}
+	v, ok := s.data[name]
+	return v, ok
+}
+
+// bindings returns the variables for the engine, made once per Render.
+func (s *scope) bindings() map[string]any {
+	if s.b == nil {
+		s.b = bindings(s.data, s.st, s.extraName, s.extra)
+	}
+	return s.b
 }
 
 // panicLine returns the line of the first token whose expression makes the
@@ -555,8 +750,47 @@ type renderState struct {
 	err      error // the first limit hit; sticky, since the engine may panic on it
 }
 
-func (e *engine) newState() *renderState {
-	return &renderState{deadline: time.Now().Add(e.timeout), timeout: e.timeout, iterLeft: e.maxIter, maxIter: e.maxIter}
+// renderRun is the scratch state of one Render or one response mapping:
+// the budget, the variables and the output buffers. Runs are pooled, so a
+// Render allocates little beyond what it returns.
+type renderRun struct {
+	st   renderState
+	sc   scope
+	w    outWriter // for the short fields, copied out as strings
+	body outWriter // for the body, copied into the Request
+}
+
+var renderRuns = sync.Pool{New: func() any { return new(renderRun) }}
+
+// maxPooledBuffer bounds the buffers a pooled run keeps, so that one huge
+// render does not pin its memory.
+const maxPooledBuffer = 64 << 10
+
+func (e *engine) newRun(data map[string]any, extraName string, extra any) *renderRun {
+	r := renderRuns.Get().(*renderRun)
+	r.st = renderState{deadline: time.Now().Add(e.timeout), timeout: e.timeout, iterLeft: e.maxIter, maxIter: e.maxIter}
+	r.sc = scope{data: data, extraName: extraName, extra: extra, st: &r.st, locals: r.sc.locals[:0], scratch: r.sc.scratch[:0]}
+	r.w = outWriter{buf: r.w.buf[:0], max: e.maxOutput, st: &r.st, eng: e}
+	r.body = outWriter{buf: r.body.buf[:0], max: e.maxOutput, st: &r.st, eng: e}
+	return r
+}
+
+// release returns r to the pool, keeping its buffers but nothing of the
+// data it rendered.
+func (r *renderRun) release() {
+	clear(r.sc.locals[:cap(r.sc.locals)])
+	r.sc = scope{locals: r.sc.locals[:0], scratch: shrink(r.sc.scratch)}
+	r.w = outWriter{buf: shrink(r.w.buf)}
+	r.body = outWriter{buf: shrink(r.body.buf)}
+	r.st = renderState{}
+	renderRuns.Put(r)
+}
+
+func shrink(b []byte) []byte {
+	if cap(b) > maxPooledBuffer {
+		return nil
+	}
+	return b[:0]
 }
 
 // fail records the first limit error and returns it.
@@ -650,6 +884,16 @@ type outWriter struct {
 	eng *engine
 }
 
+// appendDirect appends s for a program, or reports false if it would
+// exceed the cap (the engine then reports it).
+func (w *outWriter) appendDirect(s string) bool {
+	if len(s) > w.max-len(w.buf) {
+		return false
+	}
+	w.buf = append(w.buf, s...)
+	return true
+}
+
 func (w *outWriter) Write(p []byte) (int, error) {
 	if len(p) > w.max-len(w.buf) {
 		return 0, w.st.fail(w.eng.outputLimit())
@@ -663,7 +907,7 @@ func (w *outWriter) Write(p []byte) (int, error) {
 
 // execute renders t into w.buf. Every failure, panics included, comes back
 // as a *TemplateError.
-func (t *tmpl) execute(st *renderState, bindings map[string]any, w *outWriter) (err error) {
+func (t *tmpl) execute(st *renderState, sc *scope, w *outWriter) (err error) {
 	if t.static {
 		if len(t.literal) > w.max-len(w.buf) {
 			return &TemplateError{Field: t.field, Err: t.eng.outputLimit()}
@@ -671,6 +915,15 @@ func (t *tmpl) execute(st *renderState, bindings map[string]any, w *outWriter) (
 		w.buf = append(w.buf, t.literal...)
 		return nil
 	}
+	if t.prog != nil {
+		mark := len(w.buf)
+		sc.locals = sc.locals[:0]
+		if t.eng.run(t.prog, sc, w) {
+			return nil
+		}
+		w.buf = w.buf[:mark]
+	}
+	bindings := sc.bindings()
 	defer func() {
 		if r := recover(); r != nil {
 			if st.err != nil {
@@ -734,7 +987,7 @@ func bindings(data map[string]any, st *renderState, extraName string, extra any)
 }
 
 // renderString renders t with a scratch writer and returns the text.
-func (t *tmpl) renderString(st *renderState, b map[string]any, w *outWriter) (string, error) {
+func (t *tmpl) renderString(st *renderState, b *scope, w *outWriter) (string, error) {
 	w.buf = w.buf[:0]
 	if t.static {
 		return t.literal, nil
@@ -746,35 +999,43 @@ func (t *tmpl) renderString(st *renderState, b map[string]any, w *outWriter) (st
 }
 
 func (a *Action) render(data map[string]any) (*Request, error) {
-	e := a.eng
-	st := e.newState()
-	b := bindings(data, st, "", nil)
-	w := &outWriter{max: e.maxOutput, st: st, eng: e}
-	u, err := a.url.renderString(st, b, w)
+	run := a.eng.newRun(data, "", nil)
+	defer run.release()
+	st, sc := &run.st, &run.sc
+	u, err := a.url.renderString(st, sc, &run.w)
 	if err != nil {
 		return nil, err
 	}
 	h := make(http.Header, len(a.headers)+2)
 	for _, ht := range a.headers {
-		v, err := ht.t.renderString(st, b, w)
+		v, err := ht.t.renderString(st, sc, &run.w)
 		if err != nil {
 			return nil, err
 		}
 		h[ht.key] = []string{v}
 	}
 	var body []byte
+	scratch := false
 	if a.body != nil {
 		if a.body.static {
 			body = []byte(a.body.literal)
 		} else {
-			bw := &outWriter{buf: make([]byte, 0, a.bodyHint), max: e.maxOutput, st: st, eng: e}
-			if err := a.body.execute(st, b, bw); err != nil {
+			if err := a.body.execute(st, sc, &run.body); err != nil {
 				return nil, err
 			}
-			body = bw.buf
+			// A body template that renders nothing gives an empty body,
+			// never none: a fresh run's buffer is nil.
+			body, scratch = run.body.buf, true
+			if body == nil {
+				body = []byte{}
+			}
 		}
 	}
-	r, err := newRequest(a.method, u, h, body)
+	r, err := buildRequest(requestParts{
+		method: a.method, url: u, prepared: a.staticURL,
+		header: h, ownHeader: true,
+		body: body, scratchBody: scratch,
+	})
 	if err != nil {
 		return nil, a.fieldError(err)
 	}
@@ -804,22 +1065,20 @@ func (a *Action) fieldError(err error) error {
 
 // renderResponse renders each response template over data plus the
 // variable response (the parsed JSON root, or the body as a string), and
-// returns the rendered text per attribute. A template that prints a
+// hands each attribute's rendered text to set. A template that prints a
 // missing response field fails with ErrMissingVariable naming it.
-func (a *Action) renderResponse(data map[string]any, response any) (map[string]string, error) {
+func (a *Action) renderResponse(data map[string]any, response any, set func(name, text string)) error {
 	if len(a.response) == 0 {
-		return nil, nil
+		return nil
 	}
-	st := a.eng.newState()
-	b := bindings(data, st, "response", response)
-	w := &outWriter{max: a.eng.maxOutput, st: st, eng: a.eng}
-	out := make(map[string]string, len(a.response))
+	run := a.eng.newRun(data, "response", response)
+	defer run.release()
 	for _, rt := range a.response {
-		s, err := rt.t.renderString(st, b, w)
+		s, err := rt.t.renderString(&run.st, &run.sc, &run.w)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[rt.name] = s
+		set(rt.name, s)
 	}
-	return out, nil
+	return nil
 }

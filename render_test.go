@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
@@ -37,12 +38,39 @@ func renderText(t *testing.T, c Compiler, src string, data map[string]any) (stri
 	if err != nil {
 		return "", err
 	}
-	st := e.newState()
-	w := &outWriter{max: e.maxOutput, st: st, eng: e}
-	if err := tm.execute(st, bindings(data, st, "", nil), w); err != nil {
+	out, err := executeTemplate(e, tm, data)
+	if tm.prog != nil {
+		// A template the dialect renders itself must come out exactly as
+		// the engine renders it, errors included.
+		engineOnly := *tm
+		engineOnly.prog = nil
+		want, wantErr := executeTemplate(e, &engineOnly, data)
+		require.Equal(t, want, out, "program and engine disagree on %q", src)
+		require.Equal(t, fmt.Sprint(wantErr), fmt.Sprint(err), "program and engine disagree on %q", src)
+	}
+	return out, err
+}
+
+func executeTemplate(e *engine, tm *tmpl, data map[string]any) (string, error) {
+	run := e.newRun(data, "", nil)
+	defer run.release()
+	if err := tm.execute(&run.st, &run.sc, &run.body); err != nil {
 		return "", err
 	}
-	return string(w.buf), nil
+	return string(run.body.buf), nil
+}
+
+// responseTexts renders a's response templates and collects their texts;
+// nil when a maps nothing.
+func responseTexts(a *Action, data map[string]any, response any) (map[string]string, error) {
+	var texts map[string]string
+	err := a.renderResponse(data, response, func(name, text string) {
+		if texts == nil {
+			texts = make(map[string]string)
+		}
+		texts[name] = text
+	})
+	return texts, err
 }
 
 // mustData decodes a JSON data document as ParseData does.
@@ -277,6 +305,100 @@ func TestRenderConcurrently(t *testing.T) {
 	}
 }
 
+// Renders share pooled scratch space: from 32 goroutines, with templates
+// the dialect renders itself and others the engine renders, every Request
+// and every mapping must keep what was rendered for it, after any number
+// of later renders.
+func TestRenderPooledConcurrently(t *testing.T) {
+	a, err := (&Compiler{Now: fixedClock}).Compile(Spec{
+		URL:     "https://api.example.com/people/{{ customer.id }}",
+		Headers: map[string]string{"X-Person": "{{ customer.name | upcase }}", "X-Loop": "{% for t in customer.tags %}{{ t }}{% endfor %}"},
+		Body:    `{"name": {{ customer.name | json }}, {% assign n = customer.n %}"big": {% if n >= 100 %}true{% else %}false{% endif %}}`,
+		Response: map[string]string{
+			"id":   "{{ response.id }}-{{ customer.id }}",
+			"loop": "{% for t in response.tags %}{{ t }}{% endfor %}",
+		},
+	})
+	require.NoError(t, err)
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			data := map[string]any{"customer": map[string]any{"id": i, "n": i * 10, "name": fmt.Sprintf("p%d", i), "tags": []any{"t", i}}}
+			var kept []*Request
+			var mapped []map[string]any
+			for j := range 40 {
+				r, err := a.Render(data)
+				if err != nil {
+					errs <- err
+					return
+				}
+				attrs, err := r.MapResponse(&Response{Status: 200, Body: fmt.Appendf(nil, `{"id": "r%d", "tags": [%d, %d]}`, j, i, j)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				kept, mapped = append(kept, r), append(mapped, attrs)
+			}
+			big := "false"
+			if i*10 >= 100 {
+				big = "true"
+			}
+			for j, r := range kept {
+				if got, want := string(r.Body), fmt.Sprintf(`{"name": "p%d", "big": %s}`, i, big); got != want {
+					errs <- fmt.Errorf("goroutine %d request %d: body %s, want %s", i, j, got, want)
+					return
+				}
+				if r.Header.Get("X-Person") != fmt.Sprintf("P%d", i) || r.Header.Get("X-Loop") != fmt.Sprintf("t%d", i) || r.URL != fmt.Sprintf("https://api.example.com/people/%d", i) {
+					errs <- fmt.Errorf("goroutine %d request %d: %s %v", i, j, r.URL, r.Header)
+					return
+				}
+				if want := map[string]any{"id": fmt.Sprintf("r%d-%d", j, i), "loop": fmt.Sprintf("%d%d", i, j)}; fmt.Sprint(mapped[j]) != fmt.Sprint(typedAttrs(want)) {
+					errs <- fmt.Errorf("goroutine %d mapping %d: %v, want %v", i, j, mapped[j], want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A body template that renders nothing gives an empty body, which a JSON
+// POST refuses, whether or not the render's pooled buffer is new (two
+// collections empty the pool).
+func TestEmptyRenderedBodyIsNotNone(t *testing.T) {
+	a, err := Compile(Spec{URL: "https://x.example", Body: "{% if false %}{}{% endif %}"})
+	require.NoError(t, err)
+	text, err := Compile(Spec{URL: "https://x.example", Headers: map[string]string{"Content-Type": "text/plain"}, Body: "{% if false %}x{% endif %}"})
+	require.NoError(t, err)
+	for i := range 3 {
+		if i < 2 {
+			runtime.GC()
+			runtime.GC()
+		}
+		_, err = a.Render(nil)
+		require.ErrorIs(t, err, ErrInvalidBody, "render %d", i)
+		r, err := text.Render(nil)
+		require.NoError(t, err)
+		assert.NotNil(t, r.Body, "render %d", i)
+		assert.Empty(t, r.Body)
+	}
+}
+
+// typedAttrs types text attributes as MapResponse does.
+func typedAttrs(texts map[string]any) map[string]any {
+	out := make(map[string]any, len(texts))
+	for k, v := range texts {
+		out[k] = typedValue(v.(string))
+	}
+	return out
+}
+
 func TestRenderResponse(t *testing.T) {
 	a, err := Compile(Spec{
 		URL: "https://crm.example.com/leads",
@@ -288,11 +410,11 @@ func TestRenderResponse(t *testing.T) {
 	})
 	require.NoError(t, err)
 	data := map[string]any{"customer": map[string]any{"bonus": 2}}
-	got, err := a.renderResponse(data, map[string]any{"id": "lead_42", "score": 5, "labels": []any{"a", "b"}})
+	got, err := responseTexts(a, data, map[string]any{"id": "lead_42", "score": 5, "labels": []any{"a", "b"}})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"lead_id": "lead_42", "score": "7", "label": "a/b"}, got)
 
-	_, err = a.renderResponse(data, map[string]any{"score": 1, "labels": []any{}})
+	_, err = responseTexts(a, data, map[string]any{"score": 1, "labels": []any{}})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrMissingVariable)
 	var te *TemplateError
@@ -300,12 +422,12 @@ func TestRenderResponse(t *testing.T) {
 	assert.Equal(t, "response.lead_id", te.Field)
 	assert.Contains(t, err.Error(), "missing variable response.id")
 
-	_, err = a.renderResponse(data, "plain text body")
+	_, err = responseTexts(a, data, "plain text body")
 	assert.ErrorIs(t, err, ErrMissingVariable)
 
 	none, err := Compile(Spec{URL: "https://x.example"})
 	require.NoError(t, err)
-	got, err = none.renderResponse(data, nil)
+	got, err = responseTexts(none, data, nil)
 	require.NoError(t, err)
 	assert.Nil(t, got)
 }
@@ -363,8 +485,226 @@ func FuzzRender(f *testing.F) {
 					t.Fatalf("render: %v", err)
 				}
 			}
-			if _, err := a.renderResponse(data, data); err != nil {
+			if _, err := responseTexts(a, data, data); err != nil {
 				require.True(t, slices.ContainsFunc(sentinels, func(s error) bool { return errors.Is(err, s) }), "response: %v", err)
+			}
+		}
+	})
+}
+
+// programCases are templates the dialect renders without the engine,
+// each with data that exercises it.
+var programCases = []struct {
+	name, src, data string
+}{
+	{"text and paths", `{"a": "{{ c.name }}", "n": {{ c.n }}, "f": {{ c.f }}, "big": {{ c.big }}}`, `{"c": {"name": "Ann", "n": 3, "f": 2.5, "big": 12345678901234567890}}`},
+	{"objects and arrays print as the engine prints them", `{{ c }}|{{ c.tags }}|{{ c.tags[1] }}|{{ c.tags.size }}|{{ c.tags.first }}|{{ c.tags.last }}`, `{"c": {"tags": ["a", 2, null, true], "x": {"y": null}}}`},
+	{"filters", `{{ c.name | upcase | append: "!" | prepend: c.id }} {{ c.missing | default: "none" }} {{ c | json }}`, `{"c": {"name": "ann", "id": 7}}`},
+	{"if on a size", `{% if c.url.size > 0 %}{{ c.url }}{% else %}none{% endif %}`, `{"c": {"url": "https://x"}}`},
+	{"if on an empty size", `{% if c.url.size > 0 %}{{ c.url }}{% else %}none{% endif %}`, `{"c": {"url": ""}}`},
+	{"if on a missing value", `{% if c.url.size > 0 %}{{ c.url }}{% else %}none{% endif %}`, `{"c": {}}`},
+	{"elsif", `{% if c.n < 0 %}neg{% elsif c.n == 0 %}zero{% elsif c.n >= 10 %}big{% else %}small{% endif %}`, `{"c": {"n": 0}}`},
+	{"elsif big", `{% if c.n < 0 %}neg{% elsif c.n == 0 %}zero{% elsif c.n >= 10 %}big{% else %}small{% endif %}`, `{"c": {"n": 10.5}}`},
+	{"unless", `{% unless c.vip and c.n != 1 %}not both{% else %}vip-n{% endunless %}`, `{"c": {"vip": true, "n": 1}}`},
+	{"unless false", `{% unless c.vip %}regular{% endunless %}`, `{"c": {"vip": false}}`},
+	{"and or from the left", `{% if c.a and c.b or c.c %}yes{% else %}no{% endif %}|{% if c.c or c.a and c.b %}yes{% else %}no{% endif %}`, `{"c": {"a": false, "b": true, "c": true}}`},
+	{"comparisons across types", `{% if c.s == "1" %}a{% endif %}{% if c.n == 1 %}b{% endif %}{% if c.n == 1.0 %}c{% endif %}{% if c.s > "0" %}d{% endif %}{% if c.n > "0" %}e{% endif %}{% if c.none == nil %}f{% endif %}{% if c.missing == nil %}g{% endif %}{% if c.arr == c.arr2 %}h{% endif %}{% if c.t == true %}i{% endif %}{% if c.z <= 0 %}j{% endif %}`, `{"c": {"s": "1", "n": 1, "none": null, "arr": [1, "a"], "arr2": [1, "a"], "t": true, "z": -0.5}}`},
+	{"truth of values", `{% if c.zero %}0{% endif %}{% if c.empty %}e{% endif %}{% if c.none %}n{% endif %}{% if c.f %}f{% endif %}{% if c.missing %}m{% endif %}{% if "x" %}x{% endif %}{% if nil %}nil{% endif %}`, `{"c": {"zero": 0, "empty": "", "none": null, "f": false}}`},
+	{"assign", `{% assign who = c.name | upcase %}{% assign n = c.n %}{{ who }} {{ n }}{% if n > 1 %} many{% endif %}{% assign c = "shadow" %} {{ c }}`, `{"c": {"name": "ann", "n": 2}}`},
+	{"assign in a branch", `{% if c.n %}{% assign x = "set" %}{% endif %}{{ x | default: "unset" }}`, `{"c": {"n": 1}}`},
+	{"indexes and quoted keys", `{{ c.items[0].name }} {{ c.items[-1].name }} {{ c["first name"] }}`, `{"c": {"items": [{"name": "a"}, {"name": "b"}], "first name": "Ann"}}`},
+	{"missing variable fails", `{{ c.nope }}`, `{"c": {}}`},
+	{"output over the cap fails", `{{ c.s }}{{ c.s }}{{ c.s }}`, `{"c": {"s": "` + strings.Repeat("x", 700) + `"}}`},
+	{"date", `{{ 'now' | date: "%F" }} {{ c.at | date: "%Y" }}`, `{"c": {"at": 1700000000}}`},
+}
+
+// TestProgramsMatchTheEngine renders templates that compile to programs
+// both ways: renderText fails unless the program renders exactly what the
+// engine does, errors included.
+func TestProgramsMatchTheEngine(t *testing.T) {
+	c := Compiler{MaxOutput: 2000}
+	for _, tc := range programCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tm, err := c.engine().compile("body", tc.src)
+			require.NoError(t, err)
+			require.NotNil(t, tm.prog, "the template compiles to a program")
+			_, _ = renderText(t, c, tc.src, mustData(t, tc.data))
+			lax := c
+			lax.Lax = true
+			_, _ = renderText(t, lax, tc.src, mustData(t, tc.data))
+		})
+	}
+	// What a program cannot render in the same way is left to the engine.
+	for _, src := range []string{
+		"{%- if a -%} x {%- endif -%}",
+		"{% for i in (1..3) %}{{ i }}{% endfor %}",
+		"{% if c.tags contains 'a' %}x{% endif %}",
+		"{% if (c.a or c.b) and c.c %}x{% endif %}",
+		"{% if c.name | upcase %}x{% endif %}",
+		"{% if c.name == blank %}x{% endif %}",
+		"{% capture x %}{{ c }}{% endcapture %}{{ x }}",
+		"{% case c %}{% when 1 %}x{% endcase %}",
+		"{% raw %}{{ x }}{% endraw %}",
+		"{{ c.name | split: ',' }}",
+		"{% assign x = c.a == c.b %}{{ x }}",
+	} {
+		tm, err := c.engine().compile("body", src)
+		require.NoError(t, err, src)
+		assert.Nil(t, tm.prog, "%q needs the engine", src)
+	}
+}
+
+// Values the engine does not hold as they are (pointers it dereferences,
+// structs) make a program give way to the engine, which then renders them
+// its way.
+func TestProgramGivesWayToTheEngine(t *testing.T) {
+	f := false
+	s := "text"
+	data := map[string]any{"c": map[string]any{"pf": &f, "ps": &s, "st": struct{ A int }{1}}}
+	for _, src := range []string{
+		`{% if c.pf %}true{% else %}false{% endif %}`,
+		`{% if c.ps == "text" %}equal{% else %}different{% endif %}`,
+		`{% assign x = c.st %}{% if x %}set{% endif %}`,
+	} {
+		got, err := renderText(t, Compiler{}, src, data)
+		require.NoError(t, err, src)
+		var c Compiler
+		tm, err := c.engine().compile("body", src)
+		require.NoError(t, err)
+		engineOnly := *tm
+		engineOnly.prog = nil
+		want, err := executeTemplate(tm.eng, &engineOnly, data)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, src)
+	}
+}
+
+// TestGeneratedProgramsMatchTheEngine renders thousands of generated
+// templates, conditions above all, over data of every kind, as programs
+// and through the engine: the two must agree on every one.
+func TestGeneratedProgramsMatchTheEngine(t *testing.T) {
+	doc := `{"c": {"i": 1, "z": 0, "neg": -2, "f": 1.5, "fi": 1.0, "s": "1", "t": "text", "e": "", "n": null,
+		"b": true, "no": false, "arr": [1, "1", null], "empty": [], "m": {"i": 1, "s": "x"}, "em": {}, "big": 12345678901234567890}}`
+	data := mustData(t, doc)
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	var numbers map[string]any
+	require.NoError(t, dec.Decode(&numbers))
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	operand := func() string {
+		return pick("c.i", "c.z", "c.neg", "c.f", "c.fi", "c.s", "c.t", "c.e", "c.n", "c.b", "c.no", "c.arr", "c.empty",
+			"c.m", "c.em", "c.big", "c.missing", "c.arr.size", "c.t.size", "c.m.i", "c.arr[0]", "c.arr[-1]", "c.arr.first",
+			"c.m.size", "x", "0", "1", "-1", "1.5", "1.0", `"1"`, `"text"`, `""`, "'x'", "true", "false", "nil", "c")
+	}
+	rel := func() string {
+		if rng.IntN(3) == 0 {
+			return operand()
+		}
+		return operand() + " " + pick("==", "!=", "<", ">", "<=", ">=") + " " + operand()
+	}
+	cond := func() string {
+		c := rel()
+		for rng.IntN(3) == 0 {
+			c += " " + pick("and", "or") + " " + rel()
+		}
+		return c
+	}
+	output := func() string {
+		return "{{ " + operand() + pick("", "", " | json", " | upcase", ` | default: "d"`, ` | append: "!"`) + " }}"
+	}
+	var block func(depth int) string
+	block = func(depth int) string {
+		var b strings.Builder
+		for range 1 + rng.IntN(3) {
+			switch k := rng.IntN(5); {
+			case k == 0:
+				b.WriteString(pick("a", " ", "-", "\n"))
+			case k == 1:
+				b.WriteString(output())
+			case k == 2:
+				b.WriteString("{% assign x = " + operand() + pick("", " | upcase", ` | default: 2`) + " %}")
+			case depth < 2:
+				tag := pick("if", "if", "unless")
+				b.WriteString("{% " + tag + " " + cond() + " %}" + block(depth+1))
+				if tag == "if" {
+					for rng.IntN(2) == 0 {
+						b.WriteString("{% elsif " + cond() + " %}" + block(depth+1))
+					}
+				}
+				if rng.IntN(2) == 0 {
+					b.WriteString("{% else %}" + block(depth+1))
+				}
+				b.WriteString("{% end" + tag + " %}")
+			}
+		}
+		return b.String()
+	}
+
+	programs := 0
+	for _, c := range []Compiler{{}, {Lax: true}} {
+		e := c.engine()
+		for range 700 {
+			src := block(0)
+			tm, err := e.compile("body", src)
+			require.NoError(t, err, src)
+			if tm.prog == nil {
+				continue
+			}
+			programs++
+			engineOnly := *tm
+			engineOnly.prog = nil
+			for _, d := range []map[string]any{data, numbers} {
+				got, gotErr := executeTemplate(e, tm, d)
+				want, wantErr := executeTemplate(e, &engineOnly, d)
+				if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Fatalf("program and engine disagree on %q (lax %v):\nprogram %q, %v\nengine  %q, %v", src, c.Lax, got, gotErr, want, wantErr)
+				}
+			}
+		}
+	}
+	assert.Greater(t, programs, 1150, "most generated templates compile to programs")
+}
+
+// FuzzProgram: for any template that compiles to a program and any data,
+// the program renders what the engine renders.
+func FuzzProgram(f *testing.F) {
+	for _, tc := range programCases {
+		f.Add(tc.src, []byte(tc.data))
+	}
+	f.Add(`{% if a > b %}x{% elsif a == b or c %}{{ a }}{% else %}{{ b }}{% endif %}`, []byte(`{"a": 1, "b": "1", "c": [1]}`))
+	f.Add(`{% unless a.size >= 2 and a[0] != nil %}{{ a | json }}{% endunless %}`, []byte(`{"a": [null, 2.5e3, {"k": "v"}]}`))
+	f.Add(`{% assign a = b | default: c %}{% if a <= 3 %}{{ a | plus: 1 }}{% endif %}`, []byte(`{"b": null, "c": 2}`))
+	f.Add(`{{ a.size }}{{ a.first }}{{ a["size"] }}`, []byte(`{"a": {"size": 9, "first": 1}}`))
+	c := Compiler{Timeout: 250 * time.Millisecond, MaxIterations: 2000, MaxOutput: 4 << 10, Now: fixedClock}
+	lax := c
+	lax.Lax = true
+	f.Fuzz(func(t *testing.T, src string, doc []byte) {
+		data, err := ParseData(doc)
+		if err != nil {
+			return
+		}
+		// The same data with numbers left as json.Number, which the engine
+		// treats as text.
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
+		var numbers map[string]any
+		_ = dec.Decode(&numbers)
+		for _, comp := range []Compiler{c, lax} {
+			e := comp.engine()
+			tm, err := e.compile("body", src)
+			if err != nil || tm.prog == nil {
+				continue
+			}
+			engineOnly := *tm
+			engineOnly.prog = nil
+			for _, d := range []map[string]any{data, numbers} {
+				got, gotErr := executeTemplate(e, tm, d)
+				want, wantErr := executeTemplate(e, &engineOnly, d)
+				if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Fatalf("program and engine disagree on %q over %s (lax %v):\nprogram %q, %v\nengine  %q, %v", src, doc, comp.Lax, got, gotErr, want, wantErr)
+				}
 			}
 		}
 	})
@@ -430,11 +770,14 @@ func BenchmarkRender(b *testing.B) {
 	b.Run("impl=liquid/part=body", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			st := a.eng.newState()
-			w := &outWriter{buf: make([]byte, 0, a.bodyHint), max: a.eng.maxOutput, st: st, eng: a.eng}
-			if err := a.body.execute(st, bindings(data, st, "", nil), w); err != nil {
+			// As Render does: into a pooled buffer, then a copy the
+			// caller owns (the baseline allocates its buffer).
+			run := a.eng.newRun(data, "", nil)
+			if err := a.body.execute(&run.st, &run.sc, &run.body); err != nil {
 				b.Fatal(err)
 			}
+			_ = bytes.Clone(run.body.buf)
+			run.release()
 		}
 	})
 	b.Run("impl=text_template/part=body", func(b *testing.B) {

@@ -69,6 +69,29 @@ type Request struct {
 	// are unset on requests built without templates.
 	action *Action
 	data   map[string]any
+
+	// checked holds the parts Render or Build found valid.
+	checked checkedParts
+}
+
+// checkedParts records a Request's method, URL, Content-Type and body as
+// they were when Render or Build checked them, so that sending can tell by
+// comparison, which costs a fraction of the checks, that they are
+// unchanged. Anything changed since, in place or by assignment, is checked
+// again in full; header values are checked on every attempt regardless.
+type checkedParts struct {
+	ok          bool
+	method      string
+	url         string
+	contentType string
+	body        []byte // a private copy, so a change in place is seen
+}
+
+// unchanged reports whether r's checked parts are as they were checked.
+func (c *checkedParts) unchanged(r *Request) bool {
+	return c.ok && r.Method == c.method && r.URL == c.url &&
+		(r.Body == nil) == (c.body == nil) && bytes.Equal(r.Body, c.body) &&
+		r.Header.Get("Content-Type") == c.contentType
 }
 
 // String describes r for logs: the method, the URL with credentials and
@@ -110,28 +133,53 @@ func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
 		// The URL was checked above, so this is rare; do not echo it.
 		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, RedactURL(r.URL))
 	}
-	hr.Header = r.Header.Clone()
-	if hr.Header == nil {
-		hr.Header = make(http.Header)
-	}
-	if r.IdempotencyKey != "" {
-		hr.Header.Set(HeaderIdempotencyKey, r.IdempotencyKey)
-	}
+	hr.Header = attemptHeader(r.Header, r.IdempotencyKey)
 	return hr, nil
 }
 
-// validate re-checks a Request that may have been assembled by hand, so
-// nothing half-made reaches the network.
+// attemptHeader copies h for one attempt, with the idempotency key (if
+// any) set and room for the signature headers, in as few allocations as
+// http.Header.Clone makes.
+func attemptHeader(h http.Header, key string) http.Header {
+	nv := 0
+	for _, vv := range h {
+		nv += len(vv)
+	}
+	if key != "" {
+		nv++
+	}
+	h2 := make(http.Header, len(h)+3)
+	values := make([]string, nv)
+	for name, vv := range h {
+		if vv == nil {
+			h2[name] = nil
+			continue
+		}
+		n := copy(values, vv)
+		h2[name] = values[:n:n]
+		values = values[n:]
+	}
+	if key != "" {
+		values[0] = key
+		h2[canonicalIdempotencyKey] = values[:1:1]
+	}
+	return h2
+}
+
+// validate re-checks a Request that may have been assembled or changed by
+// hand, so nothing half-made reaches the network. What Render or Build
+// checked and is unchanged is not checked twice.
 func (r *Request) validate() (method string, err error) {
-	if method, err = normalizeMethod(r.Method); err != nil {
-		return "", err
-	}
-	if _, _, hasUser := splitUserinfo(r.URL); hasUser {
-		return "", fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
-	}
-	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	unchanged := r.checked.unchanged(r)
+	if unchanged {
+		method = r.Method
+	} else {
+		if method, err = normalizeMethod(r.Method); err != nil {
+			return "", err
+		}
+		if err := checkSendURL(r.URL); err != nil {
+			return "", err
+		}
 	}
 	for name, values := range r.Header {
 		for _, v := range values {
@@ -140,7 +188,23 @@ func (r *Request) validate() (method string, err error) {
 			}
 		}
 	}
+	if unchanged {
+		return method, nil
+	}
 	return method, checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body)
+}
+
+// checkSendURL checks a Request's URL: absolute, http or https, with a
+// host and without credentials.
+func checkSendURL(raw string) error {
+	if _, _, hasUser := splitUserinfo(raw); hasUser {
+		return fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	}
+	return nil
 }
 
 // NewIdempotencyKey returns a new random idempotency key: a version 4 UUID
@@ -249,15 +313,54 @@ func (e *partError) Unwrap() error { return e.err }
 // method, URL, headers and body are checked, for templates and the builder
 // alike. Errors are *partError.
 func newRequest(method, rawURL string, header http.Header, body []byte) (*Request, error) {
-	m, err := normalizeMethod(method)
+	return buildRequest(requestParts{method: method, url: rawURL, header: header, body: body})
+}
+
+// preparedURL is a URL parsed by parseURL. sendable says that the clean
+// URL also passes the check a Sender makes (checkSendURL).
+type preparedURL struct {
+	clean, auth string
+	sendable    bool
+}
+
+func prepareURL(raw string) (preparedURL, error) {
+	clean, auth, err := parseURL(raw)
+	if err != nil {
+		return preparedURL{}, err
+	}
+	return preparedURL{clean: clean, auth: auth, sendable: checkSendURL(clean) == nil}, nil
+}
+
+// requestParts are what buildRequest checks and assembles.
+type requestParts struct {
+	method, url string
+	prepared    *preparedURL // url already prepared (an Action's static URL), or nil
+	header      http.Header
+	ownHeader   bool // header is buildRequest's to keep: canonical names, one value each
+	body        []byte
+	scratchBody bool // body is borrowed: the Request gets its own copy
+}
+
+// buildRequest is newRequest with the shortcuts Render takes.
+func buildRequest(p requestParts) (*Request, error) {
+	m, err := normalizeMethod(p.method)
 	if err != nil {
 		return nil, &partError{"method", err}
 	}
-	u, auth, err := parseURL(rawURL)
-	if err != nil {
-		return nil, &partError{"url", err}
+	pu := p.prepared
+	if pu == nil {
+		prepared, err := prepareURL(p.url)
+		if err != nil {
+			return nil, &partError{"url", err}
+		}
+		pu = &prepared
 	}
-	h := make(http.Header, len(header)+2)
+	u, auth := pu.clean, pu.auth
+	header, body := p.header, p.body
+	h := header
+	if !p.ownHeader {
+		h = make(http.Header, len(header)+2)
+	}
 	for name, values := range header {
 		key := http.CanonicalHeaderKey(name)
 		if why, ok := headersManaged[key]; ok {
@@ -267,7 +370,9 @@ func newRequest(method, rawURL string, header http.Header, body []byte) (*Reques
 			if err := checkHeader(name, v); err != nil {
 				return nil, &partError{"header " + name, err}
 			}
-			h.Add(key, v)
+			if !p.ownHeader {
+				h.Add(key, v)
+			}
 		}
 	}
 	if auth != "" {
@@ -281,7 +386,32 @@ func newRequest(method, rawURL string, header http.Header, body []byte) (*Reques
 	if err := checkBody(m, ct, body); err != nil {
 		return nil, &partError{"body", err}
 	}
-	return &Request{Method: m, URL: u, Header: h, Body: body}, nil
+	r := &Request{Method: m, URL: u, Header: h, Body: body}
+	// The snapshot holds only what a full check of the finished Request
+	// would pass exactly as it passed here.
+	snapshot := pu.sendable && normalizeContentType(ct) == ct
+	var saved []byte
+	if body != nil {
+		// The Request's own body (when borrowed) and the checked copy share
+		// one allocation; the three-index slice keeps an append to the body
+		// from reaching the copy.
+		n := len(body)
+		switch {
+		case p.scratchBody && snapshot:
+			buf := make([]byte, 2*n)
+			copy(buf, body)
+			copy(buf[n:], body)
+			r.Body, saved = buf[:n:n], buf[n:]
+		case p.scratchBody:
+			r.Body = bytes.Clone(body)
+		case snapshot:
+			saved = bytes.Clone(body)
+		}
+	}
+	if snapshot {
+		r.checked = checkedParts{ok: true, method: m, url: u, contentType: ct, body: saved}
+	}
+	return r, nil
 }
 
 // normalizeMethod accepts the five methods Customer.io offers, in any case,
@@ -464,6 +594,9 @@ func isTokenChar(c byte) bool {
 // normalizeContentType defaults to JSON and gives a form written the way
 // Customer.io's editor shows it (x-www-form-urlencoded) its proper type.
 func normalizeContentType(ct string) string {
+	if ct == contentTypeJSON {
+		return ct // the default, and most common: nothing to parse
+	}
 	ct = strings.TrimSpace(ct)
 	if ct == "" {
 		return contentTypeJSON
@@ -485,6 +618,9 @@ const (
 )
 
 func kindOf(contentType string) bodyKind {
+	if contentType == contentTypeJSON {
+		return bodyJSON
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(contentType))
@@ -524,9 +660,9 @@ func checkBody(method, contentType string, body []byte) error {
 }
 
 // checkJSON validates body and, when it is invalid, locates the first error.
-// json.Valid is the fast path; the slow path runs only for a bad body.
+// validJSON is the fast path; the slow path runs only for a bad body.
 func checkJSON(contentType string, body []byte) error {
-	if json.Valid(body) {
+	if validJSON(body) {
 		return nil
 	}
 	var raw json.RawMessage
@@ -544,6 +680,228 @@ func checkJSON(contentType string, body []byte) error {
 	}
 	line, col, snippet := locate(body, off)
 	return &BodyError{ContentType: contentType, Line: line, Column: col, Snippet: snippet, Err: se}
+}
+
+// validJSON reports whether b is one JSON value, with optional whitespace
+// around it: exactly the documents json.Valid accepts (no check that
+// strings are UTF-8, nesting at most 10,000 deep), several times faster,
+// since every body is checked before it is sent.
+func validJSON(b []byte) bool {
+	v := jsonValidator{b: b}
+	v.space()
+	if !v.value() {
+		return false
+	}
+	v.space()
+	return v.i == len(b)
+}
+
+// jsonMaxDepth is encoding/json's nesting limit.
+const jsonMaxDepth = 10000
+
+type jsonValidator struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// jsonPlain marks the bytes a string may hold unescaped: anything but a
+// quote, a backslash or a control character.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func (v *jsonValidator) space() {
+	b, i := v.b, v.i
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	v.i = i
+}
+
+// value reads one value at v.i.
+func (v *jsonValidator) value() bool {
+	if v.i >= len(v.b) {
+		return false
+	}
+	switch c := v.b[v.i]; {
+	case c == '"':
+		return v.str()
+	case c == '{':
+		return v.object()
+	case c == '[':
+		return v.array()
+	case c == '-' || ('0' <= c && c <= '9'):
+		return v.number()
+	case c == 't':
+		return v.literal("true")
+	case c == 'f':
+		return v.literal("false")
+	case c == 'n':
+		return v.literal("null")
+	}
+	return false
+}
+
+func (v *jsonValidator) literal(word string) bool {
+	if len(v.b)-v.i < len(word) || string(v.b[v.i:v.i+len(word)]) != word {
+		return false
+	}
+	v.i += len(word)
+	return true
+}
+
+func (v *jsonValidator) str() bool {
+	v.i++ // the opening quote
+	for {
+		b, i := v.b, v.i
+		for i < len(b) && jsonPlain[b[i]] {
+			i++
+		}
+		v.i = i
+		if v.i >= len(v.b) {
+			return false
+		}
+		switch v.b[v.i] {
+		case '"':
+			v.i++
+			return true
+		case '\\':
+			v.i++
+			if v.i >= len(v.b) {
+				return false
+			}
+			switch v.b[v.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				v.i++
+			case 'u':
+				if len(v.b)-v.i < 5 || !isHex(v.b[v.i+1]) || !isHex(v.b[v.i+2]) || !isHex(v.b[v.i+3]) || !isHex(v.b[v.i+4]) {
+					return false
+				}
+				v.i += 5
+			default:
+				return false
+			}
+		default:
+			return false // a control character
+		}
+	}
+}
+
+func (v *jsonValidator) digits() int {
+	start := v.i
+	for v.i < len(v.b) && '0' <= v.b[v.i] && v.b[v.i] <= '9' {
+		v.i++
+	}
+	return v.i - start
+}
+
+func (v *jsonValidator) number() bool {
+	if v.b[v.i] == '-' {
+		v.i++
+	}
+	if v.i >= len(v.b) {
+		return false
+	}
+	if v.b[v.i] == '0' {
+		v.i++
+	} else if v.digits() == 0 {
+		return false
+	}
+	if v.i < len(v.b) && v.b[v.i] == '.' {
+		v.i++
+		if v.digits() == 0 {
+			return false
+		}
+	}
+	if v.i < len(v.b) && (v.b[v.i] == 'e' || v.b[v.i] == 'E') {
+		v.i++
+		if v.i < len(v.b) && (v.b[v.i] == '+' || v.b[v.i] == '-') {
+			v.i++
+		}
+		if v.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *jsonValidator) object() bool {
+	if v.depth++; v.depth > jsonMaxDepth {
+		return false
+	}
+	v.i++ // {
+	v.space()
+	if v.i < len(v.b) && v.b[v.i] == '}' {
+		v.i++
+		v.depth--
+		return true
+	}
+	for {
+		if v.i >= len(v.b) || v.b[v.i] != '"' || !v.str() {
+			return false
+		}
+		v.space()
+		if v.i >= len(v.b) || v.b[v.i] != ':' {
+			return false
+		}
+		v.i++
+		v.space()
+		if !v.value() {
+			return false
+		}
+		v.space()
+		if v.i >= len(v.b) {
+			return false
+		}
+		switch v.b[v.i] {
+		case ',':
+			v.i++
+			v.space()
+		case '}':
+			v.i++
+			v.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (v *jsonValidator) array() bool {
+	if v.depth++; v.depth > jsonMaxDepth {
+		return false
+	}
+	v.i++ // [
+	v.space()
+	if v.i < len(v.b) && v.b[v.i] == ']' {
+		v.i++
+		v.depth--
+		return true
+	}
+	for {
+		if !v.value() {
+			return false
+		}
+		v.space()
+		if v.i >= len(v.b) {
+			return false
+		}
+		switch v.b[v.i] {
+		case ',':
+			v.i++
+			v.space()
+		case ']':
+			v.i++
+			v.depth--
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // checkForm checks that body decodes as application/x-www-form-urlencoded

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -453,4 +454,213 @@ func TestBodyErrorKeepsTheParserError(t *testing.T) {
 	var se *json.SyntaxError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, int64(6), se.Offset)
+}
+
+// validJSONCases are documents at the edges of the grammar, each checked
+// against json.Valid: validJSON must agree on every one.
+var validJSONCases = []struct {
+	name string
+	doc  string
+}{
+	{"empty", ""},
+	{"space only", " \t\r\n"},
+	{"object", `{"a": 1, "b": [true, false, null], "c": {"d": "e"}}`},
+	{"empty containers", `{"a":{},"b":[],"c":[{}]}`},
+	{"surrounding space", " \n[1]\t\r "},
+	{"other space", "\v[1]"},
+	{"trailing value", `{} {}`},
+	{"trailing comma in array", `[1,]`},
+	{"trailing comma in object", `{"a":1,}`},
+	{"missing colon", `{"a" 1}`},
+	{"unquoted key", `{a:1}`},
+	{"number key", `{1:1}`},
+	{"leading zero", `01`},
+	{"negative zero", `-0`},
+	{"minus alone", `-`},
+	{"fraction", `1.5e-3`},
+	{"fraction without digits", `1.`},
+	{"exponent without digits", `1e`},
+	{"exponent sign only", `1e+`},
+	{"capital exponent", `2E10`},
+	{"leading dot", `.5`},
+	{"plus sign", `+1`},
+	{"escapes", `"\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00"`},
+	{"bad escape", `"\x"`},
+	{"short unicode escape", `"\u12"`},
+	{"non-hex unicode escape", `"\u12G4"`},
+	{"lone surrogate", `"\uD800"`},
+	{"control character", "\"a\x01b\""},
+	{"tab in string", "\"a\tb\""},
+	{"invalid UTF-8", "\"\xff\xfe\""},
+	{"DEL", "\"\x7f\""},
+	{"unterminated string", `"abc`},
+	{"backslash at end", `"abc\`},
+	{"truncated literal", `tru`},
+	{"literal with suffix", `nullx`},
+	{"capital literal", `True`},
+	{"unclosed object", `{"a":1`},
+	{"unclosed array", `[1,2`},
+	{"mismatched brackets", `[1}`},
+	{"bare string", `"x"`},
+	{"NUL after value", "{}\x00"},
+	{"depth at the limit", strings.Repeat("[", 10000) + strings.Repeat("]", 10000)},
+	{"depth past the limit", strings.Repeat("[", 10001) + strings.Repeat("]", 10001)},
+	{"objects at the limit", strings.Repeat(`{"a":`, 9999) + "[]" + strings.Repeat("}", 9999)},
+	{"objects past the limit", strings.Repeat(`{"a":`, 10000) + "[]" + strings.Repeat("}", 10000)},
+}
+
+func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
+	for _, tt := range validJSONCases {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, json.Valid([]byte(tt.doc)), validJSON([]byte(tt.doc)))
+		})
+	}
+	// The cases cover both answers.
+	var valid, invalid int
+	for _, tt := range validJSONCases {
+		if json.Valid([]byte(tt.doc)) {
+			valid++
+		} else {
+			invalid++
+		}
+	}
+	assert.Greater(t, valid, 8)
+	assert.Greater(t, invalid, 8)
+}
+
+// FuzzValidJSON: validJSON accepts exactly what json.Valid accepts.
+func FuzzValidJSON(f *testing.F) {
+	for _, tt := range validJSONCases {
+		if len(tt.doc) < 1000 {
+			f.Add([]byte(tt.doc))
+		}
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if got, want := validJSON(doc), json.Valid(doc); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", doc, got, want)
+		}
+	})
+}
+
+// attemptHeader copies the request's header for one attempt: changing the
+// copy, even by appending to a value list, leaves the request alone, and
+// the idempotency key replaces any value the header had for it.
+func TestAttemptHeader(t *testing.T) {
+	orig := http.Header{
+		"Content-Type":          {"application/json"},
+		"X-Multi":               {"a", "b"},
+		"X-Empty":               nil,
+		"X-Cio-Idempotency-Key": {"stale"},
+	}
+	h := attemptHeader(orig, "key-1")
+	assert.Equal(t, http.Header{
+		"Content-Type":          {"application/json"},
+		"X-Multi":               {"a", "b"},
+		"X-Empty":               nil,
+		"X-Cio-Idempotency-Key": {"key-1"},
+	}, h)
+	h["X-Multi"] = append(h["X-Multi"], "c")
+	h.Add("Content-Type", "text/plain")
+	h.Set("X-New", "v")
+	assert.Equal(t, []string{"a", "b"}, orig["X-Multi"])
+	assert.Equal(t, []string{"application/json"}, orig["Content-Type"])
+	assert.Equal(t, []string{"stale"}, orig["X-Cio-Idempotency-Key"])
+	assert.Equal(t, []string{"key-1"}, h["X-Cio-Idempotency-Key"], "appending to one value list leaves the next alone")
+	assert.NotContains(t, orig, "X-New")
+
+	assert.Equal(t, http.Header{}, attemptHeader(nil, ""))
+	assert.Equal(t, http.Header{"X-Cio-Idempotency-Key": {"k"}}, attemptHeader(nil, "k"))
+}
+
+// FuzzCheckedRequest: what Render and Build record as checked changes
+// nothing about what a Sender accepts. For any request they build, the
+// check before sending gives the same answer whether it relies on the
+// record or checks everything again.
+func FuzzCheckedRequest(f *testing.F) {
+	f.Add("POST", "https://user:pa%20ss@api.example.com/x?q=a b#frag", "application/json", []byte(`{"a": 1}`))
+	f.Add("get", "http://[::1]:80/", "", []byte(nil))
+	f.Add("PATCH", "https://x.example/%zz", "x-www-form-urlencoded; charset=utf-8", []byte("a=1&b=%20"))
+	f.Add("PUT", "https://a%40b@x.example:/p", "text/plain", []byte{})
+	f.Add("DELETE", "http://x.example?%", "application/json ", []byte(" "))
+	f.Add("POST", "https://h/", "application/problem+json", []byte(`[1,2]`))
+	f.Fuzz(func(t *testing.T, method, rawURL, contentType string, body []byte) {
+		r, err := newRequest(method, rawURL, http.Header{"Content-Type": {contentType}}, body)
+		if err != nil {
+			return
+		}
+		m1, err1 := r.validate()
+		full := *r
+		full.checked = checkedParts{}
+		m2, err2 := full.validate()
+		if m1 != m2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
+			t.Fatalf("with the record: %q, %v; checked in full: %q, %v", m1, err1, m2, err2)
+		}
+	})
+}
+
+// floorBody is the body BenchmarkSend's Close lead action renders.
+var floorBody = []byte(`{
+  "name": "Analytical Engines Ltd",
+  "url": "https://engines.example",
+  "description": "Builds difference engines.",
+  "contacts": [
+    {
+      "name": "Ada Lovelace",
+      "title": "CTO",
+      "emails": [{"type": "office", "email": "ada@engines.example"}],
+      "phones": [{"type": "office", "phone": "+44 20 7946 0000"}]
+    }
+  ],
+  "custom": {
+    "Source": "signup"
+  },
+  "addresses": ["12 St James's Square, London"]
+}`)
+
+// BenchmarkValidJSON compares the body check with json.Valid.
+func BenchmarkValidJSON(b *testing.B) {
+	b.Run("impl=validJSON", func(b *testing.B) {
+		b.SetBytes(int64(len(floorBody)))
+		for b.Loop() {
+			if !validJSON(floorBody) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("impl=encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(floorBody)))
+		for b.Loop() {
+			if !json.Valid(floorBody) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+}
+
+// BenchmarkSendFloor is the work a delivery does beyond a plain POST that
+// no implementation with the same guarantees can skip, at its cheapest and
+// without any templating: a new idempotency key, checking the body is
+// JSON, signing it (a pooled HMAC), the attempt's deadline, and parsing
+// the response. Set against the CPU a raw POST costs (BenchmarkSend), it
+// bounds how close to raw throughput a delivery can come.
+func BenchmarkSendFloor(b *testing.B) {
+	response := []byte(`{"id":"lead_EQ9nP2yXk4","status_id":"stat_1"}`)
+	signer := CIOSigner{Key: []byte("test-signing-secret")}
+	h := make(http.Header)
+	b.ReportAllocs()
+	for b.Loop() {
+		key := NewIdempotencyKey()
+		if !validJSON(floorBody) {
+			b.Fatal("invalid")
+		}
+		if err := signer.SignHeader(h, key, 1614265384, floorBody); err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		if _, ok := decodeJSON(response); !ok {
+			b.Fatal("invalid")
+		}
+		cancel()
+		_ = ctx
+	}
 }

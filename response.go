@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // DefaultMaxResponseBytes is the response cap when a Sender sets none:
@@ -106,16 +108,12 @@ func (r *Request) MapResponse(resp *Response) (map[string]any, error) {
 	if r == nil || r.action == nil || len(r.action.response) == 0 || resp == nil {
 		return nil, nil
 	}
-	texts, err := r.action.renderResponse(r.data, parseResponseBody(resp.Body))
+	attrs := make(map[string]any, len(r.action.response))
+	err := r.action.renderResponse(r.data, parseResponseBody(resp.Body), func(name, text string) {
+		attrs[name] = typedValue(text)
+	})
 	if err != nil {
 		return nil, err
-	}
-	if texts == nil {
-		return nil, nil
-	}
-	attrs := make(map[string]any, len(texts))
-	for name, s := range texts {
-		attrs[name] = typedValue(s)
 	}
 	return attrs, nil
 }
@@ -209,14 +207,184 @@ func typedValue(s string) any {
 }
 
 // decodeJSON decodes b, which must hold exactly one JSON value, keeping
-// numbers as json.Number.
+// numbers as json.Number: what a json.Decoder with UseNumber gives for a
+// document json.Valid accepts, without its buffering and reflection, since
+// every delivered response is decoded.
 func decodeJSON(b []byte) (any, bool) {
-	b = bytes.TrimRight(b, " \t\r\n")
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(b)) {
+	if !validJSON(b) {
 		return nil, false
 	}
-	return v, true
+	d := jsonDecoder{b: b}
+	d.space()
+	return d.value(), true
+}
+
+// jsonDecoder builds the value of a document validJSON accepted: objects
+// as map[string]any (a repeated key keeps its last value), arrays as
+// []any, numbers as json.Number, and strings as encoding/json unquotes
+// them, invalid UTF-8 and lone surrogates becoming U+FFFD. Since the
+// document is valid it checks nothing.
+type jsonDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *jsonDecoder) space() {
+	for d.i < len(d.b) && (d.b[d.i] == ' ' || d.b[d.i] == '\n' || d.b[d.i] == '\t' || d.b[d.i] == '\r') {
+		d.i++
+	}
+}
+
+func (d *jsonDecoder) value() any {
+	switch c := d.b[d.i]; c {
+	case '"':
+		return d.str()
+	case '{':
+		d.i++
+		m := make(map[string]any)
+		d.space()
+		if d.b[d.i] == '}' {
+			d.i++
+			return m
+		}
+		for {
+			d.space()
+			k := d.str()
+			d.space()
+			d.i++ // :
+			d.space()
+			m[k] = d.value()
+			d.space()
+			c := d.b[d.i]
+			d.i++ // , or }
+			if c == '}' {
+				return m
+			}
+		}
+	case '[':
+		d.i++
+		a := make([]any, 0)
+		d.space()
+		if d.b[d.i] == ']' {
+			d.i++
+			return a
+		}
+		for {
+			d.space()
+			a = append(a, d.value())
+			d.space()
+			c := d.b[d.i]
+			d.i++ // , or ]
+			if c == ']' {
+				return a
+			}
+		}
+	case 't':
+		d.i += len("true")
+		return true
+	case 'f':
+		d.i += len("false")
+		return false
+	case 'n':
+		d.i += len("null")
+		return nil
+	}
+	start := d.i
+	for d.i < len(d.b) && strings.IndexByte("+-.0123456789eE", d.b[d.i]) >= 0 {
+		d.i++
+	}
+	return json.Number(d.b[start:d.i])
+}
+
+// str reads a string at d.i.
+func (d *jsonDecoder) str() string {
+	b := d.b
+	start := d.i + 1
+	i := start
+	for {
+		c := b[i]
+		switch {
+		case c == '"':
+			d.i = i + 1
+			return string(b[start:i])
+		case c == '\\':
+		case c < utf8.RuneSelf:
+			i++
+			continue
+		default:
+			if r, size := utf8.DecodeRune(b[i:]); r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+		}
+		break // an escape or invalid UTF-8: build the string
+	}
+	out := make([]byte, i-start, i-start+32)
+	copy(out, b[start:i])
+	for {
+		switch c := b[i]; {
+		case c == '"':
+			d.i = i + 1
+			return string(out)
+		case c == '\\':
+			switch e := b[i+1]; e {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r := hex4(b[i+2 : i+6])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					next := rune(-1)
+					if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
+						next = hex4(b[i+2 : i+6])
+					}
+					if pair := utf16.DecodeRune(r, next); pair != utf8.RuneError {
+						out = utf8.AppendRune(out, pair)
+						i += 6
+						continue
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+				continue
+			default: // " \\ /
+				out = append(out, e)
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			out = utf8.AppendRune(out, r)
+			i += size
+		}
+	}
+}
+
+// hex4 reads four hex digits, or returns -1.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -242,6 +243,70 @@ func FuzzParseResponseBody(f *testing.F) {
 		}
 		if !json.Valid(body) {
 			t.Fatalf("parseResponseBody(%q) = %#v from invalid JSON", body, v)
+		}
+	})
+}
+
+// decodeJSONReference is what decodeJSON must agree with: encoding/json's
+// decoder, with numbers kept as json.Number, accepting one value and
+// nothing after it.
+func decodeJSONReference(b []byte) (any, bool) {
+	b = bytes.TrimRight(b, " \t\r\n")
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.InputOffset() != int64(len(b)) {
+		return nil, false
+	}
+	return v, true
+}
+
+var decodeJSONCases = []struct{ name, doc string }{
+	{"object", `{"id": "lead_1", "n": 42, "f": -1.5e3, "ok": true, "no": false, "nil": null}`},
+	{"nested", ` [ {"a": [[], {}, [1, [2, {"b": "c"}]]]} ] `},
+	{"repeated key keeps the last", `{"a": 1, "a": {"b": 2}, "a": 3}`},
+	{"empty containers", `{"o": {}, "a": []}`},
+	{"numbers as written", `[0, -0, 1.0, 1e400, 12345678901234567890123, 0.1e-7]`},
+	{"escapes", `"\" \\ \/ \b \f \n \r \t \u00e9 \u0000 \uD83D\uDE00"`},
+	{"lone high surrogate", `"a\uD800b"`},
+	{"lone low surrogate", `"a\uDC00b"`},
+	{"high surrogate then a non-surrogate escape", `"\uD800\u0041"`},
+	{"high surrogate then an escaped backslash", `"\uD800\\u0041"`},
+	{"two high surrogates", `"\uD800\uD800\uDC00"`},
+	{"invalid UTF-8", "\"a\xffb\xe2\x82\""},
+	{"encoded surrogate", "\"\xed\xa0\x80\""},
+	{"invalid UTF-8 after an escape", "\"\\n\xff\xfe\""},
+	{"non-ASCII key", "{\"clé\\u00e9\": \"vàlue\"}"},
+	{"long escaped string", `"` + strings.Repeat(`ab\"`, 300) + `"`},
+	{"scalar", `  "text"  `},
+	{"number", `7`},
+	{"invalid", `{"a":`},
+	{"trailing value", `{} {}`},
+	{"empty", ``},
+}
+
+func TestDecodeJSONAgreesWithEncodingJSON(t *testing.T) {
+	for _, tc := range decodeJSONCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := decodeJSON([]byte(tc.doc))
+			want, wantOK := decodeJSONReference([]byte(tc.doc))
+			require.Equal(t, wantOK, ok)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+// FuzzDecodeJSON: decodeJSON accepts what encoding/json's decoder accepts
+// and gives the same value.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, tc := range decodeJSONCases {
+		f.Add([]byte(tc.doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		got, ok := decodeJSON(doc)
+		want, wantOK := decodeJSONReference(doc)
+		if ok != wantOK || !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeJSON(%q) = %#v, %v; encoding/json gives %#v, %v", doc, got, ok, want, wantOK)
 		}
 	})
 }

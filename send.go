@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -170,13 +171,13 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 	req := *r
 	req.IdempotencyKey = res.IdempotencyKey
 
-	client := s.client()
+	rt := s.roundTripper()
 	policy := s.RetryPolicy
 	if policy == nil {
 		policy = DefaultRetryPolicy
 	}
 	for n := 1; ; n++ {
-		a, resp, built := s.attempt(ctx, client, &req, n)
+		a, resp, built := s.attempt(ctx, rt, &req, n)
 		if !built {
 			// The request itself is wrong: nothing was sent, so there is
 			// no attempt to report.
@@ -217,9 +218,12 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 // attempt makes attempt n at r and classifies its outcome. The returned
 // Response is nil when no status line arrived; built is false when r is
 // not a valid request, and nothing was sent.
-func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n int) (a Attempt, resp *Response, built bool) {
+func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int) (a Attempt, resp *Response, built bool) {
 	start := time.Now()
-	a = Attempt{Number: n, Start: s.now()}
+	a = Attempt{Number: n, Start: start}
+	if s.Now != nil {
+		a.Start = s.Now()
+	}
 
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -233,15 +237,13 @@ func (s *Sender) attempt(ctx context.Context, client *http.Client, r *Request, n
 		a.Class, a.Err = ClassInvalid, err
 		return a, nil, false
 	}
-	if signer := s.signer(); signer != nil {
-		if err := signer.SignHeader(hr.Header, r.IdempotencyKey, a.Start.Unix(), r.Body); err != nil {
-			a.Class, a.Err = ClassInvalid, &attemptError{"signing", err}
-			a.Duration = time.Since(start)
-			return a, nil, true
-		}
+	if err := s.sign(hr.Header, r.IdempotencyKey, a.Start.Unix(), r.Body); err != nil {
+		a.Class, a.Err = ClassInvalid, &attemptError{"signing", err}
+		a.Duration = time.Since(start)
+		return a, nil, true
 	}
 
-	hresp, err := client.Do(hr)
+	hresp, err := rt.do(hr)
 	if err != nil {
 		if hresp != nil {
 			// A refused redirect: Do returns the 3xx, its body closed.
@@ -382,12 +384,14 @@ func (s *Sender) now() time.Time {
 	return time.Now()
 }
 
-func (s *Sender) signer() Signer {
-	if s.Signer != nil {
-		return s.Signer
-	}
-	if len(s.Key) > 0 {
-		return CIOSigner{Key: s.Key}
+// sign adds the signature headers of one attempt: with Signer, or
+// Customer.io's scheme when only Key is set, or none.
+func (s *Sender) sign(h http.Header, id string, timestamp int64, body []byte) error {
+	switch {
+	case s.Signer != nil:
+		return s.Signer.SignHeader(h, id, timestamp, body)
+	case len(s.Key) > 0:
+		return CIOSigner{Key: s.Key}.SignHeader(h, id, timestamp, body)
 	}
 	return nil
 }
@@ -399,19 +403,53 @@ func (s *Sender) maxResponseBytes() int64 {
 	return DefaultMaxResponseBytes
 }
 
-// client returns an http.Client for one Send. Clients are cheap; the
-// transport, which holds the connections, is shared.
-func (s *Sender) client() *http.Client {
-	c := &http.Client{Transport: s.Transport}
-	if c.Transport == nil {
-		c.Transport = defaultTransport(AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: s.AllowedPrefixes})
+// roundTripper returns what makes the round trips of one Send. Without
+// redirects to follow, that is the transport itself: an http.Client would
+// only copy the header again and hand back the 3xx. Following redirects
+// takes a Client, made per Send (clients are cheap; the transport, which
+// holds the connections, is shared).
+func (s *Sender) roundTripper() roundTripper {
+	t := s.Transport
+	if t == nil {
+		t = defaultTransport(AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: s.AllowedPrefixes})
 	}
-	if s.FollowRedirects {
-		c.CheckRedirect = checkRedirect
-	} else {
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if !s.FollowRedirects {
+		return roundTripper{transport: t}
 	}
-	return c
+	return roundTripper{client: &http.Client{Transport: t, CheckRedirect: checkRedirect}}
+}
+
+// roundTripper is a transport used alone or a Client that follows
+// redirects.
+type roundTripper struct {
+	transport http.RoundTripper
+	client    *http.Client
+}
+
+var errNoResponse = errors.New("webhook: the transport returned no response and no error")
+
+// do makes one round trip. With the transport alone it checks what a
+// custom transport returns as http.Client.Do would.
+func (t roundTripper) do(r *http.Request) (*http.Response, error) {
+	if t.client != nil {
+		return t.client.Do(r)
+	}
+	resp, err := t.transport.RoundTrip(r)
+	switch {
+	case err != nil:
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	case resp == nil:
+		return nil, errNoResponse
+	case resp.Body == nil:
+		if resp.ContentLength > 0 && r.Method != http.MethodHead {
+			return nil, fmt.Errorf("webhook: the transport returned a response of %d bytes without a body", resp.ContentLength)
+		}
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 var errRedirectPolicy = errors.New("webhook: redirect refused")
@@ -465,7 +503,28 @@ var transports sync.Map // string -> *http.Transport
 // service sends with, so warm connections are reused rather than redialed.
 const maxIdleConnsPerHost = 256
 
+// plainTransports holds the default transports of the guards without
+// allowed prefixes, by AllowPrivate, so that finding the transport for a
+// Send costs neither a key nor a map lookup.
+var plainTransports [2]atomic.Pointer[http.Transport]
+
 func defaultTransport(g AddressGuard) *http.Transport {
+	if len(g.AllowedPrefixes) == 0 {
+		i := 0
+		if g.AllowPrivate {
+			i = 1
+		}
+		if t := plainTransports[i].Load(); t != nil {
+			return t
+		}
+		t := sharedTransport(g)
+		plainTransports[i].Store(t)
+		return t
+	}
+	return sharedTransport(g)
+}
+
+func sharedTransport(g AddressGuard) *http.Transport {
 	key := guardKey(g)
 	if t, ok := transports.Load(key); ok {
 		return t.(*http.Transport)

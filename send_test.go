@@ -676,6 +676,95 @@ func TestSendInvalidRequest(t *testing.T) {
 	}
 }
 
+// TestSendRechecksChangedRequests: Render and Build check a request once,
+// and Send relies on that only while the request is as it was checked. A
+// request changed afterwards, by assignment or in place, is checked again
+// and refused before anything is sent.
+func TestSendRechecksChangedRequests(t *testing.T) {
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		io.WriteString(w, `{"id": "lead_1"}`)
+	})
+	action, err := webhook.Compile(closeLead(rc.URL + "/lead"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		change  func(r *webhook.Request)
+		wantErr error
+	}{
+		{"body changed in place", func(r *webhook.Request) { r.Body[0] = 'x' }, webhook.ErrInvalidBody},
+		{"body truncated", func(r *webhook.Request) { r.Body = r.Body[:len(r.Body)-1] }, webhook.ErrInvalidBody},
+		{"body emptied", func(r *webhook.Request) { r.Body = []byte{} }, webhook.ErrInvalidBody},
+		{"body replaced", func(r *webhook.Request) { r.Body = []byte(`{"a":`) }, webhook.ErrInvalidBody},
+		{"content type changed", func(r *webhook.Request) {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.Body = []byte("a=%zz")
+		}, webhook.ErrInvalidBody},
+		{"method changed", func(r *webhook.Request) { r.Method = "TRACE" }, webhook.ErrInvalidMethod},
+		{"credentials put in the URL", func(r *webhook.Request) { r.URL = strings.Replace(r.URL, "http://", "http://u:p@", 1) }, webhook.ErrInvalidURL},
+		{"relative URL", func(r *webhook.Request) { r.URL = "/lead" }, webhook.ErrInvalidURL},
+		{"header value with CRLF", func(r *webhook.Request) { r.Header.Set("X-Team", "a\r\nX-Evil: 1") }, webhook.ErrInvalidHeader},
+		{"header name invalid", func(r *webhook.Request) { r.Header["Bad Name"] = []string{"v"} }, webhook.ErrInvalidHeader},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := action.Render(sampleCustomer())
+			require.NoError(t, err)
+			tc.change(req)
+			res, err := testSender(0).Send(context.Background(), req)
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.Empty(t, res.Attempts, "nothing is sent half-made")
+		})
+	}
+	assert.Zero(t, rc.n.Load(), "no request reached the receiver")
+
+	// Unchanged, or changed into another valid request, it is sent as it
+	// now is.
+	req, err := action.Render(sampleCustomer())
+	require.NoError(t, err)
+	_, err = testSender(0).Send(context.Background(), req)
+	require.NoError(t, err)
+	req.Body = []byte(`{"replaced": true}`)
+	req.Header.Set("X-Team", "blue")
+	_, err = testSender(0).Send(context.Background(), req)
+	require.NoError(t, err)
+	got := rc.seen()
+	require.Len(t, got, 2)
+	assert.True(t, got[1].verified)
+	assert.Equal(t, `{"replaced": true}`, string(got[1].body))
+	assert.Equal(t, "blue", got[1].header.Get("X-Team"))
+}
+
+// A custom transport that breaks the RoundTripper contract gets the
+// answer http.Client would give it, not a crash.
+func TestSendTransportContract(t *testing.T) {
+	req := leadRequest(t, "http://127.0.0.1:1/")
+	for _, tc := range []struct {
+		name      string
+		rt        roundTripFunc
+		delivered bool
+	}{
+		{"nil response and nil error", func(*http.Request) (*http.Response, error) { return nil, nil }, false},
+		{"a declared body that is missing", func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, ContentLength: 5, Request: r}, nil
+		}, false},
+		{"no body, none declared", func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Request: r}, nil
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &webhook.Sender{Transport: tc.rt, RetryPolicy: webhook.NoRetry}
+			res, err := s.Send(context.Background(), req)
+			require.Len(t, res.Attempts, 1)
+			if tc.delivered {
+				require.NoError(t, err)
+				assert.Empty(t, res.Response.Body)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, webhook.ClassConnection, res.Attempts[0].Class)
+		})
+	}
+}
+
 func TestSendSignerError(t *testing.T) {
 	rc := newReceiver(t, status(200))
 	s := testSender(3)
@@ -1154,4 +1243,114 @@ func TestSendMapsJSONValues(t *testing.T) {
 		"owner": map[string]any{"name": "Ada", "zip": "0123"},
 		"count": int64(2),
 	}, res.Attributes)
+}
+
+// roundTripFunc adapts a function to http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// BenchmarkSendSteps isolates what BenchmarkSend's client=sender does that
+// a raw POST does not, without the network: rendering the request, signing
+// one attempt, mapping the response, and the whole Send (render, sign,
+// send, read, map) over an in-memory transport, beside the raw client's
+// own work over the same transport, so that only the library's CPU is
+// measured.
+func BenchmarkSendSteps(b *testing.B) {
+	const url = "http://127.0.0.1:1/api/v1/lead/"
+	const respBody = `{"id":"lead_EQ9nP2yXk4","status_id":"stat_1"}`
+	action, err := webhook.Compile(closeLead(url))
+	require.NoError(b, err)
+	data := sampleCustomer()
+	req, err := action.Render(data)
+	require.NoError(b, err)
+	resp := &webhook.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(respBody)}
+	memory := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return &http.Response{
+			StatusCode:    200,
+			Header:        http.Header{"Content-Type": {"application/json"}},
+			Body:          io.NopCloser(strings.NewReader(respBody)),
+			ContentLength: int64(len(respBody)),
+			Request:       r,
+		}, nil
+	})
+
+	b.Run("step=render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := action.Render(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("step=sign", func(b *testing.B) {
+		signer := webhook.CIOSigner{Key: []byte(testKey)}
+		h := make(http.Header)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := signer.SignHeader(h, req.IdempotencyKey, 1614265384, req.Body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("step=map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			attrs, err := req.MapResponse(resp)
+			if err != nil || attrs["close_lead_id"] != "lead_EQ9nP2yXk4" {
+				b.Fatal(attrs, err)
+			}
+		}
+	})
+	b.Run("step=raw", func(b *testing.B) {
+		// What BenchmarkSend's raw client does, over the same transport.
+		hc := &http.Client{Transport: memory}
+		header := req.Header.Clone()
+		require.NoError(b, webhook.CIOSigner{Key: []byte(testKey)}.SignHeader(header, "", 1614265384, req.Body))
+		header.Set(webhook.HeaderIdempotencyKey, req.IdempotencyKey)
+		b.ReportAllocs()
+		for b.Loop() {
+			hr, err := http.NewRequestWithContext(context.Background(), "POST", url, bytes.NewReader(req.Body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			hr.Header = header.Clone()
+			resp, err := hc.Do(hr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadAll(resp.Body); err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	})
+	b.Run("step=send_prebuilt", func(b *testing.B) {
+		s := &webhook.Sender{Key: []byte(testKey), Transport: memory, RetryPolicy: webhook.NoRetry}
+		plain, err := webhook.NewRequest("POST", url).Body("application/json", req.Body).Build()
+		require.NoError(b, err)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Send(context.Background(), plain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("step=all", func(b *testing.B) {
+		s := &webhook.Sender{Key: []byte(testKey), Transport: memory, RetryPolicy: webhook.NoRetry}
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := action.Render(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := s.Send(context.Background(), r)
+			if err != nil || res.Attributes["close_lead_id"] != "lead_EQ9nP2yXk4" {
+				b.Fatal(res, err)
+			}
+		}
+	})
 }

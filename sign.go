@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Header names of Customer.io's signature scheme.
@@ -133,9 +137,68 @@ func (s CIOSigner) SignHeader(h http.Header, _ string, timestamp int64, body []b
 	if len(s.Key) == 0 {
 		return ErrNoKey
 	}
-	h.Set(HeaderTimestamp, strconv.FormatInt(timestamp, 10))
-	h.Set(HeaderSignature, Sign(s.Key, timestamp, body))
+	k := signingMACs.get(s.Key)
+	m := k.get()
+	sum := m.cio(timestamp, body)
+
+	// Both values share one string and one slice array: an attempt's
+	// signature costs two small allocations. The three-index slices keep
+	// an append to one value from overwriting the other.
+	var buf [20 + 2*sha256.Size]byte
+	b := strconv.AppendInt(buf[:0], timestamp, 10)
+	n := len(b)
+	b = b[:n+2*sha256.Size]
+	hex.Encode(b[n:], sum)
+	k.put(m)
+	v := string(b)
+	vals := []string{v[:n], v[n:]}
+	h[canonicalTimestamp] = vals[0:1:1]
+	h[canonicalSignature] = vals[1:2:2]
 	return nil
+}
+
+// signingMACs pools keyed HMAC states for the keys that signers use, so
+// that signing an attempt hashes its own message and nothing more: the
+// key's padded blocks are hashed once per key rather than once per
+// request, and no hash state is allocated. Signers are values with an
+// exported key, so the pools are found by the key's bytes, which are
+// copied: a key changed in place is a new key.
+var signingMACs macCache
+
+// maxSigningKeys bounds the keys signingMACs holds. A process that signs
+// with more keys than that (one per tenant, say) drops them all and starts
+// again, which costs what building each MAC afresh would.
+const maxSigningKeys = 16
+
+// macCache maps keys to their pools. Lookups, on every attempt, read an
+// immutable map without locking; adding a key copies it.
+type macCache struct {
+	m  atomic.Pointer[map[string]*keyedMAC]
+	mu sync.Mutex
+}
+
+func (c *macCache) get(key []byte) *keyedMAC {
+	if m := c.m.Load(); m != nil {
+		if k := (*m)[string(key)]; k != nil {
+			return k
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if k := (*old)[string(key)]; k != nil {
+			return k
+		}
+	}
+	next := make(map[string]*keyedMAC, maxSigningKeys)
+	if old != nil && len(*old) < maxSigningKeys {
+		maps.Copy(next, *old)
+	}
+	k := &keyedMAC{key: bytes.Clone(key)}
+	next[string(k.key)] = k
+	c.m.Store(&next)
+	return k
 }
 
 // String hides the key, so a signer can be logged.
@@ -188,13 +251,16 @@ func (s StandardSigner) SignHeader(h http.Header, id string, timestamp int64, bo
 		if i > 0 {
 			sig.WriteByte(' ')
 		}
-		base64.StdEncoding.Encode(enc[:], newMACState(key).standard(id, timestamp, body))
+		k := signingMACs.get(key)
+		m := k.get()
+		base64.StdEncoding.Encode(enc[:], m.standard(id, timestamp, body))
+		k.put(m)
 		sig.WriteString("v1,")
 		sig.Write(enc[:])
 	}
-	h.Set(HeaderWebhookID, id)
-	h.Set(HeaderWebhookTimestamp, strconv.FormatInt(timestamp, 10))
-	h.Set(HeaderWebhookSignature, sig.String())
+	h[canonicalWebhookID] = []string{id}
+	h[canonicalWebhookTimestamp] = []string{strconv.FormatInt(timestamp, 10)}
+	h[canonicalWebhookSignature] = []string{sig.String()}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,4 +305,83 @@ func TestSchemeString(t *testing.T) {
 	assert.Equal(t, "Scheme(9)", webhook.Scheme(9).String())
 	var zero webhook.Scheme
 	assert.Equal(t, webhook.SchemeCIO, zero, "Customer.io's scheme is the default")
+}
+
+// The signers reuse keyed MAC states across calls and goroutines. From
+// many goroutines, with more keys than are kept at once (so states are
+// dropped and rebuilt while others are in use), every signature must be
+// the one Sign and a fresh HMAC compute. Run it with -race.
+func TestSignersReuseStatesSafely(t *testing.T) {
+	keys := make([][]byte, 40)
+	for i := range keys {
+		keys[i] = []byte("key-" + strconv.Itoa(i))
+	}
+	standard := func(key []byte, id string, ts int64, body []byte) string {
+		mac := hmac.New(sha256.New, key)
+		fmt.Fprintf(mac, "%s.%d.", id, ts)
+		mac.Write(body)
+		return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			for i := range 400 {
+				key := keys[rng.IntN(len(keys))]
+				body := make([]byte, rng.IntN(300))
+				for j := range body {
+					body[j] = byte(rng.Uint32())
+				}
+				ts := int64(1_700_000_000 + i)
+				h := make(http.Header)
+				if err := (webhook.CIOSigner{Key: key}).SignHeader(h, "", ts, body); err != nil {
+					t.Error(err)
+					return
+				}
+				if got, want := h.Get(webhook.HeaderSignature), webhook.Sign(key, ts, body); got != want {
+					t.Errorf("goroutine %d call %d: CIOSigner gave %s, Sign %s", g, i, got, want)
+					return
+				}
+				if got := h.Get(webhook.HeaderTimestamp); got != strconv.FormatInt(ts, 10) {
+					t.Errorf("goroutine %d call %d: timestamp %q", g, i, got)
+					return
+				}
+				id := "msg_" + strconv.Itoa(i)
+				other := keys[rng.IntN(len(keys))]
+				if err := (webhook.StandardSigner{Keys: [][]byte{key, other}}).SignHeader(h, id, ts, body); err != nil {
+					t.Error(err)
+					return
+				}
+				if got, want := h.Get(webhook.HeaderWebhookSignature), standard(key, id, ts, body)+" "+standard(other, id, ts, body); got != want {
+					t.Errorf("goroutine %d call %d: StandardSigner gave %s, want %s", g, i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A key is known by its bytes, not by its slice: changing a key in place
+// changes the signature.
+func TestCIOSignerKeyChangedInPlace(t *testing.T) {
+	key := []byte("first-secret")
+	s := webhook.CIOSigner{Key: key}
+	h := make(http.Header)
+	require.NoError(t, s.SignHeader(h, "", kaTimestamp, []byte(kaBody)))
+	assert.Equal(t, webhook.Sign([]byte("first-secret"), kaTimestamp, []byte(kaBody)), h.Get(webhook.HeaderSignature))
+
+	copy(key, "other")
+	require.NoError(t, s.SignHeader(h, "", kaTimestamp, []byte(kaBody)))
+	assert.Equal(t, webhook.Sign([]byte("other-secret"), kaTimestamp, []byte(kaBody)), h.Get(webhook.HeaderSignature))
+}
+
+// Each value the signer sets is its own: appending to one header's values
+// leaves the other intact.
+func TestCIOSignerValuesIndependent(t *testing.T) {
+	h := make(http.Header)
+	require.NoError(t, webhook.CIOSigner{Key: []byte(kaKey)}.SignHeader(h, "", kaTimestamp, []byte(kaBody)))
+	h.Add(webhook.HeaderTimestamp, "appended")
+	assert.Equal(t, []string{kaSignature}, h.Values(webhook.HeaderSignature))
+	assert.Equal(t, []string{strconv.Itoa(kaTimestamp), "appended"}, h.Values(webhook.HeaderTimestamp))
 }

@@ -154,14 +154,15 @@ type Compiler struct {
 // Action is a compiled Spec: every template parsed once. An Action is safe
 // for concurrent use.
 type Action struct {
-	spec     Spec
-	eng      *engine
-	method   string
-	url      *tmpl
-	headers  []headerTmpl // sorted by name
-	body     *tmpl        // nil without a body
-	bodyHint int          // initial capacity for the rendered body
-	response []responseTmpl
+	spec      Spec
+	eng       *engine
+	method    string
+	url       *tmpl
+	staticURL *preparedURL // the URL parsed once, when it has no markup
+	headers   []headerTmpl // sorted by name
+	body      *tmpl        // nil without a body
+	bodyHint  int          // initial capacity for the rendered body
+	response  []responseTmpl
 }
 
 type headerTmpl struct {
@@ -228,9 +229,11 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 		return nil, err
 	}
 	if a.url.static {
-		if _, _, err := parseURL(a.url.literal); err != nil {
+		pu, err := prepareURL(a.url.literal)
+		if err != nil {
 			return nil, &TemplateError{Field: "url", Err: err}
 		}
+		a.staticURL = &pu
 	}
 
 	seen := make(map[string]string, len(spec.Headers))
