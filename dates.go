@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"regexp"
@@ -14,8 +15,8 @@ import (
 )
 
 // The date filter: Customer.io's inputs ('now', Unix seconds, textual
-// dates) in UTC, and strftime formats, the common ones formatted without the
-// engine's help.
+// dates), strftime formats, the common ones formatted without the engine's
+// help, in UTC or in the time zone given as a second argument.
 
 // dateLayouts are the textual dates the date filter reads, in UTC unless
 // they carry a zone.
@@ -44,10 +45,11 @@ var dateLayouts = []string{
 	"02 Jan 2006",
 }
 
-// dateFilter formats a date with strftime directives, in UTC. It reads
-// 'now' and 'today', Unix seconds (numbers or digit strings), times and the
-// common textual forms; anything else is returned unchanged, as in Liquid.
-func (e *engine) dateFilter(v, format any) (any, error) {
+// dateFilter formats a date with strftime directives, in UTC unless zone
+// names another time zone. It reads 'now' and 'today', Unix seconds
+// (numbers or digit strings), times and the common textual forms; anything
+// else is returned unchanged, as in Liquid.
+func (e *engine) dateFilter(v, format, zone any) (any, error) {
 	v = values.ToLiquid(v)
 	f, err := e.text(format)
 	if err != nil {
@@ -55,6 +57,10 @@ func (e *engine) dateFilter(v, format any) (any, error) {
 	}
 	if f == "" {
 		return v, nil
+	}
+	loc, err := e.location(zone)
+	if err != nil {
+		return nil, err
 	}
 	t, ok := e.toTime(v)
 	if !ok {
@@ -64,7 +70,7 @@ func (e *engine) dateFilter(v, format any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := formatter.format(t.UTC())
+	out := formatter.format(t.In(loc))
 	if len(out) > e.maxOutput {
 		return nil, e.outputLimit()
 	}
@@ -255,6 +261,74 @@ func (e *engine) formatter(f string) (*dateFormat, error) {
 		e.formats.Store(f, df)
 	}
 	return df, nil
+}
+
+// location reads the date filter's time zone: absent or empty for UTC, an
+// IANA name such as "America/New_York", or a fixed offset such as "+05:30"
+// or "-0800". "Local" is refused, so that a render does not depend on the
+// machine it runs on. Names are looked up once per engine.
+func (e *engine) location(zone any) (*time.Location, error) {
+	if zone == nil {
+		return time.UTC, nil
+	}
+	name, err := e.text(zone)
+	if err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || name == "UTC" || name == "Z" {
+		return time.UTC, nil
+	}
+	if cached, ok := e.zones.Load(name); ok {
+		return cached.(*time.Location), nil
+	}
+	loc, ok := fixedZone(name)
+	if !ok {
+		if len(name) > 64 || strings.EqualFold(name, "local") {
+			return nil, fmt.Errorf("date: unknown time zone %q", truncate(name, 64))
+		}
+		if loc, err = time.LoadLocation(name); err != nil {
+			return nil, fmt.Errorf("date: unknown time zone %q", name)
+		}
+	}
+	if e.nzone.Add(1) <= 256 {
+		e.zones.Store(name, loc)
+	}
+	return loc, nil
+}
+
+// fixedZone reads a UTC offset: +hh, +hhmm or +hh:mm, with + or -.
+func fixedZone(s string) (*time.Location, bool) {
+	var digits string
+	switch {
+	case len(s) == 3, len(s) == 5:
+		digits = s[1:]
+	case len(s) == 6 && s[3] == ':':
+		digits = s[1:3] + s[4:]
+	default:
+		return nil, false
+	}
+	if s[0] != '+' && s[0] != '-' {
+		return nil, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+	}
+	h, _ := strconv.Atoi(digits[:2])
+	m := 0
+	if len(digits) == 4 {
+		m, _ = strconv.Atoi(digits[2:])
+	}
+	if h > 23 || m > 59 {
+		return nil, false
+	}
+	off := h*3600 + m*60
+	if s[0] == '-' {
+		off = -off
+	}
+	return time.FixedZone(fmt.Sprintf("%c%02d%02d", s[0], h, m), off), true
 }
 
 func (e *engine) toTime(v any) (time.Time, bool) {

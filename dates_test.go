@@ -26,6 +26,42 @@ func TestDates(t *testing.T) {
 	})
 }
 
+// TestDateTimeZones: a second argument to date names the zone to show the
+// time in; without it, or with "UTC", times are shown in UTC.
+func TestDateTimeZones(t *testing.T) {
+	data := mustData(t, `{"customer": {"tz": "Asia/Kolkata", "bad_tz": "Mars/Olympus_Mons"}, "event": {"ts": 1614265384, "summer": 1625079104, "iso": "2021-02-25T16:03:04+01:00"}}`)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "IANA name", src: `{{ event.ts | date: "%F %H:%M %Z %z", "America/New_York" }}`, want: "2021-02-25 10:03 EST -0500"},
+		{name: "daylight saving time", src: `{{ event.summer | date: "%F %H:%M %Z", "America/New_York" }}`, want: "2021-06-30 14:51 EDT"},
+		{name: "zone from the data", src: `{{ event.ts | date: "%H:%M %z", customer.tz }}`, want: "20:33 +0530"},
+		{name: "zoned text converted", src: `{{ event.iso | date: "%H:%M", "Europe/Berlin" }}`, want: "16:03"},
+		{name: "now in a zone", src: `{{ 'now' | date: "%F %H:%M", "Asia/Tokyo" }}`, want: "2021-02-26 08:30"},
+		{name: "UTC by name", src: `{{ event.ts | date: "%H:%M %Z", "UTC" }}`, want: "15:03 UTC"},
+		{name: "empty zone is UTC", src: `{{ event.ts | date: "%H:%M", "" }}`, want: "15:03"},
+		{name: "offset with colon", src: `{{ event.ts | date: "%H:%M %z", "+05:30" }}`, want: "20:33 +0530"},
+		{name: "offset without colon", src: `{{ event.ts | date: "%H:%M %z", "-0800" }}`, want: "07:03 -0800"},
+		{name: "offset in hours", src: `{{ event.ts | date: "%H:%M %Z", "+02" }}`, want: "17:03 +0200"},
+		{name: "slow path formats in the zone too", src: `{{ event.ts | date: "%-H:%M %:z", "America/New_York" }}`, want: "10:03 -05:00"},
+		{name: "unknown zone fails", src: `{{ event.ts | date: "%F", customer.bad_tz }}`, wantErr: ErrTemplate, errHas: `unknown time zone "Mars/Olympus_Mons"`},
+		{name: "machine's zone refused", src: `{{ event.ts | date: "%F", "Local" }}`, wantErr: ErrTemplate, errHas: `unknown time zone "Local"`},
+		{name: "path refused", src: `{{ event.ts | date: "%F", "../../etc/passwd" }}`, wantErr: ErrTemplate, errHas: "unknown time zone"},
+		{name: "offset out of range", src: `{{ event.ts | date: "%F", "+24:00" }}`, wantErr: ErrTemplate, errHas: "unknown time zone"},
+	})
+}
+
+func TestFixedZone(t *testing.T) {
+	for in, want := range map[string]int{"+05:30": 19800, "-0800": -28800, "+02": 7200, "-00:00": 0, "+23:59": 86340} {
+		loc, ok := fixedZone(in)
+		require.True(t, ok, in)
+		_, off := time.Date(2021, 1, 1, 0, 0, 0, 0, loc).Zone()
+		assert.Equal(t, want, off, in)
+	}
+	for _, in := range []string{"", "+", "+5", "05:30", "+05:", "+0530x", "+05-30", "+0:530", "+24", "+05:60", "+ab", "UTC"} {
+		_, ok := fixedZone(in)
+		assert.False(t, ok, in)
+	}
+}
+
 // TestFastStrftimeMatchesTuesday checks the plain directives formatted
 // here against tuesday, which formats everything else.
 func TestFastStrftimeMatchesTuesday(t *testing.T) {

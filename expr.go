@@ -109,7 +109,7 @@ func textFilter(f func(string) string) directFilter {
 // directFilters are the filters a chain may call. Each matches the filter
 // of the same name that the engine would call.
 var directFilters = map[string]directSpec{
-	"date":          {0, 1, binary((*engine).dateFilter)},
+	"date":          {0, 2, func(e *engine, in, f, zone any, _ bool) (any, error) { return e.dateFilter(in, f, zone) }},
 	"json":          {0, 0, unary((*engine).jsonFilter)},
 	"append":        {1, 1, binary(func(e *engine, in, a any) (any, error) { return e.concatText(false)(in, a) })},
 	"prepend":       {1, 1, binary(func(e *engine, in, a any) (any, error) { return e.concatText(true)(in, a) })},

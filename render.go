@@ -135,6 +135,8 @@ type engine struct {
 
 	formats sync.Map     // strftime format -> *dateFormat
 	nformat atomic.Int32 // entries in formats
+	zones   sync.Map     // time zone name -> *time.Location
+	nzone   atomic.Int32 // entries in zones
 }
 
 // engines caches engines by limits; an engine with a custom clock is not

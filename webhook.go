@@ -52,7 +52,10 @@
 // comparisons tolerate missing attributes. Objects print as Ruby hashes
 // ({"id"=>"1"}), so {{ customer | replace: "=>", ":" }} yields JSON; the
 // json filter always does. Numbers print exactly, 'now' | date: "%F" works,
-// dates are UTC, and include and render cannot read files.
+// dates are UTC unless date's second argument names a zone
+// (date: "%H:%M", customer.timezone), and include and render cannot read
+// files. Zone names come from the system's zone database; a program that
+// runs where there is none imports time/tzdata, as the CLI does.
 //
 // Durable delivery (drafts, a delivery log, re-sends and retries that
 // survive restarts) is in the delivery package.

@@ -26,6 +26,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	// Templates may name time zones; the binary carries the zone database so
+	// that they work where the system has none.
+	_ "time/tzdata"
 )
 
 // envSigningKey names the environment variable that holds the signing key.

@@ -44,6 +44,16 @@ func TestRenderCommand(t *testing.T) {
 		require.Equal(t, exitOK, code, stderr)
 		assert.JSONEq(t, `{"method": "GET", "url": "https://x.example/ping", "headers": {"Content-Type": "application/json"}, "body": ""}`, stdout)
 	})
+	t.Run("time zones", func(t *testing.T) {
+		dir := t.TempDir()
+		action := writeFile(t, dir, "a.json", `{"url": "https://x.example/", "headers": {"Content-Type": "text/plain"}, "body": "{{ customer.at | date: \"%F %H:%M %Z\", customer.timezone }}"}`)
+		data := writeFile(t, dir, "d.json", `{"customer": {"at": 1614265384, "timezone": "Australia/Sydney"}}`)
+		code, stdout, stderr := runCLI(t, "render", "--action", action, "--data", data)
+		require.Equal(t, exitOK, code, stderr)
+		var got renderedRequest
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		assert.Equal(t, "2021-02-26 02:03 AEDT", got.Body)
+	})
 	t.Run("help", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "render", "-h")
 		assert.Equal(t, exitOK, code)
