@@ -1,10 +1,8 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,70 +131,6 @@ func TestCheckHeader(t *testing.T) {
 	}
 }
 
-func TestCheckBody(t *testing.T) {
-	cases := []struct {
-		name        string
-		method      string
-		contentType string
-		body        string
-		nilBody     bool
-		wantErr     error
-		line, col   int
-		snippet     string
-		errHas      string
-	}{
-		{name: "JSON", method: "POST", contentType: "application/json", body: `{"a": [1, "x"]}`},
-		{name: "JSON with a charset", method: "POST", contentType: "application/json; charset=utf-8", body: `[]`},
-		{name: "vendor JSON", method: "POST", contentType: "application/vnd.api+json", body: `{"a":`, wantErr: ErrInvalidBody, line: 1, col: 6},
-		{name: "JSON error on line 3", method: "POST", contentType: "application/json", body: "{\n  \"a\": 1,\n  \"b\": \"x\" \"c\"\n}", wantErr: ErrInvalidBody, line: 3, col: 12, snippet: `"b": "x" "c"`, errHas: "at line 3, column 12: invalid character"},
-		{name: "column counts characters", method: "POST", contentType: "application/json", body: `{"ü": "é" x}`, wantErr: ErrInvalidBody, line: 1, col: 11},
-		{name: "a long line is cut around the error", method: "POST", contentType: "application/json", body: `{"a": "` + strings.Repeat("x", 100) + `" oops ` + strings.Repeat("y", 100) + `}`, wantErr: ErrInvalidBody, line: 1, col: 110, snippet: "…" + strings.Repeat("x", 28) + "\" oops " + strings.Repeat("y", 25) + "…"},
-		{name: "truncated JSON", method: "PUT", contentType: "application/json", body: "{\"a\": ", wantErr: ErrInvalidBody, errHas: "unexpected end"},
-		{name: "trailing data", method: "POST", contentType: "application/json", body: "{} {}", wantErr: ErrInvalidBody, line: 1, col: 4},
-		{name: "empty JSON for POST", method: "POST", contentType: "application/json", body: " \n", wantErr: ErrInvalidBody, errHas: "empty body is not JSON"},
-		{name: "empty JSON for PATCH", method: "PATCH", contentType: "application/json", body: "", wantErr: ErrInvalidBody},
-		{name: "no body at all", method: "POST", contentType: "application/json", nilBody: true},
-		{name: "empty JSON for GET", method: "GET", contentType: "application/json", body: ""},
-		{name: "empty JSON for DELETE", method: "DELETE", contentType: "application/json", body: "  "},
-		{name: "GET may still carry a JSON body", method: "GET", contentType: "application/json", body: "{x", wantErr: ErrInvalidBody},
-		{name: "form", method: "POST", contentType: "application/x-www-form-urlencoded", body: "id=1&email=win%40customer.io&custom_attribute=value"},
-		{name: "form with a space and an empty pair", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=b c&&d"},
-		{name: "form with a semicolon", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=1;b=2", wantErr: ErrInvalidBody, line: 1, col: 4, errHas: "semicolons"},
-		{name: "form with a bad escape", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=1&\nb=5%", wantErr: ErrInvalidBody, line: 2, col: 4, errHas: `malformed percent-escape "%"`},
-		{name: "empty form", method: "POST", contentType: "application/x-www-form-urlencoded", body: ""},
-		{name: "text is sent as rendered", method: "POST", contentType: "text/plain", body: "{not json"},
-		{name: "XML is sent as rendered", method: "POST", contentType: "text/xml", body: "<a>"},
-		{name: "empty text", method: "POST", contentType: "text/plain", body: ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			body := []byte(tc.body)
-			if tc.nilBody {
-				body = nil
-			}
-			err := checkBody(tc.method, tc.contentType, body)
-			if tc.wantErr == nil {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			assert.ErrorIs(t, err, tc.wantErr)
-			var be *BodyError
-			require.ErrorAs(t, err, &be)
-			assert.Equal(t, tc.contentType, be.ContentType)
-			if tc.line > 0 {
-				assert.Equal(t, tc.line, be.Line, "%v", err)
-				assert.Equal(t, tc.col, be.Column, "%v", err)
-			}
-			if tc.snippet != "" {
-				assert.Equal(t, tc.snippet, be.Snippet)
-			}
-			assert.Contains(t, err.Error(), tc.errHas)
-			assert.True(t, utf8.ValidString(be.Snippet))
-		})
-	}
-}
-
 func TestNormalizeContentType(t *testing.T) {
 	cases := map[string]string{
 		"":                                     "application/json",
@@ -282,26 +215,6 @@ func TestRequestString(t *testing.T) {
 	assert.Equal(t, "<nil>", (*Request)(nil).String())
 }
 
-func TestRedactURL(t *testing.T) {
-	cases := map[string]string{
-		"https://u:p@api.example.com/x":                          "https://api.example.com/x",
-		"https://api.trello.com/1/cards?idList=1&key=K&token=T":  "https://api.trello.com/1/cards?idList=1&key=REDACTED&token=REDACTED",
-		"https://x.example/?api_key=1&Signature=2&q=3&password":  "https://x.example/?Signature=REDACTED&api_key=REDACTED&password=REDACTED&q=3",
-		"https://x.example/a?q=%20x#frag":                        "https://x.example/a?q=+x",
-		"https://x.example/a?q=%zz&token=t":                      "https://x.example/a?REDACTED",
-		"https://user:pa%zz@x.example/a":                         "https://x.example/a",
-		"https://me@example.com:secret@x.zendesk.com/api?page=1": "https://x.zendesk.com/api?page=1",
-		"https://x.example/?Idempotency=1":                       "https://x.example/?Idempotency=1",
-		"not a url":                                              "REDACTED",
-		"https://x.example/%zz":                                  "REDACTED",
-	}
-	for in, want := range cases {
-		t.Run(in, func(t *testing.T) {
-			assert.Equal(t, want, RedactURL(in))
-		})
-	}
-}
-
 func TestNewHTTPRequest(t *testing.T) {
 	var got *http.Request
 	var gotBody []byte
@@ -373,49 +286,6 @@ func TestNewIdempotencyKey(t *testing.T) {
 	}
 }
 
-func FuzzCheckJSON(f *testing.F) {
-	for _, seed := range []string{`{"a": 1}`, "{\n\"a\": }", `[1, 2,]`, "\"\xff\"", `{"a": "é"} x`, "", " ", "\n\n{", `{"a":"` + strings.Repeat("x", 70) + `"`} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		err := checkBody(http.MethodPost, contentTypeJSON, body)
-		if len(bytes.TrimSpace(body)) == 0 {
-			assert.ErrorIs(t, err, ErrInvalidBody)
-			return
-		}
-		if json.Valid(body) {
-			assert.NoError(t, err)
-			return
-		}
-		var be *BodyError
-		require.ErrorAs(t, err, &be)
-		if be.Line > 0 {
-			assert.LessOrEqual(t, be.Line, bytes.Count(body, []byte("\n"))+1)
-			assert.GreaterOrEqual(t, be.Column, 1)
-			assert.True(t, utf8.ValidString(be.Snippet) || !utf8.Valid(body))
-			assert.LessOrEqual(t, utf8.RuneCountInString(be.Snippet), 68)
-		}
-	})
-}
-
-func FuzzCheckForm(f *testing.F) {
-	for _, seed := range []string{"a=1&b=2", "a=%zz", "a;b", "=&=", "%", "a=1&\nb=%4", "k=v%2"} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		err := checkBody(http.MethodPost, contentTypeForm, []byte(body))
-		_, perr := url.ParseQuery(body)
-		if perr == nil {
-			assert.NoError(t, err)
-			return
-		}
-		var be *BodyError
-		require.ErrorAs(t, err, &be, "ParseQuery fails with %v", perr)
-		assert.GreaterOrEqual(t, be.Line, 1)
-		assert.GreaterOrEqual(t, be.Column, 1)
-	})
-}
-
 // FuzzParseURL checks that a URL's credentials never appear in an error,
 // whatever surrounds them.
 func FuzzParseURL(f *testing.F) {
@@ -446,99 +316,6 @@ func FuzzParseURL(f *testing.F) {
 		u, err := url.Parse(clean)
 		require.NoError(t, err)
 		assert.Nil(t, u.User)
-	})
-}
-
-func TestBodyErrorKeepsTheParserError(t *testing.T) {
-	err := checkBody(http.MethodPost, contentTypeJSON, []byte(`{"a" 1}`))
-	var se *json.SyntaxError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, int64(6), se.Offset)
-}
-
-// validJSONCases are documents at the edges of the grammar, each checked
-// against json.Valid: validJSON must agree on every one.
-var validJSONCases = []struct {
-	name string
-	doc  string
-}{
-	{"empty", ""},
-	{"space only", " \t\r\n"},
-	{"object", `{"a": 1, "b": [true, false, null], "c": {"d": "e"}}`},
-	{"empty containers", `{"a":{},"b":[],"c":[{}]}`},
-	{"surrounding space", " \n[1]\t\r "},
-	{"other space", "\v[1]"},
-	{"trailing value", `{} {}`},
-	{"trailing comma in array", `[1,]`},
-	{"trailing comma in object", `{"a":1,}`},
-	{"missing colon", `{"a" 1}`},
-	{"unquoted key", `{a:1}`},
-	{"number key", `{1:1}`},
-	{"leading zero", `01`},
-	{"negative zero", `-0`},
-	{"minus alone", `-`},
-	{"fraction", `1.5e-3`},
-	{"fraction without digits", `1.`},
-	{"exponent without digits", `1e`},
-	{"exponent sign only", `1e+`},
-	{"capital exponent", `2E10`},
-	{"leading dot", `.5`},
-	{"plus sign", `+1`},
-	{"escapes", `"\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00"`},
-	{"bad escape", `"\x"`},
-	{"short unicode escape", `"\u12"`},
-	{"non-hex unicode escape", `"\u12G4"`},
-	{"lone surrogate", `"\uD800"`},
-	{"control character", "\"a\x01b\""},
-	{"tab in string", "\"a\tb\""},
-	{"invalid UTF-8", "\"\xff\xfe\""},
-	{"DEL", "\"\x7f\""},
-	{"unterminated string", `"abc`},
-	{"backslash at end", `"abc\`},
-	{"truncated literal", `tru`},
-	{"literal with suffix", `nullx`},
-	{"capital literal", `True`},
-	{"unclosed object", `{"a":1`},
-	{"unclosed array", `[1,2`},
-	{"mismatched brackets", `[1}`},
-	{"bare string", `"x"`},
-	{"NUL after value", "{}\x00"},
-	{"depth at the limit", strings.Repeat("[", 10000) + strings.Repeat("]", 10000)},
-	{"depth past the limit", strings.Repeat("[", 10001) + strings.Repeat("]", 10001)},
-	{"objects at the limit", strings.Repeat(`{"a":`, 9999) + "[]" + strings.Repeat("}", 9999)},
-	{"objects past the limit", strings.Repeat(`{"a":`, 10000) + "[]" + strings.Repeat("}", 10000)},
-}
-
-func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
-	for _, tt := range validJSONCases {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, json.Valid([]byte(tt.doc)), validJSON([]byte(tt.doc)))
-		})
-	}
-	// The cases cover both answers.
-	var valid, invalid int
-	for _, tt := range validJSONCases {
-		if json.Valid([]byte(tt.doc)) {
-			valid++
-		} else {
-			invalid++
-		}
-	}
-	assert.Greater(t, valid, 8)
-	assert.Greater(t, invalid, 8)
-}
-
-// FuzzValidJSON: validJSON accepts exactly what json.Valid accepts.
-func FuzzValidJSON(f *testing.F) {
-	for _, tt := range validJSONCases {
-		if len(tt.doc) < 1000 {
-			f.Add([]byte(tt.doc))
-		}
-	}
-	f.Fuzz(func(t *testing.T, doc []byte) {
-		if got, want := validJSON(doc), json.Valid(doc); got != want {
-			t.Fatalf("validJSON(%q) = %v, json.Valid says %v", doc, got, want)
-		}
 	})
 }
 
@@ -594,45 +371,6 @@ func FuzzCheckedRequest(f *testing.F) {
 		m2, err2 := full.validate()
 		if m1 != m2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
 			t.Fatalf("with the record: %q, %v; checked in full: %q, %v", m1, err1, m2, err2)
-		}
-	})
-}
-
-// floorBody is the body BenchmarkSend's Close lead action renders.
-var floorBody = []byte(`{
-  "name": "Analytical Engines Ltd",
-  "url": "https://engines.example",
-  "description": "Builds difference engines.",
-  "contacts": [
-    {
-      "name": "Ada Lovelace",
-      "title": "CTO",
-      "emails": [{"type": "office", "email": "ada@engines.example"}],
-      "phones": [{"type": "office", "phone": "+44 20 7946 0000"}]
-    }
-  ],
-  "custom": {
-    "Source": "signup"
-  },
-  "addresses": ["12 St James's Square, London"]
-}`)
-
-// BenchmarkValidJSON compares the body check with json.Valid.
-func BenchmarkValidJSON(b *testing.B) {
-	b.Run("impl=validJSON", func(b *testing.B) {
-		b.SetBytes(int64(len(floorBody)))
-		for b.Loop() {
-			if !validJSON(floorBody) {
-				b.Fatal("invalid")
-			}
-		}
-	})
-	b.Run("impl=encoding_json", func(b *testing.B) {
-		b.SetBytes(int64(len(floorBody)))
-		for b.Loop() {
-			if !json.Valid(floorBody) {
-				b.Fatal("invalid")
-			}
 		}
 	})
 }

@@ -1,0 +1,27 @@
+package webhook
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"https://u:p@api.example.com/x":                          "https://api.example.com/x",
+		"https://api.trello.com/1/cards?idList=1&key=K&token=T":  "https://api.trello.com/1/cards?idList=1&key=REDACTED&token=REDACTED",
+		"https://x.example/?api_key=1&Signature=2&q=3&password":  "https://x.example/?Signature=REDACTED&api_key=REDACTED&password=REDACTED&q=3",
+		"https://x.example/a?q=%20x#frag":                        "https://x.example/a?q=+x",
+		"https://x.example/a?q=%zz&token=t":                      "https://x.example/a?REDACTED",
+		"https://user:pa%zz@x.example/a":                         "https://x.example/a",
+		"https://me@example.com:secret@x.zendesk.com/api?page=1": "https://x.zendesk.com/api?page=1",
+		"https://x.example/?Idempotency=1":                       "https://x.example/?Idempotency=1",
+		"not a url":                                              "REDACTED",
+		"https://x.example/%zz":                                  "REDACTED",
+	}
+	for in, want := range cases {
+		t.Run(in, func(t *testing.T) {
+			assert.Equal(t, want, RedactURL(in))
+		})
+	}
+}
