@@ -60,8 +60,8 @@ func TestParseData(t *testing.T) {
 }
 
 func FuzzParseData(f *testing.F) {
-	for _, seed := range []string{customerDoc, `{}`, `{"a": 1e999}`, `[1]`, `{"a": -0, "b": 1.5e3, "c": 9223372036854775808}`, `{"a": {"b": [null, true]}}`, `{`, `{} x`} {
-		f.Add([]byte(seed))
+	for _, in := range []string{customerDoc, `{}`, `{"a": 1e999}`, `[1]`, `{"a": -0, "b": 1.5e3, "c": 9223372036854775808}`, `{"a": {"b": [null, true]}}`, `{`, `{} x`} {
+		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		d, err := ParseData(doc)

@@ -13,7 +13,7 @@ func TestDates(t *testing.T) {
 	data := mustData(t, `{"event": {"ts": 1614265384, "ts_text": "1614265384", "ts_float": 1614265384.5, "iso": "2021-02-25T16:03:04+01:00", "day": "2021-02-25", "junk": "not a date", "nothing": null}}`)
 	runDialect(t, Compiler{}, data, []dialectCase{
 		{name: "now in UTC", src: `{{ 'now' | date: "%F" }}`, want: "2021-02-25"},
-		{name: "the seed's Help Scout idiom", src: `{% assign current_time = 'now' %}{{current_time | date: "%F"}}`, want: "2021-02-25"},
+		{name: "Customer.io's Help Scout idiom", src: `{% assign current_time = 'now' %}{{current_time | date: "%F"}}`, want: "2021-02-25"},
 		{name: "today", src: `{{ "today" | date: "%Y-%m-%d %H:%M" }}`, want: "2021-02-25 23:30"},
 		{name: "Unix seconds", src: `{{ event.ts | date: "%F %T %z" }}`, want: "2021-02-25 15:03:04 +0000"},
 		{name: "Unix seconds as text", src: `{{ event.ts_text | date: "%s" }}`, want: "1614265384"},

@@ -106,7 +106,7 @@ func ExampleAddressGuard() {
 	// true
 }
 
-// Exponential's fields change one part of the seed's schedule each.
+// Exponential's fields change one part of Customer.io's schedule each.
 func ExampleExponential() {
 	p := webhook.Exponential{Retries: 3, FirstWait: time.Second, Jitter: -1}
 	for n := 1; n <= 4; n++ {

@@ -35,7 +35,7 @@ func TestMissingVariables(t *testing.T) {
 		{name: "unless", src: "{% unless customer.nickname %}u{% endunless %}", want: "u"},
 		{name: "elsif", src: "{% if false %}a{% elsif customer.nickname %}b{% else %}c{% endif %}", want: "c"},
 		{name: "comparison", src: "{% if customer.nickname == 'x' or customer.age > 3 %}a{% else %}b{% endif %}", want: "b"},
-		{name: "size comparison, as in the seed's Close example", src: "{% if customer.company_url.size > 0 %}{{ customer.company_url }}{%else %}mycompany.com{% endif %}", want: "mycompany.com"},
+		{name: "size comparison, as in Customer.io's Close example", src: "{% if customer.company_url.size > 0 %}{{ customer.company_url }}{%else %}mycompany.com{% endif %}", want: "mycompany.com"},
 		{name: "case", src: "{% case customer.plan %}{% when 'pro' %}p{% else %}other{% endcase %}", want: "other"},
 		{name: "for", src: "[{% for x in customer.nope %}{{ x }}{% endfor %}]", want: "[]"},
 		{name: "assign with default", src: "{% assign n = customer.nickname | default: 'N' %}{{ n }}", want: "N"},

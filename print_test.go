@@ -58,7 +58,7 @@ func TestPrinting(t *testing.T) {
 		{name: "comparisons on JSON numbers", src: "{% if customer.amount > 99 and customer.price < 13 and customer.amount == 100 %}yes{% endif %}", want: "yes"},
 		{name: "a number in a range", src: "{% for i in (1..customer.tags.size) %}{{ i }}{% endfor %}", want: "12"},
 		{name: "numbers where text is expected stay exact", src: "{{ go.float | append: '!' }} {{ 'x' | prepend: go.float }} {{ go.float | upcase }}", want: "1700000000! 1700000000x 1700000000"},
-		{name: "the seed's replace idiom yields JSON", src: `{{ customer.address | replace: "=>", ":" }}`, want: `{"city":"Köln", "zip":"50667"}`},
+		{name: "Customer.io's replace idiom yields JSON", src: `{{ customer.address | replace: "=>", ":" }}`, want: `{"city":"Köln", "zip":"50667"}`},
 	})
 }
 

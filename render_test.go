@@ -171,7 +171,7 @@ func TestSyntaxErrors(t *testing.T) {
 		line   int
 		errHas string
 	}{
-		{name: "the seed's Zendesk typo", src: seedZendeskBody, line: 5, errHas: `customer.firstName\"`},
+		{name: "the typo in Customer.io's Zendesk body", src: cioZendeskBody, line: 5, errHas: `customer.firstName\"`},
 		{name: "unknown filter", src: "a\nb\n{{ x | upcasee }}", line: 3, errHas: `unknown filter "upcasee"`},
 		{name: "unknown filter in a tag", src: "{% if x %}\n{% assign y = x | nope: 1 %}{% endif %}", line: 2, errHas: `unknown filter "nope"`},
 		{name: "unterminated if", src: "a\n{% if x %}\nb", line: 2, errHas: `unterminated "if" block`},
@@ -206,8 +206,8 @@ func TestSyntaxErrors(t *testing.T) {
 	}
 }
 
-// seedZendeskBody is the Zendesk body exactly as the seed publishes it.
-const seedZendeskBody = `{
+// cioZendeskBody is the Zendesk body exactly as Customer.io publishes it.
+const cioZendeskBody = `{
 "ticket": {
 "subject": "{{customer.company_name}} has canceled their account.",
 "comment": { "body":"{{event.feedback}}" },
@@ -448,7 +448,7 @@ func FuzzRender(f *testing.F) {
 		"{% tablerow t in customer.tags cols: 2 %}{{ t }}{% endtablerow %}",
 		"{{ customer.tags[0] | upcase | prepend: customer.name | default: 'x' }}",
 		"{% cycle 'a' %}{% break %}{{ x | divided_by: 0 }}",
-		seedZendeskBody,
+		cioZendeskBody,
 	} {
 		f.Add(src, []byte(`{"customer": {"name": "Ann", "tags": ["a", "b"], "created_at": 1700000000, "plan": "a", "x": ""}}`))
 	}

@@ -289,14 +289,14 @@ func TestNewIdempotencyKey(t *testing.T) {
 // FuzzParseURL checks that a URL's credentials never appear in an error,
 // whatever surrounds them.
 func FuzzParseURL(f *testing.F) {
-	for _, seed := range []struct{ user, pass, rest string }{
+	for _, in := range []struct{ user, pass, rest string }{
 		{"user", "hunter2", "api.example.com/x"},
 		{"KEY", "", "api.lob.com/v1"},
 		{"me@example.com", "s3cr%zz", "x.zendesk.com"},
 		{"u", "p", "exa mple.com"},
 		{"u", "pp", "x.example:99999/"},
 	} {
-		f.Add(seed.user, seed.pass, seed.rest)
+		f.Add(in.user, in.pass, in.rest)
 	}
 	f.Fuzz(func(t *testing.T, user, pass, rest string) {
 		raw := "https://" + user + ":" + pass + "@" + rest

@@ -64,7 +64,7 @@ const (
 	ClassInvalid    ErrorClass = "invalid"    // the request could not be made
 )
 
-// Retryable reports whether the seed's rule allows another try after a:
+// Retryable reports whether Customer.io's rule allows another try after a:
 // a 408, 409, 429 or 5xx status, a timeout or a connection error. Every
 // other status is final, and so are a response over the cap, a refused
 // address, a redirect, a mapping failure, an invalid request and a
@@ -97,7 +97,7 @@ const (
 )
 
 // Exponential is a RetryPolicy with exponential backoff. Its zero value is
-// the seed's schedule (see DefaultRetryPolicy); each field overrides one
+// Customer.io's schedule (see DefaultRetryPolicy); each field overrides one
 // part of it.
 //
 // The scheduled wait before retry n (n = 1 after the first attempt) is
@@ -133,11 +133,11 @@ type Exponential struct {
 	MaxRetryAfter time.Duration
 
 	// Retryable decides which attempts may be retried. Defaults to
-	// Retryable, the seed's rule.
+	// Retryable, Customer.io's rule.
 	Retryable func(Attempt) bool
 }
 
-// DefaultRetryPolicy is the seed's schedule: 10 retries after 408, 409,
+// DefaultRetryPolicy is Customer.io's schedule: 10 retries after 408, 409,
 // 429, 5xx, timeouts and connection errors, the first after about 10.5 s
 // and each wait doubling (about 3 hours in all), jittered by 10%, with
 // Retry-After honoured up to an hour but never shortening a wait.

@@ -58,7 +58,7 @@ func TestRetryable(t *testing.T) {
 			assert.Equal(t, tc.want, webhook.Retryable(tc.a))
 		})
 	}
-	// Every status from 100 to 599: the seed retries 408, 409, 429 and 5xx.
+	// Every status from 100 to 599: Customer.io retries 408, 409, 429 and 5xx.
 	for code := 100; code <= 599; code++ {
 		want := code == 408 || code == 409 || code == 429 || code >= 500
 		got := webhook.Retryable(webhook.Attempt{Status: code, Class: webhook.ClassStatus})
@@ -70,9 +70,9 @@ func failed(n int) webhook.Attempt {
 	return webhook.Attempt{Number: n, Status: 503, Class: webhook.ClassStatus}
 }
 
-// TestDefaultScheduleFollowsSeed checks the default: 10 retries, the first
+// TestDefaultScheduleFollowsCustomerIO checks the default: 10 retries, the first
 // after about 10.5 s, doubling, about 3 hours in all.
-func TestDefaultScheduleFollowsSeed(t *testing.T) {
+func TestDefaultScheduleFollowsCustomerIO(t *testing.T) {
 	p := webhook.Exponential{Jitter: -1}
 	var total time.Duration
 	for n := 1; n <= 10; n++ {

@@ -31,10 +31,10 @@ import (
 	webhook "github.com/liquidhook/webhook"
 )
 
-// seedCheckSignature is the seed's Go validation function, kept as the
-// reference every test receiver verifies with: verbatim but for its two
-// fmt.Println calls, which only print, and its name.
-func seedCheckSignature(WebhookSigningSecret, XCIOSignature string, XCIOTimestamp int, RequestBody []byte) (bool, error) {
+// cioCheckSignature is Customer.io's published Go CheckSignature, kept
+// as the reference every test receiver verifies with: verbatim but for
+// its two fmt.Println calls, which only print, and its name.
+func cioCheckSignature(WebhookSigningSecret, XCIOSignature string, XCIOTimestamp int, RequestBody []byte) (bool, error) {
 	signature, err := hex.DecodeString(XCIOSignature)
 	if err != nil {
 		return false, err
@@ -65,7 +65,7 @@ type received struct {
 }
 
 // receiver is a test server that checks every request it gets with the
-// seed's seedCheckSignature before handing it to the test's handler.
+// cioCheckSignature before handing it to the test's handler.
 type receiver struct {
 	*httptest.Server
 	mu   sync.Mutex
@@ -79,7 +79,7 @@ func newReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n 
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		ts, _ := strconv.Atoi(r.Header.Get(webhook.HeaderTimestamp))
-		ok, _ := seedCheckSignature(testKey, r.Header.Get(webhook.HeaderSignature), ts, body)
+		ok, _ := cioCheckSignature(testKey, r.Header.Get(webhook.HeaderSignature), ts, body)
 		rc.mu.Lock()
 		rc.reqs = append(rc.reqs, received{
 			key:       r.Header.Get(webhook.HeaderIdempotencyKey),
@@ -102,13 +102,13 @@ func (rc *receiver) seen() []received {
 }
 
 // requireSigned checks that the receiver saw want requests, each verified
-// by seedCheckSignature, with body and the same idempotency key key.
+// by cioCheckSignature, with body and the same idempotency key key.
 func (rc *receiver) requireSigned(t *testing.T, want int, key string, body []byte) {
 	t.Helper()
 	reqs := rc.seen()
 	require.Len(t, reqs, want, "requests the receiver saw")
 	for i, r := range reqs {
-		assert.True(t, r.verified, "attempt %d does not verify with seedCheckSignature", i+1)
+		assert.True(t, r.verified, "attempt %d does not verify with cioCheckSignature", i+1)
 		assert.Equal(t, key, r.key, "attempt %d idempotency key", i+1)
 		assert.Equal(t, string(body), string(r.body), "attempt %d body", i+1)
 	}
@@ -973,7 +973,7 @@ func (m *runtimeMem) read() {
 	m.total = ms.TotalAlloc
 }
 
-// closeLead is the seed's "Create a Lead in Close" action, pointed at url.
+// closeLead is Customer.io's "Create a Lead in Close" action, pointed at url.
 func closeLead(url string) webhook.Spec {
 	return webhook.Spec{
 		Method: "POST",

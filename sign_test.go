@@ -60,7 +60,7 @@ func TestSignKnownAnswer(t *testing.T) {
 
 	ok, err := CheckSignature(kaKey, got, kaTimestamp, []byte(kaBody))
 	require.NoError(t, err)
-	assert.True(t, ok, "the seed's CheckSignature refuses the known answer")
+	assert.True(t, ok, "Customer.io's CheckSignature refuses the known answer")
 }
 
 // randomCase draws a key, a timestamp and a body. Keys and bodies are
@@ -86,10 +86,10 @@ func randomCase(r *rand.Rand) (key []byte, ts int64, body []byte) {
 	return key, ts, body
 }
 
-// Sign agrees with the seed's CheckSignature on random inputs: every
+// Sign agrees with Customer.io's CheckSignature on random inputs: every
 // signature it makes is accepted, in lower and upper case, and changing
 // the key, timestamp or body makes both refuse it alike.
-func TestSignAgainstSeedCheckSignature(t *testing.T) {
+func TestSignAgainstCIOCheckSignature(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 300 {
 		key, ts, body := randomCase(r)

@@ -76,14 +76,14 @@ func TestParseSpec(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, seed := range []string{
+	for _, in := range []string{
 		`{"url": "https://x.example", "headers": {"A": "b"}, "response": {"r": "{{ response.id }}"}, "sending": "draft"}`,
 		`{"method": "get", "url": "", "body": null}`,
 		`{"url": "a", "url": "b"}`,
 		`{"headers": {"x": 1}}`,
 		`[]`, `{`, `{"a": }`, `{} {}`, `"x"`, ``,
 	} {
-		f.Add([]byte(seed))
+		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		spec, err := ParseSpec(doc)

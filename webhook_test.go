@@ -40,7 +40,7 @@ func TestCompileErrors(t *testing.T) {
 		{name: "static header with a newline", spec: Spec{URL: "https://x.example", Headers: map[string]string{"X-Team": "a\r\nInjected: 1"}}, field: "headers.X-Team", wantErr: ErrInvalidHeader, errHas: "CR"},
 		{name: "header template on its second line", spec: Spec{URL: "https://x.example", Headers: map[string]string{"X-Team": "{% if a %}\n{{ a | nope }}{% endif %}"}}, field: "headers.X-Team", line: 2, wantErr: ErrTemplateSyntax},
 		{name: "static JSON body", spec: Spec{URL: "https://x.example", Body: "{\"a\": 1,\n \"b\": }"}, field: "body", wantErr: ErrInvalidBody, errHas: "line 2, column 7"},
-		{name: "the seed's Zendesk body as published", spec: Spec{URL: "https://x.example", Body: seedZendeskBody}, field: "body", line: 5, wantErr: ErrTemplateSyntax},
+		{name: "Customer.io's Zendesk body as published", spec: Spec{URL: "https://x.example", Body: cioZendeskBody}, field: "body", line: 5, wantErr: ErrTemplateSyntax},
 		{name: "response template", spec: Spec{URL: "https://x.example", Response: map[string]string{"id": "{{ response.id"}}, field: "response.id", line: 1, wantErr: ErrTemplateSyntax},
 		{name: "response without a name", spec: Spec{URL: "https://x.example", Response: map[string]string{"": "{{ response.id }}"}}, field: "response.", wantErr: ErrInvalidSpec},
 		{name: "a static body above the output cap", spec: Spec{URL: "https://x.example", Headers: map[string]string{"Content-Type": "text/plain"}, Body: strings.Repeat("x", 2<<20)}, field: "body", wantErr: ErrLimitExceeded},
@@ -109,7 +109,7 @@ func TestRender(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotEqual(t, r.IdempotencyKey, again.IdempotencyKey, "each Render makes a new key")
 	})
-	t.Run("form body written the way the seed does", func(t *testing.T) {
+	t.Run("form body written the way Customer.io documents it", func(t *testing.T) {
 		a, err := Compile(Spec{
 			URL:     "https://api.example.com/form",
 			Headers: map[string]string{"Content-Type": "x-www-form-urlencoded"},
@@ -141,7 +141,7 @@ func TestRender(t *testing.T) {
 		{name: "a rendered URL without a host", spec: Spec{URL: "https://{{ customer.nothing | default: '' }}/x"}, field: "url", wantErr: ErrInvalidURL, errHas: "no host"},
 		{name: "a rendered URL with bad credentials stays secret", spec: Spec{URL: "https://{{ customer.key }}:pw@x.example/"}, field: "url", wantErr: ErrInvalidURL, errHas: "not shown"},
 		{name: "credentials twice", spec: Spec{URL: "https://u:p@x.example/", Headers: map[string]string{"Authorization": "Bearer {{ customer.team }}"}}, field: "url", wantErr: ErrInvalidURL, errHas: "use one"},
-		{name: "quotes break the seed's JSON style", spec: Spec{URL: "https://x.example", Body: "{\n  \"name\": \"{{ customer.name }}\"\n}"}, field: "body", wantErr: ErrInvalidBody, errHas: `line 2, column 17`},
+		{name: "quotes break Customer.io's documented JSON style", spec: Spec{URL: "https://x.example", Body: "{\n  \"name\": \"{{ customer.name }}\"\n}"}, field: "body", wantErr: ErrInvalidBody, errHas: `line 2, column 17`},
 		{name: "a missing attribute in the body", spec: Spec{URL: "https://x.example", Body: "{\n\"a\": \"{{ customer.plan }}\"}"}, field: "body", line: 2, wantErr: ErrMissingVariable, errHas: "body: line 2: missing variable customer.plan"},
 		{name: "a missing attribute in the URL", spec: Spec{URL: "https://x.example/{{ customer.account_id }}"}, field: "url", line: 1, wantErr: ErrMissingVariable},
 		{name: "an empty JSON body for POST", spec: Spec{URL: "https://x.example", Body: "{% if false %}{}{% endif %}"}, field: "body", wantErr: ErrInvalidBody, errHas: "empty"},
@@ -206,7 +206,7 @@ type goldenRequest struct {
 	Body    string            `json:"body"`
 }
 
-// TestExamples renders each of the seed's integrations in examples/ with
+// TestExamples renders each of Customer.io's integrations in examples/ with
 // its data and compares the request with testdata/golden/NAME.json. Run
 // with -update to rewrite the golden files.
 func TestExamples(t *testing.T) {

@@ -304,7 +304,7 @@ func TestQueueBinary(t *testing.T) {
 // never panics, every refusal is bad input (exit 2), and an accepted ID is
 // positive.
 func FuzzQueueArgs(f *testing.F) {
-	for _, seed := range []string{
+	for _, in := range []string{
 		"show 1 --json --db x.db",
 		"release --db x.db 12",
 		"resend 3 --data d.json --db=x.db",
@@ -315,7 +315,7 @@ func FuzzQueueArgs(f *testing.F) {
 		"show 9223372036854775808",
 		"--",
 	} {
-		f.Add(seed)
+		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		args := strings.Fields(line)
