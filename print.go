@@ -236,6 +236,23 @@ func (e *engine) appendInspect(b []byte, v any, depth int) ([]byte, error) {
 	if nb, ok := appendScalar(b, v); ok {
 		return nb, nil
 	}
+	switch u, deeper, ok, err := e.unreflect(v); {
+	case err != nil:
+		return b, err
+	case deeper:
+		return e.appendInspect(b, u, depth+1)
+	case ok:
+		return e.appendInspect(b, u, depth)
+	}
+	return appendRubyString(b, fmt.Sprint(v)), nil
+}
+
+// unreflect turns a map, slice, array or pointer of a type the printers do
+// not switch on into one they do: a map[string]any keyed by the keys as
+// text, a []any, or what a pointer points to (nil for a nil pointer);
+// deeper says the value pointed to is one level down. ok is false for any
+// other kind.
+func (e *engine) unreflect(v any) (u any, deeper, ok bool, err error) {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Map:
@@ -244,24 +261,24 @@ func (e *engine) appendInspect(b []byte, v any, depth int) ([]byte, error) {
 		for iter.Next() {
 			k, err := e.text(iter.Key().Interface())
 			if err != nil {
-				return b, err
+				return nil, false, false, err
 			}
 			m[k] = iter.Value().Interface()
 		}
-		return e.appendInspect(b, m, depth)
+		return m, false, true, nil
 	case reflect.Slice, reflect.Array:
 		items := make([]any, rv.Len())
 		for i := range items {
 			items[i] = rv.Index(i).Interface()
 		}
-		return e.appendInspect(b, items, depth)
+		return items, false, true, nil
 	case reflect.Pointer:
 		if rv.IsNil() {
-			return append(b, "nil"...), nil
+			return nil, false, true, nil
 		}
-		return e.appendInspect(b, rv.Elem().Interface(), depth+1)
+		return rv.Elem().Interface(), true, true, nil
 	}
-	return appendRubyString(b, fmt.Sprint(v)), nil
+	return nil, false, false, nil
 }
 
 // appendRubyString appends s quoted and escaped as Ruby's String#inspect
@@ -391,30 +408,13 @@ func (e *engine) appendJSON(b []byte, v any, depth int) ([]byte, error) {
 	if nb, ok := appendScalar(b, v); ok {
 		return nb, nil
 	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Map:
-		m := make(map[string]any, rv.Len())
-		iter := rv.MapRange()
-		for iter.Next() {
-			k, err := e.text(iter.Key().Interface())
-			if err != nil {
-				return b, err
-			}
-			m[k] = iter.Value().Interface()
-		}
-		return e.appendJSON(b, m, depth)
-	case reflect.Slice, reflect.Array:
-		items := make([]any, rv.Len())
-		for i := range items {
-			items[i] = rv.Index(i).Interface()
-		}
-		return e.appendJSON(b, items, depth)
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return append(b, "null"...), nil
-		}
-		return e.appendJSON(b, rv.Elem().Interface(), depth+1)
+	switch u, deeper, ok, err := e.unreflect(v); {
+	case err != nil:
+		return b, err
+	case deeper:
+		return e.appendJSON(b, u, depth+1)
+	case ok:
+		return e.appendJSON(b, u, depth)
 	}
 	// Structs and the like: let encoding/json apply their tags.
 	var buf bytes.Buffer
