@@ -566,7 +566,7 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 				if name := e.unknownFilter(lexed); name != "" {
 					return "", syntax(line, "unknown filter %q", name)
 				}
-				source = replaceArgs(source, tok.Args, rewriteBlank(tok.Args, lexed))
+				source = replaceArgs(source, "", tok.Args, rewriteBlank(tok.Args, lexed))
 			}
 		case tok.Type == parser.TagTokenType:
 			switch tok.Name {
@@ -586,9 +586,9 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 			}
 			switch tok.Name {
 			case "if", "elsif", "unless", "assign":
-				source = replaceTagArgs(source, tok.Name, tok.Args, rewriteBlank(tok.Args, lexed))
+				source = replaceArgs(source, tok.Name, tok.Args, rewriteBlank(tok.Args, lexed))
 			case "for", "tablerow":
-				source = replaceTagArgs(source, tok.Name, tok.Args, rewriteFor(tok.Args, lexed))
+				source = replaceArgs(source, tok.Name, tok.Args, rewriteFor(tok.Args, lexed))
 			}
 		}
 		out.WriteString(source)
@@ -602,26 +602,9 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 	return out.String(), nil
 }
 
-// replaceArgs replaces the arguments of an object token {{ args }}.
-func replaceArgs(source, args, repl string) string {
-	if repl == args {
-		return source
-	}
-	i := 2
-	if i < len(source) && source[i] == '-' {
-		i++
-	}
-	for i < len(source) && isSpaceByte(source[i]) {
-		i++
-	}
-	if !strings.HasPrefix(source[i:], args) {
-		return source
-	}
-	return source[:i] + repl + source[i+len(args):]
-}
-
-// replaceTagArgs replaces the arguments of a tag token {% name args %}.
-func replaceTagArgs(source, name, args, repl string) string {
+// replaceArgs replaces the arguments of a tag token {% name args %}, or
+// of an object token {{ args }} when name is empty.
+func replaceArgs(source, name, args, repl string) string {
 	if repl == args {
 		return source
 	}
