@@ -500,8 +500,11 @@ func resolveLocation(base, loc string) string {
 var transports sync.Map // string -> *http.Transport
 
 // Idle connections kept per host: more than the concurrency a busy
-// service sends with, so warm connections are reused rather than redialed.
-const maxIdleConnsPerHost = 256
+// service sends with (a delivery worker runs 300 attempts at once by
+// default), so that warm connections are reused rather than closed when a
+// burst ends and redialed for the next. Only connections that were once in
+// use concurrently are kept, for at most IdleConnTimeout.
+const maxIdleConnsPerHost = 1024
 
 // plainTransports holds the default transports of the guards without
 // allowed prefixes, by AllowPrivate, so that finding the transport for a

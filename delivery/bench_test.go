@@ -92,6 +92,7 @@ func benchmarkWork(b *testing.B, q *Queue, dsn string, workers int) {
 		queues = append(queues, other)
 	}
 	b.ReportAllocs()
+	conns := rc.conns.Load()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for _, wq := range queues {
@@ -100,6 +101,7 @@ func benchmarkWork(b *testing.B, q *Queue, dsn string, workers int) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64(rc.conns.Load()-conns)*1000/float64(b.N), "newconns/1000")
 	require.Len(b, rc.seen(), b.N)
 }
 

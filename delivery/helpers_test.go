@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,12 +125,14 @@ type receiver struct {
 	mu       sync.Mutex
 	requests []request
 	respond  func(w http.ResponseWriter, r *http.Request, n int)
+	// conns counts the connections accepted.
+	conns atomic.Int64
 }
 
 func newReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	t.Helper()
 	rc := &receiver{respond: respond}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		r.Body = io.NopCloser(bytes.NewReader(body)) // for respond
 		rc.mu.Lock()
@@ -142,6 +146,12 @@ func newReceiver(t testing.TB, respond func(w http.ResponseWriter, r *http.Reque
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"id": "lead-`+strconv.Itoa(n)+`"}`)
 	}))
+	rc.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			rc.conns.Add(1)
+		}
+	}
+	rc.Start()
 	t.Cleanup(rc.Close)
 	return rc
 }
