@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // the pure Go SQLite driver, registered as "sqlite"
+	"modernc.org/sqlite" // the pure Go SQLite driver
 )
 
 // sqliteBusyTimeoutMillis is how long a statement waits for another
@@ -25,8 +25,10 @@ const sqliteBusyTimeoutMillis = 30000
 // The file is put in WAL mode, statements wait for another process's lock
 // instead of failing, every transaction takes the write lock when it begins,
 // and the Queue uses a single connection: River's maintenance and the
-// delivery log would otherwise lock each other out. Several processes may
-// share the file; for many workers or machines, use OpenPostgres.
+// delivery log would otherwise lock each other out. That connection keeps
+// the statements it runs prepared (see stmtCacheConnector). Several
+// processes may share the file; for many workers or machines, use
+// OpenPostgres.
 func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty SQLite path", ErrInvalidDatabase)
@@ -43,18 +45,14 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("%w: SQLite path %q: want a plain file path (no ?, # or file: URI)", ErrInvalidDatabase, path)
 	}
-	params := url.Values{}
-	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMillis))
-	params.Add("_pragma", "journal_mode(WAL)")
-	// NORMAL is durable across application crashes in WAL mode; only a power
-	// loss can roll back the last transactions.
-	params.Add("_pragma", "synchronous(NORMAL)")
-	params.Add("_pragma", "foreign_keys(1)")
-	params.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", path+"?"+params.Encode())
+	// A connector rather than sql.Open, so that the statement cache can
+	// wrap its connections; it opens the DSN as sql.Open("sqlite", dsn) did,
+	// through the same registered driver, which applies every parameter.
+	connector, err := sqlite.NewConnector(sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("delivery: open %s: %w", path, err)
 	}
+	db := sql.OpenDB(newStmtCacheConnector(connector, stmtCacheSize))
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -88,6 +86,21 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 		return nil, fmt.Errorf("delivery: migrate %s: %w", path, err)
 	}
 	return newQueue(s), nil
+}
+
+// sqliteDSN returns the DSN for the file at path: modernc's driver runs the
+// pragmas on each connection it opens, and begins every transaction with
+// BEGIN IMMEDIATE.
+func sqliteDSN(path string) string {
+	params := url.Values{}
+	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMillis))
+	params.Add("_pragma", "journal_mode(WAL)")
+	// NORMAL is durable across application crashes in WAL mode; only a power
+	// loss can roll back the last transactions.
+	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Add("_pragma", "foreign_keys(1)")
+	params.Set("_txlock", "immediate")
+	return path + "?" + params.Encode()
 }
 
 // isScheme reports whether s can be a URL's scheme (RFC 3986): a letter,
