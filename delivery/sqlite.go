@@ -26,9 +26,9 @@ const sqliteBusyTimeoutMillis = 30000
 // instead of failing, every transaction takes the write lock when it begins,
 // and the Queue uses a single connection: River's maintenance and the
 // delivery log would otherwise lock each other out. That connection keeps
-// the statements it runs prepared (see stmtCacheConnector). Several
-// processes may share the file; for many workers or machines, use
-// OpenPostgres.
+// the statements it runs prepared, so each SQL text is parsed once rather
+// than on every run. Several processes may share the file; for many
+// workers or machines, use OpenPostgres.
 func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty SQLite path", ErrInvalidDatabase)
