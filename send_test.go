@@ -885,11 +885,12 @@ func TestSendNoSecretsLeak(t *testing.T) {
 	assert.Empty(t, defaultLogs.String(), "nothing logged without a Logger")
 }
 
-// TestSendReusesConnections sends 1,000 requests at concurrency 64 after
-// warming 64 connections, and counts the connections the server accepts
-// meanwhile: the default transport keeps enough idle ones to need none.
+// TestSendReusesConnections sends 3,000 requests at concurrency 300 (what a
+// delivery worker runs by default) after warming 300 connections, and
+// counts the connections the server accepts meanwhile: the default
+// transport keeps enough idle ones to need none.
 func TestSendReusesConnections(t *testing.T) {
-	const conc, total = 64, 1000
+	const conc, total = 300, 3000
 	var newConns atomic.Int64
 	var warm sync.WaitGroup
 	warm.Add(conc)
