@@ -19,6 +19,7 @@ type runner struct {
 	concurrency int
 	jobTimeout  time.Duration
 	rescueAfter time.Duration
+	orphanSweep time.Duration
 	onDelivered func(ctx context.Context, d *Delivery) error
 	onFailed    func(ctx context.Context, d *Delivery) error
 	onAttempt   func(d *Delivery, a Attempt)
@@ -51,6 +52,7 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		concurrency: w.Concurrency,
 		jobTimeout:  timeout + cmp.Or(w.jobMargin, jobMargin),
 		rescueAfter: w.RescueAfter,
+		orphanSweep: w.orphanSweep,
 		onDelivered: w.OnDelivered,
 		onFailed:    w.OnFailed,
 		onAttempt:   w.OnAttempt,

@@ -54,6 +54,13 @@
 // a receiver can recognise a duplicate. A job that runs after its delivery
 // moved on (cancelled, re-sent, finished) does nothing.
 //
+// No delivery waits for a job that will never run. Should River end a
+// delivery's job without its outcome recorded (it discards a job after 25
+// runs that all failed, say with the database refusing every write, and an
+// application may cancel a job through River), a worker fails the
+// delivery when it starts or within a minute, saying why in its last
+// error, and OnFailed is called as for any failure.
+//
 // A draft is never sent before Release. An operation the state does not
 // allow (cancelling a delivered delivery, releasing a scheduled one) or an
 // unknown id returns a *StateError or ErrNotFound and changes nothing.

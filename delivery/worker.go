@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,7 +59,8 @@ type Worker struct {
 	// and is called from many goroutines at once.
 	OnAttempt func(d *Delivery, a Attempt)
 
-	// Logger receives River's warnings and errors. Nil logs nothing.
+	// Logger receives River's warnings and errors, and the worker's own.
+	// Nil logs nothing.
 	Logger *slog.Logger
 
 	// testOnly turns off River's startup jitter in tests.
@@ -66,6 +68,8 @@ type Worker struct {
 	// jobMargin replaces the default margin of the job timeout over the
 	// attempt timeout in tests, so that rescue can come quickly.
 	jobMargin time.Duration
+	// orphanSweep replaces orphanSweep in tests.
+	orphanSweep time.Duration
 }
 
 // Defaults of Worker.
@@ -146,18 +150,14 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	}
 	r.start()
 	defer r.stop() // after the client has stopped: no job is left running
+	r.sweepOrphans(ctx, logger)
 	// Jobs run under a context that ends only on a hard stop, so that a
 	// cancelled ctx lets attempts in flight finish and be recorded.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("delivery: worker: %w", err)
 	}
 
-	var runErr error
-	if untilIdle {
-		runErr = q.waitIdle(ctx, r)
-	} else {
-		<-ctx.Done()
-	}
+	runErr := q.run(ctx, r, logger, untilIdle)
 
 	stopCtx, cancel := context.WithTimeout(context.Background(), r.jobTimeout)
 	defer cancel()
@@ -169,22 +169,33 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	return runErr
 }
 
-// waitIdle returns once nothing is left to do, or ctx is done.
-func (q *Queue) waitIdle(ctx context.Context, r *runner) error {
-	t := time.NewTicker(idlePoll)
-	defer t.Stop()
+// run returns once ctx is done or, with untilIdle, once nothing is left to
+// do, sweeping for orphans meanwhile.
+func (q *Queue) run(ctx context.Context, r *runner, logger *slog.Logger, untilIdle bool) error {
+	sweep := time.NewTicker(cmp.Or(r.orphanSweep, orphanSweep))
+	defer sweep.Stop()
+	var poll <-chan time.Time
+	if untilIdle {
+		t := time.NewTicker(idlePoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
-		idle, err := q.idle(ctx, r)
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("delivery: worker: %w", err)
-		}
-		if idle {
-			return nil
+		if untilIdle {
+			idle, err := q.idle(ctx, r)
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("delivery: worker: %w", err)
+			}
+			if idle {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-sweep.C:
+			r.sweepOrphans(ctx, logger)
+		case <-poll:
 		}
 	}
 }
