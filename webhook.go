@@ -320,9 +320,14 @@ func (a *Action) Spec() Spec { return cloneSpec(a.spec) }
 var ErrNotCompiled = errors.New("webhook: action not compiled: use Compile")
 
 // Render renders the request for one person's data: each top-level key of
-// data (customer, event, ...) is a Liquid variable. Use ParseData for data
-// read as JSON, so numbers behave. The Request has a new idempotency key.
-// A problem is reported as a *TemplateError naming the field.
+// data (customer, event, ...) is a Liquid variable. The Request has a new
+// idempotency key. A problem is reported as a *TemplateError naming the
+// field.
+//
+// Numbers in data are Go numbers (int, int64, float64, ...). A json.Number,
+// as a json.Decoder with UseNumber gives, prints as written but is text to
+// Liquid: it does no arithmetic and compares as text. ParseData decodes
+// JSON data with numbers that do both.
 func (a *Action) Render(data map[string]any) (*Request, error) {
 	if a == nil || a.eng == nil {
 		return nil, ErrNotCompiled
