@@ -416,7 +416,35 @@ func (s *Sender) roundTripper() roundTripper {
 	if !s.FollowRedirects {
 		return roundTripper{transport: t}
 	}
-	return roundTripper{client: &http.Client{Transport: t, CheckRedirect: checkRedirect}}
+	return roundTripper{client: &http.Client{Transport: locationCheck{t}, CheckRedirect: checkRedirect}}
+}
+
+// locationCheck refuses a redirect whose Location is not a valid URL before
+// http.Client sees it: the Client's own error quotes the Location whole,
+// and a Location can hold credentials or a query token.
+type locationCheck struct{ http.RoundTripper }
+
+func (t locationCheck) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		// The statuses http.Client follows.
+	default:
+		return resp, nil
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		if _, perr := r.URL.Parse(loc); perr != nil {
+			if resp.Body != nil {
+				resp.Body.Close()
+			}
+			return nil, fmt.Errorf("%w: status %d with a Location that is not a valid URL", errRedirectPolicy, resp.StatusCode)
+		}
+	}
+	return resp, nil
 }
 
 // roundTripper is a transport used alone or a Client that follows

@@ -566,6 +566,19 @@ func TestSendRedirects(t *testing.T) {
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassBlocked, res.Attempts[0].Class)
 	})
+	t.Run("unparseable Location", func(t *testing.T) {
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Location", "https://elsewhere.example/%zz?token=t0k")
+			w.WriteHeader(http.StatusFound)
+		})
+		s := testSender(2)
+		s.FollowRedirects = true
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		require.Error(t, err)
+		require.Len(t, res.Attempts, 1, "a bad Location is final")
+		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
+		assert.Equal(t, "webhook: POST "+rc.URL+": redirect refused: status 302 with a Location that is not a valid URL", res.Attempts[0].Err.Error())
+	})
 	t.Run("too many", func(t *testing.T) {
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 			http.Redirect(w, r, "/again/"+strconv.Itoa(n), http.StatusFound)
@@ -832,6 +845,9 @@ func TestSendNoSecretsLeak(t *testing.T) {
 		case "/redirect":
 			w.Header().Set("Location", "https://user:"+pass+"@elsewhere.example/?token="+token)
 			w.WriteHeader(http.StatusFound)
+		case "/bad-location":
+			w.Header().Set("Location", "https://user:"+pass+"@elsewhere.example/%zz?token="+token)
+			w.WriteHeader(http.StatusFound)
 		case "/slow":
 			<-r.Context().Done()
 		default:
@@ -847,6 +863,8 @@ func TestSendNoSecretsLeak(t *testing.T) {
 	}{
 		{"status", "http://" + user + ":" + pass + "@" + hostPort + "/status?token=" + token, webhook.Sender{AllowPrivate: true}},
 		{"redirect", "http://" + user + ":" + pass + "@" + hostPort + "/redirect?token=" + token, webhook.Sender{AllowPrivate: true}},
+		{"redirect followed", "http://" + user + ":" + pass + "@" + hostPort + "/redirect?token=" + token, webhook.Sender{AllowPrivate: true, FollowRedirects: true}},
+		{"unparseable Location followed", "http://" + user + ":" + pass + "@" + hostPort + "/bad-location?token=" + token, webhook.Sender{AllowPrivate: true, FollowRedirects: true}},
 		{"timeout", "http://" + user + ":" + pass + "@" + hostPort + "/slow?token=" + token, webhook.Sender{AllowPrivate: true, Timeout: 50 * time.Millisecond}},
 		{"refused", "http://" + user + ":" + pass + "@" + closedAddr + "/?api_key=" + token, webhook.Sender{AllowPrivate: true}},
 		{"blocked", "http://" + user + ":" + pass + "@" + hostPort + "/?token=" + token, webhook.Sender{}},
