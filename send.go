@@ -484,8 +484,9 @@ var errRedirectPolicy = errors.New("webhook: redirect refused")
 
 // checkRedirect follows a redirect when it stays on http(s), does not
 // downgrade https to http, and the chain is short. On another host it drops
-// every header that may carry a credential or the signature; the address
-// guard checks the new destination when it is dialed.
+// every header that may carry a credential or the signature, and the
+// Referer; the address guard checks the new destination when it is
+// dialed.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("%w: more than %d redirects", errRedirectPolicy, maxRedirects)
@@ -506,6 +507,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 				req.Header.Del(name)
 			}
 		}
+		// http.Client sets the Referer to the previous URL, whose query
+		// may hold a key.
+		req.Header.Del("Referer")
 	}
 	return nil
 }

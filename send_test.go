@@ -523,7 +523,7 @@ func TestSendRedirects(t *testing.T) {
 		})
 		s := testSender(0)
 		s.FollowRedirects = true
-		req := leadRequest(t, strings.Replace(first.URL, "http://", "http://user:hunter2@", 1))
+		req := leadRequest(t, strings.Replace(first.URL, "http://", "http://user:hunter2@", 1)+"/?api_key=s3cret")
 		res, err := s.Send(context.Background(), req)
 		require.NoError(t, err)
 		assert.Equal(t, "ok", string(res.Response.Body))
@@ -533,6 +533,7 @@ func TestSendRedirects(t *testing.T) {
 		require.Len(t, got, 1)
 		assert.Empty(t, got[0].header.Get("Authorization"))
 		assert.Empty(t, got[0].header.Get(webhook.HeaderSignature))
+		assert.Empty(t, got[0].header.Get("Referer"), "a Referer would carry the first URL and its api_key")
 		assert.Equal(t, "key-123", got[0].key, "the idempotency key is not a credential")
 		assert.Equal(t, leadBody, string(got[0].body), "a 307 keeps the body")
 	})
