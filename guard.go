@@ -163,6 +163,9 @@ var blockedV6 = []struct {
 	{netip.MustParsePrefix("::/128"), "an unspecified address"},
 	{netip.MustParsePrefix("::1/128"), "a loopback address"},
 	{netip.MustParsePrefix("::/96"), "an IPv4-compatible address"},
+	// Not in the registry, but a stateless translator (RFC 2765) turns it
+	// into the IPv4 address it ends with.
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "an IPv4-translated address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local NAT64 address"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
 	{netip.MustParsePrefix("2001::/23"), "an IETF protocol address"},

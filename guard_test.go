@@ -63,6 +63,8 @@ func TestAddressGuardCheck(t *testing.T) {
 		{"::ffff:10.0.0.1", webhook.ErrBlockedAddress},
 		{"::ffff:169.254.169.254", webhook.ErrBlockedAddress},
 		{"::127.0.0.1", webhook.ErrBlockedAddress},
+		{"::ffff:0:127.0.0.1", webhook.ErrBlockedAddress}, // IPv4-translated (SIIT)
+		{"::ffff:0:169.254.169.254", webhook.ErrBlockedAddress},
 		{"64:ff9b::127.0.0.1", webhook.ErrBlockedAddress},
 		{"64:ff9b::a9fe:a9fe", webhook.ErrBlockedAddress},
 		{"64:ff9b:1::8.8.8.8", webhook.ErrBlockedAddress},
