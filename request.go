@@ -104,8 +104,8 @@ func (r *Request) String() string {
 
 // RedactedHeader returns a copy of r.Header in which the value of every
 // header that may carry a secret (Authorization, cookies, anything named
-// like a key, token, secret, password or signature) is replaced by
-// "REDACTED".
+// like a key, token, secret, password, signature, HMAC or JWT) is replaced
+// by "REDACTED".
 func (r *Request) RedactedHeader() http.Header {
 	h := make(http.Header, len(r.Header))
 	for name, values := range r.Header {

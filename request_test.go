@@ -206,6 +206,8 @@ func TestRequestString(t *testing.T) {
 	r, err := NewRequest("POST", "https://user:hunter2@api.example.com/x?token=abc&page=2").
 		Header("X-Api-Key", "k3y").
 		Header("X-Team", "blue").
+		Header("X-Shopify-Hmac-Sha256", "c2ln").
+		Header("X-Jwt-Assertion", "eyJ").
 		Body("text/plain", []byte("hello")).
 		Build()
 	require.NoError(t, err)
@@ -214,6 +216,8 @@ func TestRequestString(t *testing.T) {
 	h := r.RedactedHeader()
 	assert.Equal(t, "REDACTED", h.Get("Authorization"))
 	assert.Equal(t, "REDACTED", h.Get("X-Api-Key"))
+	assert.Equal(t, "REDACTED", h.Get("X-Shopify-Hmac-Sha256"))
+	assert.Equal(t, "REDACTED", h.Get("X-Jwt-Assertion"))
 	assert.Equal(t, "blue", h.Get("X-Team"))
 	assert.NotEqual(t, "REDACTED", r.Header.Get("Authorization"), "RedactedHeader copies")
 	assert.Equal(t, "<nil>", (*Request)(nil).String())
