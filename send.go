@@ -90,6 +90,19 @@ type Sender struct {
 	Now func() time.Time
 }
 
+// String describes s without its Key. The receiver is a value, so that a
+// Sender printed by value or inside another struct is described this way
+// too, and its key never reaches a log line as bytes.
+func (s Sender) String() string {
+	if len(s.Key) == 0 {
+		return "webhook.Sender{}"
+	}
+	return "webhook.Sender{Key: REDACTED}"
+}
+
+// GoString hides the key from %#v too.
+func (s Sender) GoString() string { return s.String() }
+
 // Result is the outcome of Send.
 type Result struct {
 	// IdempotencyKey is the key every attempt carried.

@@ -817,6 +817,30 @@ func TestSenderZeroValue(t *testing.T) {
 
 // TestSendNoSecretsLeak fails deliveries in every way that produces an
 // error or a log line and checks that no credential appears in them.
+// A Sender printed with any verb, by value, by pointer or inside another
+// struct, never shows its key.
+func TestSenderString(t *testing.T) {
+	key := []byte("sender-key-777")
+	s := webhook.Sender{Key: key, Timeout: time.Second}
+	type config struct{ Sender webhook.Sender }
+	for _, tc := range []struct {
+		name string
+		text string
+		want string
+	}{
+		{"value", fmt.Sprint(s), "webhook.Sender{Key: REDACTED}"},
+		{"pointer", fmt.Sprint(&s), "webhook.Sender{Key: REDACTED}"},
+		{"plus", fmt.Sprintf("%+v", s), "webhook.Sender{Key: REDACTED}"},
+		{"Go syntax", fmt.Sprintf("%#v", s), "webhook.Sender{Key: REDACTED}"},
+		{"in a struct", fmt.Sprintf("%+v", config{s}), "{Sender:webhook.Sender{Key: REDACTED}}"},
+		{"no key", fmt.Sprint(webhook.Sender{}), "webhook.Sender{}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.text)
+		})
+	}
+}
+
 func TestSendNoSecretsLeak(t *testing.T) {
 	const (
 		user, pass = "leaky-user", "hunter2-pass"
