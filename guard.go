@@ -39,7 +39,11 @@ type AddressGuard struct {
 	AllowPrivate bool
 
 	// AllowedPrefixes lists non-public networks that are allowed even when
-	// AllowPrivate is false.
+	// AllowPrivate is false. An IPv4 prefix also allows the IPv4-mapped,
+	// NAT64 and 6to4 forms of its addresses; an IPv6 prefix allows those
+	// forms only when it lies within their network (::ffff:0:0/96,
+	// 64:ff9b::/96, 2002::/16), so that allowing ::/0 or 2000::/3 does not
+	// allow ::ffff:127.0.0.1 or 2002:7f00:1::.
 	AllowedPrefixes []netip.Prefix
 }
 
@@ -52,15 +56,61 @@ func (g AddressGuard) Check(ip netip.Addr) error {
 		return nil
 	}
 	ip = ip.WithZone("")
-	for _, p := range g.AllowedPrefixes {
-		if p.Contains(ip) || p.Contains(ip.Unmap()) {
-			return nil
-		}
-	}
-	if reason := nonPublic(ip); reason != "" {
+	if reason := g.refusal(ip); reason != "" {
 		return &AddressError{Addr: ip, Reason: reason}
 	}
 	return nil
+}
+
+// refusal returns why ip may not be reached, or "". An address that carries
+// an IPv4 address reaches that address, so it is judged as that address
+// unless an allowed prefix within the carrying network allows it.
+func (g AddressGuard) refusal(ip netip.Addr) string {
+	ip = ip.Unmap()
+	v4, carrier, via := embeddedIPv4(ip)
+	for _, p := range g.AllowedPrefixes {
+		if allows(p, ip, carrier) {
+			return ""
+		}
+	}
+	if v4.IsValid() {
+		if r := g.refusal(v4); r != "" {
+			return r + " (embedded in " + via + ")"
+		}
+		return ""
+	}
+	return nonPublic(ip)
+}
+
+// allows reports whether the allowed prefix p covers ip. For an address in
+// a carrying network, p must lie within that network: a broader prefix
+// (::/0, 2000::/3) says nothing about the IPv4 addresses carried. An IPv4
+// address is also covered by a prefix of its IPv4-mapped form.
+func allows(p netip.Prefix, ip netip.Addr, carrier netip.Prefix) bool {
+	if ip.Is4() {
+		return p.Contains(ip) || within(p, mappedPrefix) && p.Contains(netip.AddrFrom16(ip.As16()))
+	}
+	return p.Contains(ip) && (!carrier.IsValid() || within(p, carrier))
+}
+
+// within reports whether every address of p is in network.
+func within(p, network netip.Prefix) bool {
+	return p.Bits() >= network.Bits() && network.Contains(p.Addr())
+}
+
+// embeddedIPv4 returns the IPv4 address that a NAT64 (64:ff9b::/96) or
+// 6to4 (2002::/16) address carries, the carrying network and its name, or
+// the zero values for any other address.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, netip.Prefix, string) {
+	b := ip.As16()
+	switch {
+	case !ip.Is6():
+	case nat64Prefix.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), nat64Prefix, "NAT64"
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), sixToFour, "6to4"
+	}
+	return netip.Addr{}, netip.Prefix{}, ""
 }
 
 // Control checks the address of a connection about to be made; it has the
@@ -113,6 +163,9 @@ var blockedV6 = []struct {
 	{netip.MustParsePrefix("::/128"), "an unspecified address"},
 	{netip.MustParsePrefix("::1/128"), "a loopback address"},
 	{netip.MustParsePrefix("::/96"), "an IPv4-compatible address"},
+	// Not in the registry, but a stateless translator (RFC 2765) turns it
+	// into the IPv4 address it ends with.
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "an IPv4-translated address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local NAT64 address"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
 	{netip.MustParsePrefix("2001::/23"), "an IETF protocol address"},
@@ -125,37 +178,24 @@ var blockedV6 = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "a multicast address"},
 }
 
+// Networks whose addresses carry an IPv4 address.
 var (
-	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour   = netip.MustParsePrefix("2002::/16")
+	mappedPrefix = netip.MustParsePrefix("::ffff:0:0/96")
+	nat64Prefix  = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour    = netip.MustParsePrefix("2002::/16")
 )
 
-// nonPublic returns why ip is not a public unicast address, or "".
+// nonPublic returns why ip, an IPv4 address or an IPv6 address that
+// carries none (see embeddedIPv4), is not a public unicast address, or "".
 func nonPublic(ip netip.Addr) string {
 	if !ip.IsValid() {
 		return "not a valid address"
-	}
-	if ip.Is4In6() {
-		return nonPublic(ip.Unmap())
 	}
 	if ip.Is4() {
 		for _, b := range blockedV4 {
 			if b.prefix.Contains(ip) {
 				return b.reason
 			}
-		}
-		return ""
-	}
-	b := ip.As16()
-	switch {
-	case nat64Prefix.Contains(ip):
-		if r := nonPublic(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})); r != "" {
-			return r + " (embedded in NAT64)"
-		}
-		return ""
-	case sixToFour.Contains(ip):
-		if r := nonPublic(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})); r != "" {
-			return r + " (embedded in 6to4)"
 		}
 		return ""
 	}

@@ -63,6 +63,8 @@ func TestAddressGuardCheck(t *testing.T) {
 		{"::ffff:10.0.0.1", webhook.ErrBlockedAddress},
 		{"::ffff:169.254.169.254", webhook.ErrBlockedAddress},
 		{"::127.0.0.1", webhook.ErrBlockedAddress},
+		{"::ffff:0:127.0.0.1", webhook.ErrBlockedAddress}, // IPv4-translated (SIIT)
+		{"::ffff:0:169.254.169.254", webhook.ErrBlockedAddress},
 		{"64:ff9b::127.0.0.1", webhook.ErrBlockedAddress},
 		{"64:ff9b::a9fe:a9fe", webhook.ErrBlockedAddress},
 		{"64:ff9b:1::8.8.8.8", webhook.ErrBlockedAddress},
@@ -104,6 +106,44 @@ func TestAddressGuardAllowedPrefixes(t *testing.T) {
 		{"127.0.0.1", webhook.ErrBlockedAddress},
 	} {
 		t.Run(tc.addr, func(t *testing.T) {
+			err := g.Check(netip.MustParseAddr(tc.addr))
+			if tc.wantErr == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestAddressGuardAllowedPrefixesEmbedded checks allowed prefixes against
+// addresses that carry an IPv4 address: the IPv4 address is what a
+// connection reaches, so a broad IPv6 prefix does not open it, and an IPv4
+// prefix opens it in every form.
+func TestAddressGuardAllowedPrefixesEmbedded(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		allowed string
+		addr    string
+		wantErr error
+	}{
+		{"::/0 does not open IPv4-mapped loopback", "::/0", "::ffff:127.0.0.1", webhook.ErrBlockedAddress},
+		{"::/0 does not open IPv4-mapped metadata", "::/0", "::ffff:169.254.169.254", webhook.ErrBlockedAddress},
+		{"::/0 does not open NAT64 metadata", "::/0", "64:ff9b::a9fe:a9fe", webhook.ErrBlockedAddress},
+		{"2000::/3 does not open 6to4 loopback", "2000::/3", "2002:7f00:1::1", webhook.ErrBlockedAddress},
+		{"::/0 opens unique-local", "::/0", "fd00::1", nil},
+		{"::/0 opens IPv6 loopback", "::/0", "::1", nil},
+		{"an IPv4 prefix opens its mapped form", "10.1.0.0/16", "::ffff:10.1.2.3", nil},
+		{"an IPv4 prefix opens its NAT64 form", "10.1.0.0/16", "64:ff9b::a01:203", nil},
+		{"an IPv4 prefix opens its 6to4 form", "10.1.0.0/16", "2002:a01:203::1", nil},
+		{"an IPv4 prefix does not open another NAT64 address", "10.1.0.0/16", "64:ff9b::a02:1", webhook.ErrBlockedAddress},
+		{"a mapped prefix opens the IPv4 address", "::ffff:10.0.0.0/104", "10.1.1.1", nil},
+		{"a mapped prefix opens the mapped address", "::ffff:10.0.0.0/104", "::ffff:10.1.1.1", nil},
+		{"a NAT64 prefix within the NAT64 network opens it", "64:ff9b::a00:0/120", "64:ff9b::a00:5", nil},
+		{"the whole 6to4 network opens 6to4", "2002::/16", "2002:7f00:1::1", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := webhook.AddressGuard{AllowedPrefixes: []netip.Prefix{netip.MustParsePrefix(tc.allowed)}}
 			err := g.Check(netip.MustParseAddr(tc.addr))
 			if tc.wantErr == nil {
 				assert.NoError(t, err)
@@ -189,7 +229,8 @@ func TestAddressErrorIs(t *testing.T) {
 // FuzzAddressGuard checks the guard on any 16 bytes: an IPv4-mapped address
 // is judged as its IPv4 address, and AllowPrivate allows everything.
 func FuzzAddressGuard(f *testing.F) {
-	for _, s := range []string{"::ffff:127.0.0.1", "::1", "64:ff9b::a00:1", "2002:a00:1::", "2606:4700::1", "fe80::1"} {
+	for _, s := range []string{"::ffff:127.0.0.1", "::1", "64:ff9b::a00:1", "2002:a00:1::", "2606:4700::1", "fe80::1",
+		"::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "::ffff:0:7f00:1", "2001:0:4136:e378:8000:63bf:3fff:fdd2"} {
 		b := netip.MustParseAddr(s).As16()
 		f.Add(b[:])
 	}
@@ -206,6 +247,14 @@ func FuzzAddressGuard(f *testing.F) {
 			v4 := webhook.AddressGuard{}.Check(ip.Unmap())
 			if (err == nil) != (v4 == nil) {
 				t.Fatalf("Check(%s) = %v but Check(%s) = %v", ip, err, ip.Unmap(), v4)
+			}
+		}
+		// Allowing every IPv6 address does not open the IPv4 address one
+		// carries.
+		all6 := webhook.AddressGuard{AllowedPrefixes: []netip.Prefix{netip.MustParsePrefix("::/0")}}
+		if carried := ip.Is4In6() || netip.MustParsePrefix("64:ff9b::/96").Contains(ip) || netip.MustParsePrefix("2002::/16").Contains(ip); carried {
+			if got := all6.Check(ip); (got == nil) != (err == nil) {
+				t.Fatalf("with ::/0 allowed: Check(%s) = %v, want %v", ip, got, err)
 			}
 		}
 		if err := (webhook.AddressGuard{AllowPrivate: true}).Check(ip); err != nil {

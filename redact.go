@@ -17,7 +17,7 @@ func sensitiveName(name string) bool {
 	case "authorization", "proxy-authorization", "cookie", "set-cookie":
 		return true
 	}
-	for _, s := range []string{"key", "token", "secret", "pass", "pwd", "auth", "sig", "cred", "session"} {
+	for _, s := range []string{"key", "token", "secret", "pass", "pwd", "auth", "sig", "cred", "session", "hmac", "jwt", "bearer"} {
 		if strings.Contains(n, s) && n != strings.ToLower(HeaderIdempotencyKey) {
 			return true
 		}
@@ -28,7 +28,7 @@ func sensitiveName(name string) bool {
 // RedactURL returns rawURL fit for a log line or an error: userinfo and
 // fragment removed, query parameters sorted by name, and the value of every
 // one whose name suggests a secret (key, token, secret, password,
-// signature, ...) replaced by "REDACTED". An unparseable URL is reduced to
+// signature, hmac, jwt, ...) replaced by "REDACTED". An unparseable URL is reduced to
 // "REDACTED".
 func RedactURL(rawURL string) string {
 	// Split the userinfo off first: a password the URL parser rejects must

@@ -16,8 +16,9 @@ func TestRedactURL(t *testing.T) {
 		"https://user:pa%zz@x.example/a":                         "https://x.example/a",
 		"https://me@example.com:secret@x.zendesk.com/api?page=1": "https://x.zendesk.com/api?page=1",
 		"https://x.example/?Idempotency=1":                       "https://x.example/?Idempotency=1",
-		"not a url":                                              "REDACTED",
-		"https://x.example/%zz":                                  "REDACTED",
+		"https://shop.example/?hmac=1&jwt=2&bearer=3&shop=s":     "https://shop.example/?bearer=REDACTED&hmac=REDACTED&jwt=REDACTED&shop=s",
+		"not a url":             "REDACTED",
+		"https://x.example/%zz": "REDACTED",
 	}
 	for in, want := range cases {
 		t.Run(in, func(t *testing.T) {

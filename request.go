@@ -104,8 +104,8 @@ func (r *Request) String() string {
 
 // RedactedHeader returns a copy of r.Header in which the value of every
 // header that may carry a secret (Authorization, cookies, anything named
-// like a key, token, secret, password or signature) is replaced by
-// "REDACTED".
+// like a key, token, secret, password, signature, HMAC or JWT) is replaced
+// by "REDACTED".
 func (r *Request) RedactedHeader() http.Header {
 	h := make(http.Header, len(r.Header))
 	for name, values := range r.Header {
@@ -436,11 +436,7 @@ func parseURL(raw string) (clean, auth string, err error) {
 	userinfo, rest, hasUser := splitUserinfo(raw)
 	u, err := url.Parse(rest)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", "", fmt.Errorf("%w: %v", ErrInvalidURL, err)
+		return "", "", fmt.Errorf("%w: %s", ErrInvalidURL, parseErrorDetail(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", "", fmt.Errorf("%w: scheme must be http or https", ErrInvalidURL)
@@ -461,6 +457,32 @@ func parseURL(raw string) (clean, auth string, err error) {
 	u.RawQuery = escapeQuery(u.RawQuery)
 	u.Fragment, u.RawFragment = "", ""
 	return u.String(), auth, nil
+}
+
+// parseErrorDetail says why url.Parse refused a URL without quoting any of
+// it. The parser quotes the text it refuses, and a password holding an
+// unencoded /, ? or # ends the authority early, so that text may be the
+// password itself (user:hunter2#x@host reads as port ":hunter2").
+func parseErrorDetail(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var (
+		escape url.EscapeError
+		host   url.InvalidHostError
+	)
+	switch {
+	case errors.As(err, &escape):
+		return "invalid percent-encoding"
+	case errors.As(err, &host):
+		return "invalid character in host name"
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '"'); i >= 0 {
+		msg = strings.TrimSpace(msg[:i]) // "invalid port"
+	}
+	return msg
 }
 
 // splitUserinfo removes the userinfo from an absolute URL. The authority

@@ -90,6 +90,19 @@ type Sender struct {
 	Now func() time.Time
 }
 
+// String describes s without its Key. The receiver is a value, so that a
+// Sender printed by value or inside another struct is described this way
+// too, and its key never reaches a log line as bytes.
+func (s Sender) String() string {
+	if len(s.Key) == 0 {
+		return "webhook.Sender{}"
+	}
+	return "webhook.Sender{Key: REDACTED}"
+}
+
+// GoString hides the key from %#v too.
+func (s Sender) GoString() string { return s.String() }
+
 // Result is the outcome of Send.
 type Result struct {
 	// IdempotencyKey is the key every attempt carried.
@@ -416,7 +429,35 @@ func (s *Sender) roundTripper() roundTripper {
 	if !s.FollowRedirects {
 		return roundTripper{transport: t}
 	}
-	return roundTripper{client: &http.Client{Transport: t, CheckRedirect: checkRedirect}}
+	return roundTripper{client: &http.Client{Transport: locationCheck{t}, CheckRedirect: checkRedirect}}
+}
+
+// locationCheck refuses a redirect whose Location is not a valid URL before
+// http.Client sees it: the Client's own error quotes the Location whole,
+// and a Location can hold credentials or a query token.
+type locationCheck struct{ http.RoundTripper }
+
+func (t locationCheck) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		// The statuses http.Client follows.
+	default:
+		return resp, nil
+	}
+	if loc := resp.Header.Get("Location"); loc != "" {
+		if _, perr := r.URL.Parse(loc); perr != nil {
+			if resp.Body != nil {
+				resp.Body.Close()
+			}
+			return nil, fmt.Errorf("%w: status %d with a Location that is not a valid URL", errRedirectPolicy, resp.StatusCode)
+		}
+	}
+	return resp, nil
 }
 
 // roundTripper is a transport used alone or a Client that follows
@@ -456,8 +497,9 @@ var errRedirectPolicy = errors.New("webhook: redirect refused")
 
 // checkRedirect follows a redirect when it stays on http(s), does not
 // downgrade https to http, and the chain is short. On another host it drops
-// every header that may carry a credential or the signature; the address
-// guard checks the new destination when it is dialed.
+// every header that may carry a credential or the signature, and the
+// Referer; the address guard checks the new destination when it is
+// dialed.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("%w: more than %d redirects", errRedirectPolicy, maxRedirects)
@@ -478,6 +520,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 				req.Header.Del(name)
 			}
 		}
+		// http.Client sets the Referer to the previous URL, whose query
+		// may hold a key.
+		req.Header.Del("Referer")
 	}
 	return nil
 }

@@ -523,7 +523,7 @@ func TestSendRedirects(t *testing.T) {
 		})
 		s := testSender(0)
 		s.FollowRedirects = true
-		req := leadRequest(t, strings.Replace(first.URL, "http://", "http://user:hunter2@", 1))
+		req := leadRequest(t, strings.Replace(first.URL, "http://", "http://user:hunter2@", 1)+"/?api_key=s3cret")
 		res, err := s.Send(context.Background(), req)
 		require.NoError(t, err)
 		assert.Equal(t, "ok", string(res.Response.Body))
@@ -533,6 +533,7 @@ func TestSendRedirects(t *testing.T) {
 		require.Len(t, got, 1)
 		assert.Empty(t, got[0].header.Get("Authorization"))
 		assert.Empty(t, got[0].header.Get(webhook.HeaderSignature))
+		assert.Empty(t, got[0].header.Get("Referer"), "a Referer would carry the first URL and its api_key")
 		assert.Equal(t, "key-123", got[0].key, "the idempotency key is not a credential")
 		assert.Equal(t, leadBody, string(got[0].body), "a 307 keeps the body")
 	})
@@ -565,6 +566,19 @@ func TestSendRedirects(t *testing.T) {
 		require.ErrorIs(t, err, webhook.ErrBlockedAddress)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassBlocked, res.Attempts[0].Class)
+	})
+	t.Run("unparseable Location", func(t *testing.T) {
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Location", "https://elsewhere.example/%zz?token=t0k")
+			w.WriteHeader(http.StatusFound)
+		})
+		s := testSender(2)
+		s.FollowRedirects = true
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		require.Error(t, err)
+		require.Len(t, res.Attempts, 1, "a bad Location is final")
+		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
+		assert.Equal(t, "webhook: POST "+rc.URL+": redirect refused: status 302 with a Location that is not a valid URL", res.Attempts[0].Err.Error())
 	})
 	t.Run("too many", func(t *testing.T) {
 		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
@@ -803,6 +817,30 @@ func TestSenderZeroValue(t *testing.T) {
 
 // TestSendNoSecretsLeak fails deliveries in every way that produces an
 // error or a log line and checks that no credential appears in them.
+// A Sender printed with any verb, by value, by pointer or inside another
+// struct, never shows its key.
+func TestSenderString(t *testing.T) {
+	key := []byte("sender-key-777")
+	s := webhook.Sender{Key: key, Timeout: time.Second}
+	type config struct{ Sender webhook.Sender }
+	for _, tc := range []struct {
+		name string
+		text string
+		want string
+	}{
+		{"value", fmt.Sprint(s), "webhook.Sender{Key: REDACTED}"},
+		{"pointer", fmt.Sprint(&s), "webhook.Sender{Key: REDACTED}"},
+		{"plus", fmt.Sprintf("%+v", s), "webhook.Sender{Key: REDACTED}"},
+		{"Go syntax", fmt.Sprintf("%#v", s), "webhook.Sender{Key: REDACTED}"},
+		{"in a struct", fmt.Sprintf("%+v", config{s}), "{Sender:webhook.Sender{Key: REDACTED}}"},
+		{"no key", fmt.Sprint(webhook.Sender{}), "webhook.Sender{}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.text)
+		})
+	}
+}
+
 func TestSendNoSecretsLeak(t *testing.T) {
 	const (
 		user, pass = "leaky-user", "hunter2-pass"
@@ -832,6 +870,9 @@ func TestSendNoSecretsLeak(t *testing.T) {
 		case "/redirect":
 			w.Header().Set("Location", "https://user:"+pass+"@elsewhere.example/?token="+token)
 			w.WriteHeader(http.StatusFound)
+		case "/bad-location":
+			w.Header().Set("Location", "https://user:"+pass+"@elsewhere.example/%zz?token="+token)
+			w.WriteHeader(http.StatusFound)
 		case "/slow":
 			<-r.Context().Done()
 		default:
@@ -847,6 +888,8 @@ func TestSendNoSecretsLeak(t *testing.T) {
 	}{
 		{"status", "http://" + user + ":" + pass + "@" + hostPort + "/status?token=" + token, webhook.Sender{AllowPrivate: true}},
 		{"redirect", "http://" + user + ":" + pass + "@" + hostPort + "/redirect?token=" + token, webhook.Sender{AllowPrivate: true}},
+		{"redirect followed", "http://" + user + ":" + pass + "@" + hostPort + "/redirect?token=" + token, webhook.Sender{AllowPrivate: true, FollowRedirects: true}},
+		{"unparseable Location followed", "http://" + user + ":" + pass + "@" + hostPort + "/bad-location?token=" + token, webhook.Sender{AllowPrivate: true, FollowRedirects: true}},
 		{"timeout", "http://" + user + ":" + pass + "@" + hostPort + "/slow?token=" + token, webhook.Sender{AllowPrivate: true, Timeout: 50 * time.Millisecond}},
 		{"refused", "http://" + user + ":" + pass + "@" + closedAddr + "/?api_key=" + token, webhook.Sender{AllowPrivate: true}},
 		{"blocked", "http://" + user + ":" + pass + "@" + hostPort + "/?token=" + token, webhook.Sender{}},

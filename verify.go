@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -561,9 +562,15 @@ func rejectStatus(err error) int {
 	return http.StatusUnauthorized
 }
 
+// preallocBodyBytes bounds the buffer allocated for a declared
+// Content-Length before any of the body has arrived.
+const preallocBodyBytes = 64 << 10
+
 // readBody reads r's body, at most limit bytes. A declared Content-Length
-// over the limit is refused before reading; a known length is read into a
-// buffer of exactly that size, so the body is allocated once.
+// over the limit is refused before reading; a known length of up to
+// preallocBodyBytes is read into a buffer of exactly that size, so the body
+// is allocated once. A longer one grows its buffer as bytes arrive, so that
+// a client that declares a large body and sends little holds little memory.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -576,19 +583,25 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		body []byte
 		err  error
 	)
-	if r.ContentLength >= 0 {
+	if want := r.ContentLength; want >= 0 {
 		// One byte of spare capacity to check that the client told the
 		// truth about the length, without another allocation.
-		body = make([]byte, r.ContentLength, r.ContentLength+1)
-		_, err = io.ReadFull(rd, body)
-		if err == nil {
-			n, extra := rd.Read(body[len(body):cap(body)])
-			switch {
-			case n > 0:
-				err = errors.New("body longer than its Content-Length")
-			case extra != io.EOF:
-				err = extra
+		body = make([]byte, 0, min(want, preallocBodyBytes)+1)
+		for err == nil && int64(len(body)) <= want {
+			if len(body) == cap(body) {
+				body = slices.Grow(body, int(min(int64(cap(body)), want+1-int64(len(body)))))
 			}
+			var n int
+			n, err = rd.Read(body[len(body):cap(body)])
+			body = body[:len(body)+n]
+		}
+		switch {
+		case int64(len(body)) > want:
+			err = errors.New("body longer than its Content-Length")
+		case err == io.EOF && int64(len(body)) < want:
+			err = io.ErrUnexpectedEOF
+		case err == io.EOF:
+			err = nil
 		}
 	} else {
 		body, err = io.ReadAll(rd)

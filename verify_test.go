@@ -603,6 +603,41 @@ func TestMiddlewareShortBody(t *testing.T) {
 	assert.ErrorIs(t, rejected, io.ErrUnexpectedEOF)
 }
 
+// goneReader sends a few bytes and then fails, as a client that went away
+// does.
+type goneReader struct{ sent bool }
+
+func (g *goneReader) Read(p []byte) (int, error) {
+	if g.sent {
+		return 0, io.ErrUnexpectedEOF
+	}
+	g.sent = true
+	return copy(p, "{}"), nil
+}
+
+// A client that declares a large body and sends little holds little
+// memory: the buffer grows with what arrives, not with what is declared.
+func TestMiddlewareDeclaredLengthNotAllocated(t *testing.T) {
+	key := []byte(kaKey)
+	v := &webhook.Verifier{Keys: [][]byte{key}, Now: fixedNow}
+	var called atomic.Int32
+	h := v.Middleware(countingHandler(&called))
+	const requests = 16
+	var before, after runtimeMem
+	before.read()
+	for range requests {
+		req := httptest.NewRequest(http.MethodPost, "/", &goneReader{})
+		req.ContentLength = webhook.DefaultMaxBodyBytes
+		req.Header = cioHeader(key, kaTimestamp, []byte("{}"), "")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusBadRequest, rec.Code)
+	}
+	after.read()
+	assert.Zero(t, called.Load())
+	assert.Less(t, after.total-before.total, uint64(requests*webhook.DefaultMaxBodyBytes/4))
+}
+
 func TestVerifiedFromContextEmpty(t *testing.T) {
 	vd, ok := webhook.VerifiedFromContext(context.Background())
 	assert.False(t, ok)
