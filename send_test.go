@@ -815,10 +815,8 @@ func TestSenderZeroValue(t *testing.T) {
 	assert.Equal(t, "key-123", got[0].key)
 }
 
-// TestSendNoSecretsLeak fails deliveries in every way that produces an
-// error or a log line and checks that no credential appears in them.
-// A Sender printed with any verb, by value, by pointer or inside another
-// struct, never shows its key.
+// TestSenderString: a Sender printed with any verb, by value, by pointer
+// or inside another struct, never shows its key.
 func TestSenderString(t *testing.T) {
 	key := []byte("sender-key-777")
 	s := webhook.Sender{Key: key, Timeout: time.Second}
@@ -841,6 +839,8 @@ func TestSenderString(t *testing.T) {
 	}
 }
 
+// TestSendNoSecretsLeak fails deliveries in every way that produces an
+// error or a log line and checks that no credential appears in them.
 func TestSendNoSecretsLeak(t *testing.T) {
 	const (
 		user, pass = "leaky-user", "hunter2-pass"
