@@ -72,7 +72,13 @@ func RedactURL(rawURL string) string {
 
 // redactPath replaces the segments of u's path that may be credentials.
 func redactPath(u *url.URL) {
-	segs := strings.Split(u.EscapedPath(), "/")
+	// The path as written, so that an escaped slash inside a segment
+	// stays inside it, even when other characters were left unescaped.
+	path := u.RawPath
+	if path == "" {
+		path = u.EscapedPath()
+	}
+	segs := strings.Split(path, "/")
 	changed := false
 	for i, seg := range segs {
 		if seg != "" && (tokenSegment(seg) || i > 0 && keySegment(segs[i-1])) {

@@ -1,9 +1,12 @@
 package webhook
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -25,6 +28,7 @@ func TestRedactURL(t *testing.T) {
 		"https://x.example/oauth/token":                                             "https://x.example/oauth/token",
 		"https://x.example/with/key/":                                               "https://x.example/with/key/",
 		"https://x.example/a%20b/key/s%2Fcret":                                      "https://x.example/a%20b/key/REDACTED",
+		"https://x.example/a b/key/s%2Fcret":                                        "https://x.example/a%20b/key/REDACTED",
 		"https://x.example/api/v1/lead/lead_EQ9nP2yXk4":                             "https://x.example/api/v1/lead/lead_EQ9nP2yXk4",
 		"not a url":             "REDACTED",
 		"https://x.example/%zz": "REDACTED",
@@ -34,4 +38,29 @@ func TestRedactURL(t *testing.T) {
 			assert.Equal(t, want, RedactURL(in))
 		})
 	}
+}
+
+// FuzzRedactURL: the result is REDACTED or a URL without userinfo, and the
+// segment after one named key is always redacted.
+func FuzzRedactURL(f *testing.F) {
+	f.Add("https://maker.ifttt.com/trigger/x/with", "dK3x_9")
+	f.Add("https://x.example/a%20b?q=1&token=t", "s%2Fcret")
+	f.Add("https://u:p@x.example/", "aB3dE5fG7hJ9kL1mN3pQ5rS7")
+	f.Fuzz(func(t *testing.T, base, secret string) {
+		if got := RedactURL(base); got != redacted {
+			u, err := url.Parse(got)
+			require.NoError(t, err, "redacting %q", base)
+			assert.Nil(t, u.User, "redacting %q", base)
+		}
+
+		u, err := url.Parse(base)
+		if err != nil || u.Host == "" || strings.ContainsAny(base, "?#") || strings.HasSuffix(u.Path, "/") {
+			return
+		}
+		if secret == "" {
+			return
+		}
+		got := RedactURL(base + "/key/" + url.PathEscape(secret))
+		assert.True(t, strings.HasSuffix(got, "/key/REDACTED"), "redacting %q gave %q", base, got)
+	})
 }
