@@ -271,6 +271,46 @@ func TestQueueBadInput(t *testing.T) {
 	assert.Contains(t, stderr, "usage: liquidhook queue")
 }
 
+// A queue command line that is wrong is refused before the database is
+// opened: no SQLite file is created and no server is contacted for it.
+func TestQueueBadInputLeavesTheDatabaseAlone(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"add without an action", []string{"add", "--data", f.data}, "--action is required"},
+		{"add without data", []string{"add", "--action", f.action}, "--data is required"},
+		{"add with a missing file", []string{"add", "--action", filepath.Join(dir, "nope.json"), "--data", f.data}, "nope.json: cannot read"},
+		{"add with data that is not an object", []string{"add", "--action", f.action, "--data", writeFile(t, dir, "arr.json", "[1]")}, "arr.json: line 1, column 1: data must be a JSON object"},
+		{"work with a bad timeout", []string{"work", "--timeout", "0s"}, "--timeout 0s"},
+		{"work with no concurrency", []string{"work", "--concurrency", "0"}, "--concurrency 0"},
+		{"list with a bad limit", []string{"list", "--limit", "0"}, "--limit 0"},
+		{"list with a bad state", []string{"list", "--state", "lost"}, `unknown state "lost"`},
+		{"resend without data", []string{"resend", "1"}, "--data is required"},
+		{"resend with a missing file", []string{"resend", "1", "--data", filepath.Join(dir, "nope.json")}, "nope.json: cannot read"},
+	}
+	for _, tt := range tests {
+		for _, db := range []struct{ name, url string }{
+			{"SQLite", filepath.Join(dir, "fresh.db")},
+			{"PostgreSQL", "postgres://user@127.0.0.1:1/app?connect_timeout=2"}, // unreachable
+		} {
+			t.Run(tt.name+" "+db.name, func(t *testing.T) {
+				code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tt.args...), "--db", db.url)...)
+				assert.Equal(t, exitBadInput, code)
+				assert.Empty(t, stdout)
+				assert.True(t, strings.HasPrefix(stderr, "liquidhook queue: "), stderr)
+				assert.Contains(t, stderr, tt.want, "the flag's own error, not the database's")
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+				assert.NoFileExists(t, filepath.Join(dir, "fresh.db"))
+			})
+		}
+	}
+}
+
 // TestQueueBinary runs the built command: two work processes share one
 // SQLite file.
 func TestQueueBinary(t *testing.T) {
