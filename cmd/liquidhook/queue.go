@@ -464,10 +464,13 @@ func queueChanged(e *env, d *delivery.Delivery, err error) error {
 	return nil
 }
 
-// queueJSON is a delivery as --json prints it.
+// queueJSON is a delivery as --json prints it. Attributes is an object
+// even before anything was mapped, as in send's result, so that a script
+// never meets null there.
 type queueJSON struct {
 	*delivery.Delivery
-	Attempts []queueAttemptJSON `json:"attempts"`
+	Attributes map[string]any     `json:"attributes"`
+	Attempts   []queueAttemptJSON `json:"attempts"`
 }
 
 type queueAttemptJSON struct {
@@ -476,7 +479,10 @@ type queueAttemptJSON struct {
 }
 
 func newQueueJSON(d *delivery.Delivery) queueJSON {
-	out := queueJSON{Delivery: d, Attempts: make([]queueAttemptJSON, len(d.Attempts))}
+	out := queueJSON{Delivery: d, Attributes: d.Attributes, Attempts: make([]queueAttemptJSON, len(d.Attempts))}
+	if out.Attributes == nil {
+		out.Attributes = map[string]any{}
+	}
 	for i, a := range d.Attempts {
 		out.Attempts[i] = queueAttemptJSON{Attempt: a, Response: string(a.Response)}
 	}

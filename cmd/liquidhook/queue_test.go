@@ -196,6 +196,40 @@ func TestQueueWorkFailsAfterRetries(t *testing.T) {
 	assert.Len(t, f.seen(), 3)
 }
 
+// --json gives attributes as an object in every state, as send does, so
+// that a script can look a name up without first checking for null.
+func TestQueueJSONAttributesAreAnObject(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	f.fail = true
+	draft := f.add(t, f.draftAction)
+	failed := f.add(t, f.action)
+	f.work(t, "--retries", "0")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"show a draft", []string{"show", draft}},
+		{"show a failed one", []string{"show", failed}},
+		{"list", []string{"list"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tc.args...), "--json", "--db", f.db)...)
+			require.Equal(t, exitOK, code, stderr)
+			var objects []map[string]any
+			if !strings.HasPrefix(stdout, "[") {
+				stdout = "[" + stdout + "]"
+			}
+			require.NoError(t, json.Unmarshal([]byte(stdout), &objects), stdout)
+			require.NotEmpty(t, objects)
+			for _, o := range objects {
+				assert.Equal(t, map[string]any{}, o["attributes"], "delivery %v", o["id"])
+				assert.IsType(t, []any{}, o["attempts"], "delivery %v", o["id"])
+			}
+		})
+	}
+}
+
 // TestQueueImpossibleOperations: exit 2, and nothing changes.
 func TestQueueImpossibleOperations(t *testing.T) {
 	t.Parallel()
