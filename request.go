@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -447,6 +448,13 @@ func parseURL(raw string) (clean, auth string, err error) {
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return "", "", fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	// url.Parse checks that a port is digits, not that it can be dialled:
+	// refused here, it fails the render instead of every attempt.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("%w: port %s: want 1 to 65535", ErrInvalidURL, truncate(p, 20))
+		}
 	}
 	if hasUser {
 		user, pass, _ := strings.Cut(userinfo, ":")

@@ -76,6 +76,10 @@ func TestParseURL(t *testing.T) {
 		{name: "a control character in the user", raw: "https://us%0Aer:pw@x.example/", wantErr: ErrInvalidURL, errHas: "not shown"},
 		{name: "a bad host next to credentials", raw: "https://user:hunter2@exa mple.com/", wantErr: ErrInvalidURL},
 		{name: "a bad port next to credentials", raw: "https://user:hunter2@x.example:port/", wantErr: ErrInvalidURL, errHas: "port"},
+		{name: "a port out of range", raw: "https://user:hunter2@x.example:65536/", wantErr: ErrInvalidURL, errHas: "port 65536: want 1 to 65535"},
+		{name: "port zero", raw: "http://x.example:0/", wantErr: ErrInvalidURL, errHas: "port 0: want 1 to 65535"},
+		{name: "the highest port", raw: "http://x.example:65535/", want: "http://x.example:65535/"},
+		{name: "an empty port", raw: "http://x.example:/a", want: "http://x.example:/a"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
