@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -443,6 +444,15 @@ func parseURL(raw string) (clean, auth string, err error) {
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return "", "", fmt.Errorf("%w: no host", ErrInvalidURL)
+	}
+	// url.Parse checks that a port is digits, not that it can be dialled:
+	// refused here, it fails the render instead of every attempt. The
+	// port is not quoted: it may be the start of a password that holds an
+	// unencoded # or /.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("%w: port out of range: want 1 to 65535", ErrInvalidURL)
+		}
 	}
 	if hasUser {
 		user, pass, _ := strings.Cut(userinfo, ":")

@@ -52,6 +52,7 @@ func TestParseURL(t *testing.T) {
 		wantAuth string
 		wantErr  error
 		errHas   string
+		errNot   string // besides hunter2
 	}{
 		{name: "plain", raw: "https://api.example.com/v1/x?a=1", want: "https://api.example.com/v1/x?a=1"},
 		{name: "http and a port", raw: " http://localhost:8080/hook ", want: "http://localhost:8080/hook"},
@@ -80,6 +81,11 @@ func TestParseURL(t *testing.T) {
 		{name: "an unencoded / in the password", raw: "https://user:hunter2/x@x.example/", wantErr: ErrInvalidURL, errHas: "invalid URL: invalid port"},
 		{name: "an unencoded ? in the password", raw: "https://user:hunter2?@x.example/", wantErr: ErrInvalidURL, errHas: "invalid URL: invalid port"},
 		{name: "a bad escape after a split password", raw: "https://user:123/hunter2%zz@x.example/", wantErr: ErrInvalidURL, errHas: "invalid URL: invalid percent-encoding"},
+		{name: "a port out of range", raw: "https://user:hunter2@x.example:65536/", wantErr: ErrInvalidURL, errHas: "port out of range: want 1 to 65535"},
+		{name: "a split password read as a port", raw: "https://user:99999#x@x.example/", wantErr: ErrInvalidURL, errHas: "port out of range", errNot: "99999"},
+		{name: "port zero", raw: "http://x.example:0/", wantErr: ErrInvalidURL, errHas: "port out of range: want 1 to 65535"},
+		{name: "the highest port", raw: "http://x.example:65535/", want: "http://x.example:65535/"},
+		{name: "an empty port", raw: "http://x.example:/a", want: "http://x.example:/a"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +95,9 @@ func TestParseURL(t *testing.T) {
 				assert.ErrorIs(t, err, tc.wantErr)
 				assert.Contains(t, err.Error(), tc.errHas)
 				assert.NotContains(t, err.Error(), "hunter2")
+				if tc.errNot != "" {
+					assert.NotContains(t, err.Error(), tc.errNot)
+				}
 				return
 			}
 			require.NoError(t, err)

@@ -101,6 +101,11 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		l.respondType = listenContentType(b)
 	}
 
+	if strings.Contains(*addr, "://") {
+		// A URL is not an address, and net's error would repeat it whole,
+		// with any password it holds.
+		return badInput("--addr %s: want host:port, such as 127.0.0.1:8080", quoted(*addr))
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return badInput("--addr %s: %v", *addr, err)

@@ -127,7 +127,7 @@ func exitCode(e *env, name string, err error) int {
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	msg := withoutUserinfo(strings.ReplaceAll(err.Error(), "\n", " "))
 	fmt.Fprintf(e.stderr, "liquidhook %s: %s\n", name, msg)
 	return code
 }

@@ -143,3 +143,42 @@ func TestSubcommandHelp(t *testing.T) {
 		}
 	}
 }
+
+// A URL with a password given to the wrong flag is quoted in the error
+// without its password, whichever flag and whichever check refuses it.
+func TestErrorsKeepURLPasswordsOut(t *testing.T) {
+	const password = "hunter2-db"
+	dir := t.TempDir()
+	action := writeFile(t, dir, "a.json", `{"url": "https://x.example"}`)
+	data := writeFile(t, dir, "d.json", `{}`)
+	db := filepath.Join(dir, "q.db")
+	for _, u := range []struct{ name, url, host string }{
+		{"database", "postgres://user:" + password + "@db.example/app", "db.example"},
+		{"an @ left unescaped", "postgres://user:p@ss-" + password + "@db.example/app", "db.example"},
+		{"API key", "https://" + password + "@api.example.com/v1", "api.example.com"},
+	} {
+		for _, tc := range []struct {
+			name string
+			args []string
+		}{
+			{"an integer flag", []string{"queue", "list", "--limit=" + u.url, "--db", db}},
+			{"a boolean flag", []string{"queue", "work", "--until-idle=" + u.url, "--db", db}},
+			{"a duration flag", []string{"send", "--timeout", u.url, "--action", action, "--data", data}},
+			{"a state", []string{"queue", "list", "--state", u.url, "--db", db}},
+			{"an action file", []string{"render", "--action", u.url}},
+			{"a data file", []string{"send", "--action", action, "--data", u.url}},
+			{"a body file", []string{"verify", "--timestamp", "1", "--signature", "00", "--body", u.url}},
+			{"a respond file", []string{"listen", "--respond", u.url}},
+			{"an address", []string{"listen", "--addr", u.url}},
+		} {
+			t.Run(tc.name+", "+u.name, func(t *testing.T) {
+				code, stdout, stderr := runCLIEnv(t, "", signingKey("k"), tc.args...)
+				assert.Equal(t, exitBadInput, code)
+				assert.Empty(t, stdout)
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+				assert.NotContains(t, stderr, password)
+				assert.Contains(t, stderr, u.host, "the URL is still named")
+			})
+		}
+	}
+}

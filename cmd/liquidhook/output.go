@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -41,6 +42,18 @@ func quoted(s string) string {
 		s = webhook.RedactURL(s)
 	}
 	return strconv.Quote(truncate(s, 40))
+}
+
+// urlUserinfo matches the scheme and userinfo of a URL inside a message,
+// up to the authority's last @, as the library splits userinfo off.
+var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#"]*@`)
+
+// withoutUserinfo removes the credentials of every URL in an error message.
+// Errors quote what was given on the command line (a flag's invalid value,
+// a file name), and a database URL put into the wrong flag must not be
+// echoed with its password.
+func withoutUserinfo(msg string) string {
+	return urlUserinfo.ReplaceAllString(msg, "$1")
 }
 
 // flatHeader gives each header one printed value: its values joined by

@@ -46,3 +46,18 @@ func TestFlatHeader(t *testing.T) {
 	assert.Equal(t, map[string]string{"Accept": "text/plain, application/json", "X-Team": "growth"}, flatHeader(h))
 	assert.NotNil(t, flatHeader(nil), "an empty object, not null, in JSON")
 }
+
+func TestWithoutUserinfo(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"a flag's value", `invalid value "postgres://user:hunter2@db.example/app" for flag -limit`, `invalid value "postgres://db.example/app" for flag -limit`},
+		{"a file name", "postgres://user:p@ss@db.example/app: cannot read", "postgres://db.example/app: cannot read"},
+		{"a key as the user", "GET https://KEY@api.close.com/api/v1/lead/", "GET https://api.close.com/api/v1/lead/"},
+		{"two URLs", "a https://u:p@x.example and http://k@y.example", "a https://x.example and http://y.example"},
+		{"an email address in a query is not userinfo", "POST https://x.example/a?email=me@example.com", "POST https://x.example/a?email=me@example.com"},
+		{"an email address alone", "missing variable for me@example.com", "missing variable for me@example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, withoutUserinfo(tc.in))
+		})
+	}
+}

@@ -62,24 +62,31 @@ const envQueueDB = "LIQUIDHOOK_DB"
 type queueCommand struct {
 	name string
 	// id says whether the subcommand takes a delivery id.
-	id  bool
-	run func(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error
+	id bool
+	// check refuses a wrong command line and reads the files it names
+	// before the database is opened, so that bad input creates no SQLite
+	// file and contacts no server; nil when there is nothing to check.
+	check func(c *queueCall) error
+	run   func(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error
 }
 
-// queueCall is one parsed queue command line.
+// queueCall is one parsed queue command line, with what its check read.
 type queueCall struct {
-	id int64
-	f  *queueFlags
+	id     int64
+	f      *queueFlags
+	action *webhook.Action  // add: the compiled action file
+	data   map[string]any   // add, resend: the data file
+	states []delivery.State // list: the states asked for, if any
 }
 
 var queueCommands = []queueCommand{
-	{"add", false, queueAdd},
-	{"work", false, queueWork},
-	{"list", false, queueList},
-	{"show", true, queueShow},
-	{"release", true, queueRelease},
-	{"resend", true, queueResend},
-	{"cancel", true, queueCancel},
+	{"add", false, queueCheckAdd, queueAdd},
+	{"work", false, queueCheckWork, queueWork},
+	{"list", false, queueCheckList, queueList},
+	{"show", true, nil, queueShow},
+	{"release", true, nil, queueRelease},
+	{"resend", true, queueCheckResend, queueResend},
+	{"cancel", true, nil, queueCancel},
 }
 
 // queueFlags are the flags of every queue subcommand, registered on one
@@ -138,6 +145,11 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 	}
 	if call.f.db == "" {
 		return badInput("--db is required (or %s): a SQLite file or a postgres:// URL", envQueueDB)
+	}
+	if cmd.check != nil {
+		if err := cmd.check(call); err != nil {
+			return err
+		}
 	}
 	q, err := delivery.Open(ctx, call.f.db)
 	if err != nil {
@@ -216,7 +228,7 @@ func queueImpossible(err error) error {
 	return err
 }
 
-func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+func queueCheckAdd(c *queueCall) error {
 	f := c.f
 	if f.action == "" {
 		return badInput("--action is required: the webhook action file")
@@ -224,15 +236,17 @@ func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) erro
 	if f.data == "" {
 		return badInput("--data is required: the data file (a JSON object)")
 	}
-	action, err := loadAction(f.action, nil)
-	if err != nil {
+	var err error
+	if c.action, err = loadAction(f.action, nil); err != nil {
 		return err
 	}
-	data, err := loadData(f.data)
-	if err != nil {
-		return err
-	}
-	d, err := q.Enqueue(ctx, action, data, &delivery.EnqueueOptions{Draft: f.draft})
+	c.data, err = loadData(f.data)
+	return err
+}
+
+func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	d, err := q.Enqueue(ctx, c.action, c.data, &delivery.EnqueueOptions{Draft: f.draft})
 	if err != nil {
 		var te *webhook.TemplateError
 		var be *webhook.BodyError
@@ -246,14 +260,18 @@ func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) erro
 	return nil
 }
 
-func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
-	f := c.f
-	if err := f.check(); err != nil {
+func queueCheckWork(c *queueCall) error {
+	if err := c.f.check(); err != nil {
 		return err
 	}
-	if f.concurrency <= 0 {
-		return badInput("--concurrency %d: want 1 or more", f.concurrency)
+	if c.f.concurrency <= 0 {
+		return badInput("--concurrency %d: want 1 or more", c.f.concurrency)
 	}
+	return nil
+}
+
+func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
 	w := &delivery.Worker{
 		Sender:      f.sender(e.getenv(envSigningKey)),
 		Concurrency: f.concurrency,
@@ -305,22 +323,27 @@ func queueAttemptReason(a delivery.Attempt) string {
 	return string(a.Class)
 }
 
-func queueList(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+func queueCheckList(c *queueCall) error {
 	f := c.f
-	opts := &delivery.ListOptions{Limit: f.limit}
 	if f.limit <= 0 || f.limit > 1000 {
 		return badInput("--limit %d: want 1 to 1000", f.limit)
 	}
-	if f.state != "" {
-		for _, s := range strings.Split(f.state, ",") {
-			st, err := delivery.ParseState(strings.TrimSpace(s))
-			if err != nil {
-				return badInput("--state: %v", strings.TrimPrefix(err.Error(), "delivery: "))
-			}
-			opts.States = append(opts.States, st)
-		}
+	if f.state == "" {
+		return nil
 	}
-	ds, err := q.List(ctx, opts)
+	for _, s := range strings.Split(f.state, ",") {
+		st, err := delivery.ParseState(strings.TrimSpace(s))
+		if err != nil {
+			return badInput("--state: %v", strings.TrimPrefix(err.Error(), "delivery: "))
+		}
+		c.states = append(c.states, st)
+	}
+	return nil
+}
+
+func queueList(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	ds, err := q.List(ctx, &delivery.ListOptions{Limit: f.limit, States: c.states})
 	if err != nil {
 		return err
 	}
@@ -404,16 +427,18 @@ func queueRelease(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) 
 	return queueChanged(e, d, err)
 }
 
-func queueResend(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
-	f := c.f
-	if f.data == "" {
+func queueCheckResend(c *queueCall) error {
+	if c.f.data == "" {
 		return badInput("--data is required: the current data (a JSON object)")
 	}
-	data, err := loadData(f.data)
-	if err != nil {
-		return err
-	}
-	d, err := q.Resend(ctx, c.id, data)
+	var err error
+	c.data, err = loadData(c.f.data)
+	return err
+}
+
+func queueResend(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
+	f := c.f
+	d, err := q.Resend(ctx, c.id, c.data)
 	if err != nil {
 		var te *webhook.TemplateError
 		var be *webhook.BodyError
@@ -439,10 +464,13 @@ func queueChanged(e *env, d *delivery.Delivery, err error) error {
 	return nil
 }
 
-// queueJSON is a delivery as --json prints it.
+// queueJSON is a delivery as --json prints it. Attributes is an object
+// even before anything was mapped, as in send's result, so that a script
+// never meets null there.
 type queueJSON struct {
 	*delivery.Delivery
-	Attempts []queueAttemptJSON `json:"attempts"`
+	Attributes map[string]any     `json:"attributes"`
+	Attempts   []queueAttemptJSON `json:"attempts"`
 }
 
 type queueAttemptJSON struct {
@@ -451,7 +479,10 @@ type queueAttemptJSON struct {
 }
 
 func newQueueJSON(d *delivery.Delivery) queueJSON {
-	out := queueJSON{Delivery: d, Attempts: make([]queueAttemptJSON, len(d.Attempts))}
+	out := queueJSON{Delivery: d, Attributes: d.Attributes, Attempts: make([]queueAttemptJSON, len(d.Attempts))}
+	if out.Attributes == nil {
+		out.Attributes = map[string]any{}
+	}
 	for i, a := range d.Attempts {
 		out.Attempts[i] = queueAttemptJSON{Attempt: a, Response: string(a.Response)}
 	}

@@ -196,6 +196,40 @@ func TestQueueWorkFailsAfterRetries(t *testing.T) {
 	assert.Len(t, f.seen(), 3)
 }
 
+// --json gives attributes as an object in every state, as send does, so
+// that a script can look a name up without first checking for null.
+func TestQueueJSONAttributesAreAnObject(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	f.fail = true
+	draft := f.add(t, f.draftAction)
+	failed := f.add(t, f.action)
+	f.work(t, "--retries", "0")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"show a draft", []string{"show", draft}},
+		{"show a failed one", []string{"show", failed}},
+		{"list", []string{"list"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tc.args...), "--json", "--db", f.db)...)
+			require.Equal(t, exitOK, code, stderr)
+			var objects []map[string]any
+			if !strings.HasPrefix(stdout, "[") {
+				stdout = "[" + stdout + "]"
+			}
+			require.NoError(t, json.Unmarshal([]byte(stdout), &objects), stdout)
+			require.NotEmpty(t, objects)
+			for _, o := range objects {
+				assert.Equal(t, map[string]any{}, o["attributes"], "delivery %v", o["id"])
+				assert.IsType(t, []any{}, o["attempts"], "delivery %v", o["id"])
+			}
+		})
+	}
+}
+
 // TestQueueImpossibleOperations: exit 2, and nothing changes.
 func TestQueueImpossibleOperations(t *testing.T) {
 	t.Parallel()
@@ -269,6 +303,46 @@ func TestQueueBadInput(t *testing.T) {
 	code, _, stderr := runCLI(t, "queue", "--help")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, stderr, "usage: liquidhook queue")
+}
+
+// A queue command line that is wrong is refused before the database is
+// opened: no SQLite file is created and no server is contacted for it.
+func TestQueueBadInputLeavesTheDatabaseAlone(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"add without an action", []string{"add", "--data", f.data}, "--action is required"},
+		{"add without data", []string{"add", "--action", f.action}, "--data is required"},
+		{"add with a missing file", []string{"add", "--action", filepath.Join(dir, "nope.json"), "--data", f.data}, "nope.json: cannot read"},
+		{"add with data that is not an object", []string{"add", "--action", f.action, "--data", writeFile(t, dir, "arr.json", "[1]")}, "arr.json: line 1, column 1: data must be a JSON object"},
+		{"work with a bad timeout", []string{"work", "--timeout", "0s"}, "--timeout 0s"},
+		{"work with no concurrency", []string{"work", "--concurrency", "0"}, "--concurrency 0"},
+		{"list with a bad limit", []string{"list", "--limit", "0"}, "--limit 0"},
+		{"list with a bad state", []string{"list", "--state", "lost"}, `unknown state "lost"`},
+		{"resend without data", []string{"resend", "1"}, "--data is required"},
+		{"resend with a missing file", []string{"resend", "1", "--data", filepath.Join(dir, "nope.json")}, "nope.json: cannot read"},
+	}
+	for _, tt := range tests {
+		for _, db := range []struct{ name, url string }{
+			{"SQLite", filepath.Join(dir, "fresh.db")},
+			{"PostgreSQL", "postgres://user@127.0.0.1:1/app?connect_timeout=2"}, // unreachable
+		} {
+			t.Run(tt.name+" "+db.name, func(t *testing.T) {
+				code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tt.args...), "--db", db.url)...)
+				assert.Equal(t, exitBadInput, code)
+				assert.Empty(t, stdout)
+				assert.True(t, strings.HasPrefix(stderr, "liquidhook queue: "), stderr)
+				assert.Contains(t, stderr, tt.want, "the flag's own error, not the database's")
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+				assert.NoFileExists(t, filepath.Join(dir, "fresh.db"))
+			})
+		}
+	}
 }
 
 // TestQueueBinary runs the built command: two work processes share one

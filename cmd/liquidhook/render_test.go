@@ -84,6 +84,8 @@ func TestRenderCommandErrors(t *testing.T) {
 		{name: "rendered JSON is invalid", action: `{"url": "https://x.example", "body": "{\n  \"name\": \"{{ customer.name }}\"\n}"}`, errHas: []string{"a.json: body: invalid JSON body at line 2, column 17"}},
 		{name: "header with a newline", action: `{"url": "https://x.example", "headers": {"X-Name": "{{ customer.name }}\n{{ customer.email }}"}}`, errHas: []string{"a.json: headers.X-Name: invalid header: X-Name: value contains a control character (LF)"}},
 		{name: "bad URL keeps credentials out", action: `{"url": "ftp://user:hunter2@x.example/"}`, errHas: []string{"a.json: url: invalid URL: scheme must be http or https"}},
+		{name: "port out of range", action: `{"url": "https://user:hunter2@x.example:99999/"}`, errHas: []string{"a.json: url: invalid URL: port out of range: want 1 to 65535"}},
+		{name: "port zero", action: `{"url": "https://x.example:0/"}`, errHas: []string{"a.json: url: invalid URL: port out of range: want 1 to 65535"}},
 		{name: "bad method", action: `{"url": "https://x.example", "method": "TRACE"}`, errHas: []string{"a.json: method: line 1, column 40: invalid method"}},
 		{name: "data not JSON", action: `{"url": "https://x.example"}`, data: writeFile(t, dir, "bad.json", "{\n  \"customer\": {\"id\": 1,}\n}"), errHas: []string{"bad.json: line 2, column 24: invalid character '}'"}},
 		{name: "data not an object", action: `{"url": "https://x.example"}`, data: writeFile(t, dir, "arr.json", "[1]"), errHas: []string{"arr.json: line 1, column 1: data must be a JSON object"}},

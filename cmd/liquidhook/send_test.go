@@ -183,6 +183,7 @@ func TestSendCommandBadInput(t *testing.T) {
 	dir := t.TempDir()
 	badJSON := writeFile(t, dir, "bad.json", `{"url": `)
 	badBody := writeFile(t, dir, "badbody.json", `{"url": "`+srv.URL+`", "body": "{\"email\": {{ customer.email }}}"}`)
+	badPort := writeFile(t, dir, "badport.json", `{"url": "`+srv.URL+`0", "body": "{}"}`)
 
 	for _, tc := range []struct {
 		name    string
@@ -199,6 +200,7 @@ func TestSendCommandBadInput(t *testing.T) {
 		{"missing action file", []string{"--action", filepath.Join(dir, "nope.json"), "--data", data}, "nope.json"},
 		{"broken action file", []string{"--action", badJSON, "--data", data}, "bad.json"},
 		{"body not JSON once rendered", []string{"--action", badBody, "--data", data}, "badbody.json"},
+		{"port out of range", []string{"--action", badPort, "--data", data, "--allow-private"}, "badport.json: url: invalid URL: port"},
 		{"response without dry run", []string{"--action", action, "--data", data, "--response", data}, "--response needs --dry-run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
