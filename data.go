@@ -24,6 +24,12 @@ func ParseData(b []byte) (map[string]any, error) {
 	dec.UseNumber()
 	first := skipSpace(b, 0)
 	if first < len(b) && b[first] != '{' {
+		// Text that is not JSON at all gets the syntax error; only JSON of
+		// another kind is told to be an object.
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, jsonError(ErrInvalidData, b, err, false)
+		}
 		return nil, newParseError(ErrInvalidData, b, first, "", errors.New("data must be a JSON object"))
 	}
 	var v map[string]any

@@ -30,6 +30,8 @@ func TestParseData(t *testing.T) {
 		{name: "empty object", doc: " {} ", check: func(t *testing.T, d map[string]any) { assert.Empty(t, d) }},
 		{name: "not an object", doc: "\n [1]", wantErr: ErrInvalidData, line: 2, column: 2, errHas: "JSON object"},
 		{name: "null", doc: "null", wantErr: ErrInvalidData, errHas: "JSON object"},
+		{name: "not JSON", doc: "\n  not json", wantErr: ErrInvalidData, line: 2, column: 4, errHas: "invalid character 'o' in literal null"},
+		{name: "a byte-order mark", doc: "\ufeff{}", wantErr: ErrInvalidData, line: 1, column: 1, errHas: "invalid character"},
 		{name: "syntax error", doc: "{\n  \"a\": 1,\n  \"b\": tru\n}", wantErr: ErrInvalidData, line: 3, column: 11},
 		{name: "truncated", doc: "{\"a\": ", wantErr: ErrInvalidData, errHas: "unexpected end"},
 		{name: "trailing text", doc: "{}\n{}", wantErr: ErrInvalidData, line: 2, column: 1, errHas: "after the object"},
