@@ -563,8 +563,13 @@ func rejectStatus(err error) int {
 }
 
 // preallocBodyBytes bounds the buffer allocated for a declared
-// Content-Length before any of the body has arrived.
-const preallocBodyBytes = 64 << 10
+// Content-Length before any of the body has arrived. Past it, a full
+// buffer grows to 1+growBodyBy times its size: a client holds at most four
+// times the memory it sent, and a 1 MiB body takes three allocations.
+const (
+	preallocBodyBytes = 64 << 10
+	growBodyBy        = 3
+)
 
 // readBody reads r's body, at most limit bytes. A declared Content-Length
 // over the limit is refused before reading; a known length of up to
@@ -589,7 +594,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		body = make([]byte, 0, min(want, preallocBodyBytes)+1)
 		for err == nil && int64(len(body)) <= want {
 			if len(body) == cap(body) {
-				body = slices.Grow(body, int(min(int64(cap(body)), want+1-int64(len(body)))))
+				body = slices.Grow(body, int(min(growBodyBy*int64(cap(body)), want+1-int64(len(body)))))
 			}
 			var n int
 			n, err = rd.Read(body[len(body):cap(body)])
