@@ -27,7 +27,7 @@ const orphanBatch = 100
 // orphanSQL finds orphans: deliveries waiting for a job that is gone or
 // in a state River never runs again.
 const orphanSQL = `
-SELECT d.id, d.job_id, d.state, coalesce(d.sending_at, 0), d.series, d.series_attempts,
+SELECT d.id, d.job_id, d.state, d.idempotency_key, coalesce(d.sending_at, 0), d.series, d.series_attempts,
 	coalesce(CAST(j.state AS TEXT), ''), coalesce(j.attempt, 0)
 FROM liquidhook_delivery AS d LEFT JOIN river_job AS j ON j.id = d.job_id
 WHERE d.state IN ('scheduled', 'sending') AND d.id > ?
@@ -38,6 +38,7 @@ ORDER BY d.id LIMIT ?`
 type orphan struct {
 	id, jobID      int64
 	state          State
+	key            string
 	sendingAt      int64
 	series         int
 	seriesAttempts int
@@ -92,7 +93,7 @@ func (r *runner) findOrphans(ctx context.Context, after int64) ([]orphan, error)
 			o     orphan
 			state string
 		)
-		if err := rs.Scan(&o.id, &o.jobID, &state, &o.sendingAt, &o.series, &o.seriesAttempts, &o.jobState, &o.jobRuns); err != nil {
+		if err := rs.Scan(&o.id, &o.jobID, &state, &o.key, &o.sendingAt, &o.series, &o.seriesAttempts, &o.jobState, &o.jobRuns); err != nil {
 			return nil, err
 		}
 		o.state = State(state)
@@ -104,11 +105,15 @@ func (r *runner) findOrphans(ctx context.Context, after int64) ([]orphan, error)
 // failOrphan fails o if it still stands as it was found: with the same job
 // and state, so a delivery that moved on meanwhile, or that another worker
 // failed first, is left alone. One that was sending gets the attempt its
-// last run left unfinished, as a rescued delivery does.
+// last run left unfinished, as a rescued delivery does, and OnAttempt
+// hears of it.
 func (r *runner) failOrphan(ctx context.Context, o orphan) (bool, error) {
 	now := r.q.now()
 	why := o.why()
-	var failed bool
+	var (
+		failed  bool
+		attempt *Attempt
+	)
 	err := r.q.s.inTx(ctx, func(tx txn) error {
 		attempted := 0
 		if o.state == StateSending {
@@ -137,6 +142,7 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 			if err := r.insertAttempts(ctx, tx, []*finishOp{op}); err != nil {
 				return err
 			}
+			attempt = &op.attempt
 		}
 		if r.onFailed == nil {
 			return nil
@@ -144,7 +150,15 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 		_, err = tx.insertJobs(ctx, []river.InsertManyParams{{Args: hookArgs{DeliveryID: o.id, Event: hookFailed}}})
 		return err
 	})
-	return failed && err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if attempt != nil && r.onAttempt != nil {
+		r.onAttempt(&Delivery{
+			ID: o.id, State: StateFailed, IdempotencyKey: o.key, Series: o.series, LastError: why, UpdatedAt: now,
+		}, *attempt)
+	}
+	return failed, nil
 }
 
 // sweepOrphans fails the orphans there are now. A failure is logged, not

@@ -71,7 +71,11 @@ func TestOrphansFail(t *testing.T) {
 		later := enqueue(&EnqueueOptions{SendAt: time.Now().Add(time.Hour)})
 		draft := enqueue(&EnqueueOptions{Draft: true})
 
-		r, err := newRunner(q, &Worker{})
+		var heard []Attempt
+		var heardOf []*Delivery
+		r, err := newRunner(q, &Worker{OnAttempt: func(d *Delivery, a Attempt) {
+			heardOf, heard = append(heardOf, d), append(heard, a)
+		}})
 		require.NoError(t, err)
 		n, err := r.failOrphans(ctx)
 		require.NoError(t, err)
@@ -93,6 +97,11 @@ func TestOrphansFail(t *testing.T) {
 		assert.True(t, a.Start.Equal(claimedAt), "the attempt started when it was claimed: %v", a.Start)
 		assert.GreaterOrEqual(t, a.Duration, time.Minute)
 		assert.Equal(t, d.LastError, a.Error)
+		require.Len(t, heard, 1, "OnAttempt hears of the one recorded attempt")
+		assert.Equal(t, a, heard[0])
+		assert.Equal(t, sending.ID, heardOf[0].ID)
+		assert.Equal(t, StateFailed, heardOf[0].State)
+		assert.Equal(t, sending.IdempotencyKey, heardOf[0].IdempotencyKey)
 
 		d = mustGet(t, q, cancelled.ID)
 		assert.Equal(t, StateFailed, d.State)
