@@ -217,7 +217,7 @@ func TestExamples(t *testing.T) {
 		names = append(names, filepath.Base(filepath.Dir(d)))
 	}
 	sort.Strings(names)
-	assert.Equal(t, []string{"close", "helpscout", "ifttt", "lob", "trello", "zapier", "zendesk"}, names)
+	assert.Equal(t, []string{"close", "helpscout", "ifttt", "lob", "medallia", "trello", "zapier", "zendesk"}, names)
 	clock := func() time.Time { return time.Date(2024, 3, 1, 23, 30, 0, 0, time.FixedZone("PST", -8*3600)) }
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {

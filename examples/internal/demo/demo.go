@@ -55,6 +55,11 @@ var Integrations = map[string]Integration{
 		Answer: `{"id": "psc_5c002b86ce47537a", "expected_delivery_date": "2025-03-12"}`,
 		Map:    map[string]string{"lob_postcard_id": "{{ response.id }}", "postcard_arrives": "{{ response.expected_delivery_date }}"},
 	},
+	"medallia": {
+		Name: "Medallia", Status: http.StatusOK,
+		Answer: `{"id": 88123, "campaign_id": 2157, "contact": {"id": 5150, "email": "ines.duarte@example.pt"}}`,
+		Map:    map[string]string{"medallia_contact_id": "{{ response.contact.id }}"},
+	},
 	"trello": {
 		Name: "Trello", Status: http.StatusOK,
 		Answer: `{"id": "5abbe4b7ddc1b351ef961415", "shortUrl": "https://trello.com/c/aBcD1234"}`,
@@ -172,7 +177,9 @@ func standIn(out io.Writer, in Integration, key []byte) (addr string, stop func(
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		valid := json.Valid(body)
-		fmt.Fprintf(out, "stand-in: signature valid; %s %s; %d-byte body", r.Method, r.URL.Path, len(body))
+		// The path is redacted as the sender's was: IFTTT's holds its key.
+		path := strings.TrimPrefix(webhook.RedactURL("http://stand-in"+r.URL.EscapedPath()), "http://stand-in")
+		fmt.Fprintf(out, "stand-in: signature valid; %s %s; %d-byte body", r.Method, path, len(body))
 		if r.Header.Get("Content-Type") == "application/json" {
 			fmt.Fprintf(out, ", valid JSON: %v", valid)
 		}

@@ -16,7 +16,7 @@ import (
 // request and that the mapped attributes came back, with no credential
 // printed.
 func TestIntegrations(t *testing.T) {
-	credentials := []string{"CLOSE-API-KEY", "HELPSCOUT-API-KEY", "test_LOB-API-KEY", "ZENDESK-API-TOKEN", "TRELLO-API-KEY", "TRELLO-TOKEN"}
+	credentials := []string{"CLOSE-API-KEY", "HELPSCOUT-API-KEY", "test_LOB-API-KEY", "ZENDESK-API-TOKEN", "TRELLO-API-KEY", "TRELLO-TOKEN", "IFTTT-WEBHOOKS-KEY", "PROMOTER-API-KEY"}
 	for folder, in := range Integrations {
 		t.Run(folder, func(t *testing.T) {
 			action, err := os.ReadFile(filepath.Join("..", "..", folder, "action.json"))
