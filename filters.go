@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -206,6 +208,7 @@ func (e *engine) dialectFilters() map[string]any {
 		"replace_first": e.replaceFilter(1),
 		"replace_last":  e.replaceLastFilter,
 		"join":          e.joinFilter,
+		"divided_by":    dividedBy,
 		"url_decode":    str(func(s string) (string, error) { return lenientUnescape(s), nil }),
 		"base64_encode": str(func(s string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(s)), nil }),
 		"base64_decode": decode64(base64.StdEncoding, base64.RawStdEncoding),
@@ -303,6 +306,80 @@ func (e *engine) texts3(x, y, z any) (string, string, string, error) {
 	}
 	c, err := e.text(z)
 	return a, b, c, err
+}
+
+// errDivisionByZero is the error of a division or modulo by zero.
+var errDivisionByZero = errors.New("division by zero")
+
+// liquidNumber reads v as Liquid's arithmetic filters do (Ruby's
+// Utils.to_number): integers stay integers, text is read as a number, and
+// anything else, nil included, is 0. A json.Number is not text here, as
+// in the engine's plus, minus and times (see Render).
+func liquidNumber(v any) (i int64, f float64, isInt bool) {
+	switch x := values.ToLiquid(v).(type) {
+	case int:
+		return int64(x), 0, true
+	case int64:
+		return x, 0, true
+	case float64:
+		return 0, x, false
+	case string:
+		return textNumber(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), 0, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if u := rv.Uint(); u <= math.MaxInt64 {
+			return int64(u), 0, true
+		}
+		return 0, float64(rv.Uint()), false
+	case reflect.Float32, reflect.Float64:
+		return 0, rv.Float(), false
+	}
+	return 0, 0, true
+}
+
+func textNumber(s string) (int64, float64, bool) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, 0, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return 0, f, false
+	}
+	return 0, 0, true
+}
+
+// dividedBy divides as Liquid does: two integers give an integer rounded
+// down (-7 / 2 is -4, as in Ruby), anything else a float, so 12.5 / 2 is
+// 6.25 (the engine's filter truncated a float dividend to an integer).
+// Dividing by zero is an error, for floats too, where Ruby would give an
+// Infinity that no JSON body can carry.
+func dividedBy(a, b any) (any, error) {
+	ai, af, aInt := liquidNumber(a)
+	bi, bf, bInt := liquidNumber(b)
+	if aInt && bInt {
+		if bi == 0 {
+			return nil, errDivisionByZero
+		}
+		q := ai / bi
+		if ai%bi != 0 && (ai < 0) != (bi < 0) {
+			q--
+		}
+		return q, nil
+	}
+	if aInt {
+		af = float64(ai)
+	}
+	if bInt {
+		bf = float64(bi)
+	}
+	if bf == 0 {
+		return nil, errDivisionByZero
+	}
+	return af / bf, nil
 }
 
 // joinFilter joins an array's elements (nested arrays flattened, nils

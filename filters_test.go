@@ -21,3 +21,19 @@ func TestStringFilters(t *testing.T) {
 		{name: "bad base64 fails", src: "{{ '%%%' | base64_decode }}", wantErr: ErrTemplate, errHas: "base64"},
 	})
 }
+
+// TestDividedBy: divided_by divides as Liquid does: integers to an integer
+// rounded down, anything else to a float, text read as a number.
+func TestDividedBy(t *testing.T) {
+	data := mustData(t, `{"c": {"price": 12.5, "text": "12.5", "digits": "7", "n": 7, "neg": -7, "zero": 0}}`)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "integers", src: "{{ c.n | divided_by: 2 }}", want: "3"},
+		{name: "negative integers round down", src: "{{ c.neg | divided_by: 2 }} {{ c.n | divided_by: -2 }} {{ c.neg | divided_by: -2 }}", want: "-4 -4 3"},
+		{name: "a float dividend keeps its fraction", src: "{{ c.price | divided_by: 2 }}", want: "6.25"},
+		{name: "a float divisor", src: "{{ c.n | divided_by: 2.0 }} {{ 20 | divided_by: 7.0 | round: 3 }}", want: "3.5 2.857"},
+		{name: "text", src: "{{ c.text | divided_by: 2 }} {{ c.digits | divided_by: 2 }}", want: "6.25 3"},
+		{name: "text that is not a number is zero", src: `{{ "abc" | divided_by: 2 }} {{ c.nothing | default: nil | divided_by: 2 }}`, want: "0 0"},
+		{name: "by zero", src: "{{ c.n | divided_by: c.zero }}", wantErr: ErrTemplate, errHas: "divided_by: division by zero"},
+		{name: "a float by zero", src: "{{ c.price | divided_by: 0.0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
+	})
+}
