@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"math/big"
 	"reflect"
 	"slices"
 	"strconv"
@@ -209,6 +210,8 @@ func (e *engine) dialectFilters() map[string]any {
 		"replace_last":  e.replaceLastFilter,
 		"join":          e.joinFilter,
 		"divided_by":    dividedBy,
+		"modulo":        modulo,
+		"round":         roundFilter,
 		"url_decode":    str(func(s string) (string, error) { return lenientUnescape(s), nil }),
 		"base64_encode": str(func(s string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(s)), nil }),
 		"base64_decode": decode64(base64.StdEncoding, base64.RawStdEncoding),
@@ -380,6 +383,91 @@ func dividedBy(a, b any) (any, error) {
 		return nil, errDivisionByZero
 	}
 	return af / bf, nil
+}
+
+// modulo is Ruby's %, as in Liquid: the remainder takes the divisor's sign
+// (-7 % 3 is 2), and integers stay integers. By zero it is an error, as
+// divided_by is.
+func modulo(a, b any) (any, error) {
+	ai, af, aInt := liquidNumber(a)
+	bi, bf, bInt := liquidNumber(b)
+	if aInt && bInt {
+		if bi == 0 {
+			return nil, errDivisionByZero
+		}
+		r := ai % bi
+		if r != 0 && (r < 0) != (bi < 0) {
+			r += bi
+		}
+		return r, nil
+	}
+	if aInt {
+		af = float64(ai)
+	}
+	if bInt {
+		bf = float64(bi)
+	}
+	if bf == 0 {
+		return nil, errDivisionByZero
+	}
+	r := math.Mod(af, bf)
+	if r != 0 && (r < 0) != (bf < 0) {
+		r += bf
+	}
+	return r, nil
+}
+
+// maxRoundPlaces bounds round's places: beyond it a float64 has no digit
+// left to round, and the arithmetic below would only grow.
+const maxRoundPlaces = 400
+
+// roundFilter rounds as Liquid does, which rounds the number as written
+// in decimal, half away from zero: 2.675 gives 2.68 and -2.5 gives -3,
+// where rounding the binary value gives 2.67 and -2. An integer is kept
+// exact unless rounded to tens or more.
+func roundFilter(v, places any) any {
+	n64, nf, nInt := liquidNumber(places)
+	if !nInt {
+		n64 = int64(nf)
+	}
+	n := int(max(-maxRoundPlaces, min(n64, maxRoundPlaces)))
+	i, f, isInt := liquidNumber(v)
+	var r *big.Rat
+	switch {
+	case isInt && n >= 0:
+		return i
+	case isInt:
+		r = new(big.Rat).SetInt64(i)
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return f
+	default:
+		r, _ = new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(n, -n))), nil))
+	if n >= 0 {
+		r.Mul(r, scale)
+	} else {
+		r.Quo(r, scale)
+	}
+	if r.Sign() < 0 {
+		r.Sub(r, big.NewRat(1, 2))
+	} else {
+		r.Add(r, big.NewRat(1, 2))
+	}
+	r.SetInt(new(big.Int).Quo(r.Num(), r.Denom())) // toward zero
+	if n >= 0 {
+		r.Quo(r, scale)
+	} else {
+		r.Mul(r, scale)
+	}
+	if isInt && r.Num().IsInt64() {
+		return r.Num().Int64()
+	}
+	out, _ := r.Float64()
+	if out == 0 {
+		out = 0 // not -0
+	}
+	return out
 }
 
 // joinFilter joins an array's elements (nested arrays flattened, nils

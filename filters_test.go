@@ -37,3 +37,20 @@ func TestDividedBy(t *testing.T) {
 		{name: "a float by zero", src: "{{ c.price | divided_by: 0.0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
 	})
 }
+
+// TestRoundAndModulo: round rounds half away from zero on the number as
+// written, and modulo takes the divisor's sign, as in Liquid.
+func TestRoundAndModulo(t *testing.T) {
+	data := mustData(t, `{"c": {"price": 2.675, "cents": 1.005, "neg": -2.5, "n": 7, "big": 12345678901234567, "text": "3.14159"}}`)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "round half away from zero", src: "{{ 2.5 | round }} {{ c.neg | round }} {{ -0.4 | round }} {{ 3.49 | round }}", want: "3 -3 0 3"},
+		{name: "round to places on the number as written", src: "{{ c.price | round: 2 }} {{ c.cents | round: 2 }} {{ 183.357 | round: 1 }} {{ -1.005 | round: 2 }}", want: "2.68 1.01 183.4 -1.01"},
+		{name: "round to tens", src: "{{ 1250.5 | round: -2 }} {{ c.n | round: -1 }} {{ 15 | round: -1 }}", want: "1300 10 20"},
+		{name: "integers stay exact", src: "{{ c.big | round }} {{ c.big | round: 2 }}", want: "12345678901234567 12345678901234567"},
+		{name: "round text", src: "{{ c.text | round: 2 }} {{ 'x' | round }}", want: "3.14 0"},
+		{name: "modulo", src: "{{ c.n | modulo: 3 }} {{ 7.5 | modulo: 2 }}", want: "1 1.5"},
+		{name: "modulo takes the divisor's sign", src: "{{ -7 | modulo: 3 }} {{ 7 | modulo: -3 }} {{ -7.5 | modulo: 2 }}", want: "2 -2 0.5"},
+		{name: "modulo by zero", src: "{{ c.n | modulo: 0 }}", wantErr: ErrTemplate, errHas: "modulo: division by zero"},
+		{name: "float modulo by zero", src: "{{ 7.5 | modulo: 0.0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
+	})
+}
