@@ -212,6 +212,7 @@ func (e *engine) dialectFilters() map[string]any {
 		"divided_by":    dividedBy,
 		"modulo":        modulo,
 		"round":         roundFilter,
+		"size":          sizeFilter,
 		"url_decode":    str(func(s string) (string, error) { return lenientUnescape(s), nil }),
 		"base64_encode": str(func(s string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(s)), nil }),
 		"base64_decode": decode64(base64.StdEncoding, base64.RawStdEncoding),
@@ -468,6 +469,16 @@ func roundFilter(v, places any) any {
 		out = 0 // not -0
 	}
 	return out
+}
+
+// sizeFilter is Liquid's size: characters in text, items in an array, and
+// keys in an object, as .size counts them (the engine's filter gives 0 for
+// an object).
+func sizeFilter(v any) any {
+	if rv := reflect.ValueOf(values.ToLiquid(v)); rv.Kind() == reflect.Map {
+		return rv.Len()
+	}
+	return values.Length(v)
 }
 
 // joinFilter joins an array's elements (nested arrays flattened, nils

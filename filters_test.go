@@ -54,3 +54,15 @@ func TestRoundAndModulo(t *testing.T) {
 		{name: "float modulo by zero", src: "{{ 7.5 | modulo: 0.0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
 	})
 }
+
+// TestSizeOfAnObject: size counts an object's keys, as .size does.
+func TestSizeOfAnObject(t *testing.T) {
+	data := mustData(t, customerDoc)
+	data["go"] = map[string]any{"typed": map[string]int{"a": 1, "b": 2, "c": 3}}
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "object", src: "{{ customer.address | size }} {{ customer.address.size }}", want: "2 2"},
+		{name: "typed map", src: "{{ go.typed | size }}", want: "3"},
+		{name: "in a condition", src: "{% assign n = event | size %}{% if n > 2 %}{{ n }}{% endif %}", want: "3"},
+		{name: "text counts characters", src: "{{ customer.address.city | size }} {{ customer.tags | size }} {{ customer.nothing | size }} {{ 12 | size }}", want: "4 2 0 0"},
+	})
+}
