@@ -213,6 +213,9 @@ func (e *engine) dialectFilters() map[string]any {
 		"modulo":        modulo,
 		"round":         roundFilter,
 		"size":          sizeFilter,
+		"abs":           absFilter,
+		"ceil":          integerPart(math.Ceil),
+		"floor":         integerPart(math.Floor),
 		"url_decode":    str(func(s string) (string, error) { return lenientUnescape(s), nil }),
 		"base64_encode": str(func(s string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(s)), nil }),
 		"base64_decode": decode64(base64.StdEncoding, base64.RawStdEncoding),
@@ -469,6 +472,37 @@ func roundFilter(v, places any) any {
 		out = 0 // not -0
 	}
 	return out
+}
+
+// absFilter, and ceil and floor (integerPart), read their input as Liquid
+// does (liquidNumber): text that is not a number is 0 rather than an error
+// naming Go types, and an integer stays exact rather than passing through
+// a float.
+func absFilter(v any) any {
+	i, f, isInt := liquidNumber(v)
+	switch {
+	case isInt && i == math.MinInt64:
+		return -float64(i)
+	case isInt && i < 0:
+		return -i
+	case isInt:
+		return i
+	}
+	return math.Abs(f)
+}
+
+func integerPart(round func(float64) float64) func(any) any {
+	return func(v any) any {
+		i, f, isInt := liquidNumber(v)
+		if isInt {
+			return i
+		}
+		r := round(f)
+		if r >= math.MinInt64 && r < math.MaxInt64 {
+			return int64(r)
+		}
+		return r
+	}
 }
 
 // sizeFilter is Liquid's size: characters in text, items in an array, and

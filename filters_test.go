@@ -66,3 +66,15 @@ func TestSizeOfAnObject(t *testing.T) {
 		{name: "text counts characters", src: "{{ customer.address.city | size }} {{ customer.tags | size }} {{ customer.nothing | size }} {{ 12 | size }}", want: "4 2 0 0"},
 	})
 }
+
+// TestAbsCeilFloor: text that is not a number is 0 to them, as in Liquid,
+// and integers stay exact.
+func TestAbsCeilFloor(t *testing.T) {
+	data := mustData(t, `{"c": {"big": -12345678901234567, "text": "-3.5"}}`)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "numbers", src: "{{ -3.7 | abs }} {{ 3.2 | ceil }} {{ -3.2 | ceil }} {{ 3.7 | floor }} {{ -3.2 | floor }}", want: "3.7 4 -3 3 -4"},
+		{name: "text", src: "{{ c.text | abs }} {{ c.text | ceil }} {{ c.text | floor }}", want: "3.5 -3 -4"},
+		{name: "not a number", src: "{{ 'abc' | abs }} {{ 'abc' | ceil }} {{ c.nothing | default: nil | floor }}", want: "0 0 0"},
+		{name: "integers stay exact", src: "{{ c.big | abs }} {{ c.big | ceil }} {{ c.big | floor }}", want: "12345678901234567 -12345678901234567 -12345678901234567"},
+	})
+}
