@@ -23,6 +23,15 @@ import (
 var dateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05",
+	// ISO 8601 as other systems write it: offsets without a colon
+	// (PHP's DATE_ISO8601, Java) or in hours, minutes without seconds.
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05Z07",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04Z0700",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05Z0700",
 	"2006-01-02 15:04:05 -0700",
 	"2006-01-02 15:04:05 -07:00",
 	"2006-01-02 15:04:05 MST",
@@ -41,8 +50,8 @@ var dateLayouts = []string{
 	"January 2 2006",
 	"Jan 2, 2006",
 	"Jan 2 2006",
-	"02 January 2006",
-	"02 Jan 2006",
+	"2 January 2006", // a day of one or two digits
+	"2 Jan 2006",
 }
 
 // dateFilter formats a date with strftime directives, in UTC unless zone

@@ -89,3 +89,18 @@ func TestFastStrftimeMatchesTuesday(t *testing.T) {
 		assert.False(t, ok, format)
 	}
 }
+
+// TestDateTextForms: the date filter reads the textual dates data commonly
+// holds, ISO 8601 in its variants above all.
+func TestDateTextForms(t *testing.T) {
+	runDialect(t, Compiler{}, nil, []dialectCase{
+		{name: "RFC 3339", src: `{{ "2021-02-25T16:03:04+01:00" | date: "%F %T" }}`, want: "2021-02-25 15:03:04"},
+		{name: "ISO 8601 offset without colon", src: `{{ "2021-02-25T16:03:04+0100" | date: "%F %T" }}`, want: "2021-02-25 15:03:04"},
+		{name: "ISO 8601 offset without colon, with fraction", src: `{{ "2021-02-25T16:03:04.250-0130" | date: "%F %T.%L" }}`, want: "2021-02-25 17:33:04.250"},
+		{name: "ISO 8601 offset in hours", src: `{{ "2021-02-25T16:03:04+01" | date: "%F %T" }}`, want: "2021-02-25 15:03:04"},
+		{name: "ISO 8601 without seconds", src: `{{ "2021-02-25T16:03" | date: "%F %T" }} {{ "2021-02-25T16:03Z" | date: "%T" }} {{ "2021-02-25T16:03+01:00" | date: "%T" }}`, want: "2021-02-25 16:03:00 16:03:00 15:03:00"},
+		{name: "space separated with a zone", src: `{{ "2021-02-25 16:03:04+01:00" | date: "%T" }} {{ "2021-02-25 16:03:04Z" | date: "%T" }} {{ "2021-02-25 16:03:04 +0100" | date: "%T" }}`, want: "15:03:04 16:03:04 15:03:04"},
+		{name: "a day of one digit", src: `{{ "1 March 2021" | date: "%F" }} {{ "1 Mar 2021" | date: "%F" }} {{ "01 Mar 2021" | date: "%F" }}`, want: "2021-03-01 2021-03-01 2021-03-01"},
+		{name: "not a date stays as it is", src: `{{ "2021-02-30" | date: "%F" }} {{ "soon" | date: "%F" }}`, want: "2021-02-30 soon"},
+	})
+}

@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
+	"math/big"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -206,6 +209,13 @@ func (e *engine) dialectFilters() map[string]any {
 		"replace_first": e.replaceFilter(1),
 		"replace_last":  e.replaceLastFilter,
 		"join":          e.joinFilter,
+		"divided_by":    dividedBy,
+		"modulo":        modulo,
+		"round":         roundFilter,
+		"size":          sizeFilter,
+		"abs":           absFilter,
+		"ceil":          integerPart(math.Ceil),
+		"floor":         integerPart(math.Floor),
 		"url_decode":    str(func(s string) (string, error) { return lenientUnescape(s), nil }),
 		"base64_encode": str(func(s string) (string, error) { return base64.StdEncoding.EncodeToString([]byte(s)), nil }),
 		"base64_decode": decode64(base64.StdEncoding, base64.RawStdEncoding),
@@ -303,6 +313,206 @@ func (e *engine) texts3(x, y, z any) (string, string, string, error) {
 	}
 	c, err := e.text(z)
 	return a, b, c, err
+}
+
+// errDivisionByZero is the error of a division or modulo by zero.
+var errDivisionByZero = errors.New("division by zero")
+
+// liquidNumber reads v as Liquid's arithmetic filters do (Ruby's
+// Utils.to_number): integers stay integers, text is read as a number, and
+// anything else, nil included, is 0. A json.Number is not text here, as
+// in the engine's plus, minus and times (see Render).
+func liquidNumber(v any) (i int64, f float64, isInt bool) {
+	switch x := values.ToLiquid(v).(type) {
+	case int:
+		return int64(x), 0, true
+	case int64:
+		return x, 0, true
+	case float64:
+		return 0, x, false
+	case string:
+		return textNumber(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), 0, true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if u := rv.Uint(); u <= math.MaxInt64 {
+			return int64(u), 0, true
+		}
+		return 0, float64(rv.Uint()), false
+	case reflect.Float32, reflect.Float64:
+		return 0, rv.Float(), false
+	}
+	return 0, 0, true
+}
+
+func textNumber(s string) (int64, float64, bool) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, 0, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return 0, f, false
+	}
+	return 0, 0, true
+}
+
+// dividedBy divides as Liquid does: two integers give an integer rounded
+// down (-7 / 2 is -4, as in Ruby), anything else a float, so 12.5 / 2 is
+// 6.25 (the engine's filter truncated a float dividend to an integer).
+// Dividing by zero is an error, for floats too, where Ruby would give an
+// Infinity that no JSON body can carry.
+func dividedBy(a, b any) (any, error) {
+	ai, af, aInt := liquidNumber(a)
+	bi, bf, bInt := liquidNumber(b)
+	if aInt && bInt {
+		if bi == 0 {
+			return nil, errDivisionByZero
+		}
+		q := ai / bi
+		if ai%bi != 0 && (ai < 0) != (bi < 0) {
+			q--
+		}
+		return q, nil
+	}
+	if aInt {
+		af = float64(ai)
+	}
+	if bInt {
+		bf = float64(bi)
+	}
+	if bf == 0 {
+		return nil, errDivisionByZero
+	}
+	return af / bf, nil
+}
+
+// modulo is Ruby's %, as in Liquid: the remainder takes the divisor's sign
+// (-7 % 3 is 2), and integers stay integers. By zero it is an error, as
+// divided_by is.
+func modulo(a, b any) (any, error) {
+	ai, af, aInt := liquidNumber(a)
+	bi, bf, bInt := liquidNumber(b)
+	if aInt && bInt {
+		if bi == 0 {
+			return nil, errDivisionByZero
+		}
+		r := ai % bi
+		if r != 0 && (r < 0) != (bi < 0) {
+			r += bi
+		}
+		return r, nil
+	}
+	if aInt {
+		af = float64(ai)
+	}
+	if bInt {
+		bf = float64(bi)
+	}
+	if bf == 0 {
+		return nil, errDivisionByZero
+	}
+	r := math.Mod(af, bf)
+	if r != 0 && (r < 0) != (bf < 0) {
+		r += bf
+	}
+	return r, nil
+}
+
+// maxRoundPlaces bounds round's places: beyond it a float64 has no digit
+// left to round, and the arithmetic below would only grow.
+const maxRoundPlaces = 400
+
+// roundFilter rounds as Liquid does, which rounds the number as written
+// in decimal, half away from zero: 2.675 gives 2.68 and -2.5 gives -3,
+// where rounding the binary value gives 2.67 and -2. An integer is kept
+// exact unless rounded to tens or more.
+func roundFilter(v, places any) any {
+	n64, nf, nInt := liquidNumber(places)
+	if !nInt {
+		n64 = int64(nf)
+	}
+	n := int(max(-maxRoundPlaces, min(n64, maxRoundPlaces)))
+	i, f, isInt := liquidNumber(v)
+	var r *big.Rat
+	switch {
+	case isInt && n >= 0:
+		return i
+	case isInt:
+		r = new(big.Rat).SetInt64(i)
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return f
+	default:
+		r, _ = new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(n, -n))), nil))
+	if n >= 0 {
+		r.Mul(r, scale)
+	} else {
+		r.Quo(r, scale)
+	}
+	if r.Sign() < 0 {
+		r.Sub(r, big.NewRat(1, 2))
+	} else {
+		r.Add(r, big.NewRat(1, 2))
+	}
+	r.SetInt(new(big.Int).Quo(r.Num(), r.Denom())) // toward zero
+	if n >= 0 {
+		r.Quo(r, scale)
+	} else {
+		r.Mul(r, scale)
+	}
+	if isInt && r.Num().IsInt64() {
+		return r.Num().Int64()
+	}
+	out, _ := r.Float64()
+	if out == 0 {
+		out = 0 // not -0
+	}
+	return out
+}
+
+// absFilter, and ceil and floor (integerPart), read their input as Liquid
+// does (liquidNumber): text that is not a number is 0 rather than an error
+// naming Go types, and an integer stays exact rather than passing through
+// a float.
+func absFilter(v any) any {
+	i, f, isInt := liquidNumber(v)
+	switch {
+	case isInt && i == math.MinInt64:
+		return -float64(i)
+	case isInt && i < 0:
+		return -i
+	case isInt:
+		return i
+	}
+	return math.Abs(f)
+}
+
+func integerPart(round func(float64) float64) func(any) any {
+	return func(v any) any {
+		i, f, isInt := liquidNumber(v)
+		if isInt {
+			return i
+		}
+		r := round(f)
+		if r >= math.MinInt64 && r < math.MaxInt64 {
+			return int64(r)
+		}
+		return r
+	}
+}
+
+// sizeFilter is Liquid's size: characters in text, items in an array, and
+// keys in an object, as .size counts them (the engine's filter gives 0 for
+// an object).
+func sizeFilter(v any) any {
+	if rv := reflect.ValueOf(values.ToLiquid(v)); rv.Kind() == reflect.Map {
+		return rv.Len()
+	}
+	return values.Length(v)
 }
 
 // joinFilter joins an array's elements (nested arrays flattened, nils
