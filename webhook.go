@@ -146,7 +146,8 @@ type Compiler struct {
 	MaxIterations int
 
 	// Now returns the current time for 'now' and 'today' in the date
-	// filter. Defaults to time.Now. Dates are always formatted in UTC.
+	// filter. Defaults to time.Now. Dates are formatted in UTC unless the
+	// date filter's second argument names a zone or an offset.
 	Now func() time.Time
 }
 
