@@ -131,6 +131,8 @@ type SendError struct {
 	Err error
 }
 
+// Error says that the request was not delivered, after how many attempts,
+// and why.
 func (e *SendError) Error() string {
 	var b strings.Builder
 	b.WriteString("webhook: not delivered")
