@@ -495,7 +495,14 @@ func (t roundTripper) do(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-var errRedirectPolicy = errors.New("webhook: redirect refused")
+// errRedirectPolicy is a redirect that FollowRedirects will not follow. It
+// matches ErrRedirect, as a 3xx not followed, whatever the reason.
+var errRedirectPolicy error = redirectRefused{}
+
+type redirectRefused struct{}
+
+func (redirectRefused) Error() string        { return "webhook: redirect refused" }
+func (redirectRefused) Is(target error) bool { return target == ErrRedirect }
 
 // checkRedirect follows a redirect when it stays on http(s), does not
 // downgrade https to http, and the chain is short. On another host it drops
