@@ -402,6 +402,8 @@ type BodyError struct {
 	Err         error  // the parser's error
 }
 
+// Error says what is wrong with the body and where, with the text around
+// it.
 func (e *BodyError) Error() string {
 	var b strings.Builder
 	b.WriteString("webhook: invalid ")

@@ -18,7 +18,8 @@ var ErrInvalidData = errors.New("webhook: invalid data")
 // (customer, event, ...) becomes a variable. Numbers are converted so that
 // they print exactly and work in arithmetic and comparisons: integers that
 // fit become int, others float64. An error is a *ParseError with the line
-// and column.
+// and column, or, for a number too large for a float64, the field that
+// holds it (such as "customer.ltv").
 func ParseData(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

@@ -122,3 +122,52 @@ func ExampleParseData() {
 	// int float64
 	// webhook: invalid data: line 2, column 24: invalid character '}' looking for beginning of object key string
 }
+
+// NewRequest builds a request without templates; Build checks it as Render
+// would and reports the first problem.
+func ExampleNewRequest() {
+	req, err := webhook.NewRequest("post", "https://KEY:@api.example.com/v1/events").
+		Header("X-Team", "growth").
+		JSON(map[string]any{"event": "signup", "email": "ada@example.com"}).
+		Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(req)
+	fmt.Println(req.RedactedHeader().Get("Authorization"), req.Header.Get("Content-Type"))
+	fmt.Println(string(req.Body))
+
+	_, err = webhook.NewRequest("POST", "https://api.example.com/v1/events").
+		Body("application/json", []byte(`{"event": signup}`)).
+		Build()
+	fmt.Println(errors.Is(err, webhook.ErrInvalidBody))
+	// Output:
+	// POST https://api.example.com/v1/events (44 bytes)
+	// REDACTED application/json
+	// {"email":"ada@example.com","event":"signup"}
+	// true
+}
+
+// ParseSpec reads an action file strictly, so a typo is caught with its
+// line and column instead of silently dropping a field.
+func ExampleParseSpec() {
+	spec, err := webhook.ParseSpec([]byte(`{
+  "url": "https://api.example.com/v1/leads",
+  "body": "{\"email\": {{ customer.email | json }}}",
+  "sending": "automatic"
+}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(spec.URL, spec.Sending)
+
+	_, err = webhook.ParseSpec([]byte("{\n  \"url\": \"https://api.example.com/v1/leads\",\n  \"bdy\": \"{}\"\n}"))
+	fmt.Println(errors.Is(err, webhook.ErrInvalidSpec))
+	fmt.Println(err)
+	// Output:
+	// https://api.example.com/v1/leads automatic
+	// true
+	// webhook: invalid spec: line 3, column 3: unknown field "bdy" (did you mean "body"?)
+}

@@ -22,6 +22,7 @@ type AddressError struct {
 	Reason string
 }
 
+// Error names the refused address and its kind.
 func (e *AddressError) Error() string {
 	return fmt.Sprintf("webhook: destination address not allowed: %s is %s", e.Addr, e.Reason)
 }

@@ -60,8 +60,10 @@ type Request struct {
 	// Body is sent unchanged on every attempt.
 	Body []byte
 
-	// IdempotencyKey is sent as X-CIO-Idempotency-Key on every attempt. A
-	// Sender fills an empty one with NewIdempotencyKey.
+	// IdempotencyKey is sent as X-CIO-Idempotency-Key on every attempt.
+	// Render and Build set a new one. A Sender sends a Request without one
+	// under a new key, reported in Result.IdempotencyKey; it does not
+	// change the Request.
 	IdempotencyKey string
 
 	// action and data let a Sender map the response into attributes; they

@@ -35,10 +35,10 @@ type Response struct {
 // set, as in Customer.io.
 var ErrResponseTooLarge = errors.New("webhook: response too large")
 
-// readBody reads resp's body, decompressing gzip that the transport left
-// compressed, and fails with ErrResponseTooLarge past limit bytes. It
-// never reads more than limit+1 decompressed bytes, so neither a huge body
-// nor a gzip bomb can make it allocate more than that.
+// readResponseBody reads resp's body, decompressing gzip that the
+// transport left compressed, and fails with ErrResponseTooLarge past limit
+// bytes. It never reads more than limit+1 decompressed bytes, so neither a
+// huge body nor a gzip bomb can make it allocate more than that.
 func readResponseBody(resp *http.Response, limit int64) ([]byte, error) {
 	body := io.Reader(resp.Body)
 	compressed := !resp.Uncompressed && isGzip(resp.Header.Get("Content-Encoding"))

@@ -131,6 +131,8 @@ type SendError struct {
 	Err error
 }
 
+// Error says that the request was not delivered, after how many attempts,
+// and why.
 func (e *SendError) Error() string {
 	var b strings.Builder
 	b.WriteString("webhook: not delivered")
@@ -493,7 +495,14 @@ func (t roundTripper) do(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-var errRedirectPolicy = errors.New("webhook: redirect refused")
+// errRedirectPolicy is a redirect that FollowRedirects will not follow. It
+// matches ErrRedirect, as a 3xx not followed, whatever the reason.
+var errRedirectPolicy error = redirectRefused{}
+
+type redirectRefused struct{}
+
+func (redirectRefused) Error() string        { return "webhook: redirect refused" }
+func (redirectRefused) Is(target error) bool { return target == ErrRedirect }
 
 // checkRedirect follows a redirect when it stays on http(s), does not
 // downgrade https to http, and the chain is short. On another host it drops

@@ -578,6 +578,7 @@ func TestSendRedirects(t *testing.T) {
 		require.Error(t, err)
 		require.Len(t, res.Attempts, 1, "a bad Location is final")
 		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
+		assert.ErrorIs(t, err, webhook.ErrRedirect)
 		assert.Equal(t, "webhook: POST "+rc.URL+": redirect refused: status 302 with a Location that is not a valid URL", res.Attempts[0].Err.Error())
 	})
 	t.Run("too many", func(t *testing.T) {
@@ -590,6 +591,7 @@ func TestSendRedirects(t *testing.T) {
 		require.Error(t, err)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
+		assert.ErrorIs(t, err, webhook.ErrRedirect)
 		assert.Equal(t, http.StatusFound, res.Attempts[0].Status)
 	})
 	t.Run("https to http refused", func(t *testing.T) {
@@ -604,6 +606,7 @@ func TestSendRedirects(t *testing.T) {
 		res, err := s.Send(context.Background(), leadRequest(t, tlsSrv.URL))
 		require.Error(t, err)
 		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
+		assert.ErrorIs(t, err, webhook.ErrRedirect)
 		assert.Zero(t, plain.n.Load())
 	})
 }

@@ -25,6 +25,8 @@ type ParseError struct {
 	kind error
 }
 
+// Error gives the document's kind, the line and column, the field and
+// what is wrong, each when known.
 func (e *ParseError) Error() string {
 	var b strings.Builder
 	if e.kind != nil {

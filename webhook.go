@@ -116,8 +116,9 @@ const (
 )
 
 // ErrInvalidSpec marks a Spec that cannot be compiled for a reason other
-// than a template: an unknown sending behaviour, a header name that is not
-// allowed, or (from ParseSpec) a malformed document.
+// than a template: an unknown sending behaviour, an empty response
+// attribute name, or (from ParseSpec) a malformed document. A header name
+// that is not allowed is ErrInvalidHeader.
 var ErrInvalidSpec = errors.New("webhook: invalid spec")
 
 // Compiler compiles Specs into Actions with the options below. The zero
@@ -146,7 +147,8 @@ type Compiler struct {
 	MaxIterations int
 
 	// Now returns the current time for 'now' and 'today' in the date
-	// filter. Defaults to time.Now. Dates are always formatted in UTC.
+	// filter. Defaults to time.Now. Dates are formatted in UTC unless the
+	// date filter's second argument names a zone or an offset.
 	Now func() time.Time
 }
 

@@ -67,7 +67,7 @@ type Delivery struct {
 	// credentials; treat a Delivery as secret.
 	Spec webhook.Spec `json:"-"`
 	// Data is the data the next attempt renders with, as decoded from JSON:
-	// numbers are int64 or float64.
+	// numbers are int or float64, as webhook.ParseData gives them.
 	Data map[string]any `json:"data,omitempty"`
 	// Conversion is the action's "allow conversion from this webhook" flag.
 	Conversion bool `json:"conversion"`

@@ -52,8 +52,9 @@ command line.
 failed, cancelled), idempotency_key, attempts (durations in nanoseconds)
 and attributes; list prints an array of them.
 
-Exit status: 0 success; 2 bad input, or an impossible operation (an
-unknown id, cancelling a delivered delivery), which changes nothing.
+Exit status: 0 success; 1 work stopped by an error, such as a database
+that fails; 2 bad input, or an impossible operation (an unknown id,
+cancelling a delivered delivery), which changes nothing.
 `
 
 // envQueueDB names the variable that may hold --db.
