@@ -937,7 +937,7 @@ func TestSendNoSecretsLeak(t *testing.T) {
 // transport keeps enough idle ones to need none.
 func TestSendReusesConnections(t *testing.T) {
 	const conc, total = 300, 3000
-	var newConns atomic.Int64
+	var newConns, closed atomic.Int64
 	var warm sync.WaitGroup
 	warm.Add(conc)
 	var warming atomic.Bool
@@ -952,8 +952,11 @@ func TestSendReusesConnections(t *testing.T) {
 		io.WriteString(w, `{"id":"lead_1"}`)
 	}))
 	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			newConns.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
 		}
 	}
 	srv.Start()
@@ -981,12 +984,17 @@ func TestSendReusesConnections(t *testing.T) {
 	require.Equal(t, int64(conc), newConns.Load(), "warm-up connections")
 
 	sendN(total)
-	// Zero in practice; net/http may still redial once when a starved
-	// machine delays its write loop past 50 ms, so a handful is tolerated.
-	// Without enough idle connections per host this is in the hundreds.
+	// A connection the pool has no room for is closed once its request
+	// is done, and the next request dials again: without room for the
+	// whole concurrency, about one in thirty requests does. With room,
+	// none is closed. New connections are zero when the machine is idle,
+	// but net/http also dials while a request waits for a connection that
+	// its read loop has not yet handed back, which a loaded machine
+	// delays; those join the pool, so they are tolerated, within bounds.
 	fresh := newConns.Load() - conc
-	t.Logf("%d new connections per %d warm requests at concurrency %d", fresh, total, conc)
-	assert.LessOrEqual(t, fresh, int64(5), "new connections per %d warm requests", total)
+	t.Logf("%d new connections and %d closed per %d warm requests at concurrency %d", fresh, closed.Load(), total, conc)
+	assert.Zero(t, closed.Load(), "connections closed while warm")
+	assert.LessOrEqual(t, fresh, int64(conc/5), "new connections per %d warm requests", total)
 }
 
 func gzipped(t testing.TB, b []byte) []byte {
