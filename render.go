@@ -72,6 +72,8 @@ type TemplateError struct {
 	Err error
 }
 
+// Error names the field, the line when known, and the cause, as
+// "webhook: body: line 3: missing variable customer.email".
 func (e *TemplateError) Error() string {
 	var b strings.Builder
 	b.WriteString("webhook: ")

@@ -40,8 +40,9 @@
 //   - Redirects are not followed unless asked, and then never carry
 //     credentials or signatures to another host.
 //   - Credentials from a URL's user:pass@ become an Authorization header;
-//     they, and query values named like secrets, never appear in an error,
-//     a log record or String.
+//     they, query values named like secrets and path segments that look
+//     like credentials (see RedactURL) never appear in an error, a log
+//     record or String.
 //   - Header values with CR, LF or NUL are refused, and a JSON or form body
 //     is checked before anything is sent: nothing leaves half-made.
 //

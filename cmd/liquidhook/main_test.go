@@ -128,13 +128,13 @@ func TestRunDispatches(t *testing.T) {
 	}
 }
 
-// Every subcommand answers -h and --help alike: its usage on standard
-// error, with the exit statuses it uses, and status 0.
+// Every subcommand answers -h, --help and help CMD alike: its usage on
+// standard error, with the exit statuses it uses, and status 0.
 func TestSubcommandHelp(t *testing.T) {
 	for _, c := range commands {
-		for _, flag := range []string{"-h", "--help"} {
-			t.Run(c.name+" "+flag, func(t *testing.T) {
-				code, stdout, stderr := runCLI(t, c.name, flag)
+		for _, args := range [][]string{{c.name, "-h"}, {c.name, "--help"}, {"help", c.name}} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				code, stdout, stderr := runCLI(t, args...)
 				assert.Equal(t, exitOK, code)
 				assert.Empty(t, stdout)
 				assert.True(t, strings.HasPrefix(stderr, "usage: liquidhook "+c.name), stderr)
