@@ -124,7 +124,8 @@ func (r *Result) Delivered() bool {
 
 // SendError is returned when a request was not delivered: the policy gave
 // up, the context ended, or the request could not be made. It carries
-// every attempt (none when the request was invalid).
+// every attempt: none when the request itself was invalid, and one of
+// class invalid when the Signer failed.
 type SendError struct {
 	Attempts []Attempt
 	// Err is the last attempt's error.
