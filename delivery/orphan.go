@@ -141,7 +141,7 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 		if r.onFailed == nil {
 			return nil
 		}
-		_, err = tx.insertJobs(ctx, []river.InsertManyParams{{Args: hookArgs{DeliveryID: o.id, Event: hookFailed}}})
+		_, err = tx.insertJobs(ctx, []river.InsertManyParams{{Args: hookArgs{DeliveryID: o.id, Event: hookFailed, Series: o.series}}})
 		return err
 	})
 	return failed && err == nil, err

@@ -229,7 +229,7 @@ func (r *runner) finishGroup(ctx context.Context, tx txn, ops []*finishOp, now t
 			if op.state == StateFailed {
 				ev = hookFailed
 			}
-			hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev}})
+			hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev, Series: op.attempt.Series}})
 		}
 	}
 	if len(hooks) > 0 {

@@ -49,7 +49,9 @@ type Worker struct {
 	// River's backoff, and the call's context ends after the attempt
 	// timeout plus 10 seconds. Calls are made by workers that set the
 	// hook, so give every worker process the same hooks. Hooks run
-	// concurrently.
+	// concurrently. A call still pending when the delivery is re-sent (or
+	// purged) is dropped: the delivery no longer stands as it would report,
+	// and the new series calls the hook for its own outcome.
 	OnDelivered func(ctx context.Context, d *Delivery) error
 	OnFailed    func(ctx context.Context, d *Delivery) error
 
