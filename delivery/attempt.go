@@ -226,7 +226,10 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	} else if err != nil && a.Class != "" {
 		o.attempt.Error = err.Error()
 	}
-	if res != nil && res.Response != nil {
+	// An empty body is kept as none: SQLite reads an empty BLOB back as
+	// NULL, PostgreSQL an empty BYTEA as empty, and the log must read the
+	// same on both.
+	if res != nil && res.Response != nil && len(res.Response.Body) > 0 {
 		body := res.Response.Body
 		if len(body) > MaxResponseExcerpt {
 			body = body[:MaxResponseExcerpt]
