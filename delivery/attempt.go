@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -249,6 +250,7 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	a.Series = c.series
 	a.Number = c.seriesAttempts + 1
 	a.Error = cleanText(a.Error)
+	a.Start = fromMicros(toMicros(a.Start)) // as the log keeps it
 	now := r.q.now()
 
 	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered}
@@ -286,14 +288,25 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 		return fmt.Errorf("delivery: record attempt of delivery %d: %w", c.id, err)
 	}
 	if r.onAttempt != nil && !f.lost {
-		d := &Delivery{
-			ID: c.id, State: f.state, IdempotencyKey: c.key, Series: c.series,
-			NextAt: f.due, LastError: a.Error, UpdatedAt: now,
-		}
-		if f.state == StateDelivered {
-			d.Attributes = o.attributes
-		}
-		r.onAttempt(d, a)
+		r.onAttempt(recorded(c, f), a)
 	}
 	return nil
+}
+
+// recorded returns the delivery as f left it in the log, bar its Spec,
+// Data and Attempts: what OnAttempt is given.
+func recorded(c *claimed, f *finishOp) *Delivery {
+	d := &Delivery{
+		ID: c.id, State: f.state, IdempotencyKey: c.key, Conversion: c.conversion, Series: c.series,
+		LastError: f.attempt.Error, CreatedAt: fromMicros(c.createdAt), UpdatedAt: f.recordedAt,
+	}
+	// Stored metadata always decodes: Enqueue encoded it.
+	_ = json.Unmarshal([]byte(c.metadata), &d.Metadata)
+	if f.state == StateScheduled {
+		d.NextAt = fromMicros(toMicros(f.due))
+	}
+	if f.attributes != nil {
+		_ = json.Unmarshal([]byte(*f.attributes), &d.Attributes)
+	}
+	return d
 }

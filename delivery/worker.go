@@ -56,9 +56,10 @@ type Worker struct {
 	OnFailed    func(ctx context.Context, d *Delivery) error
 
 	// OnAttempt, if set, is called after each attempt is recorded, with the
-	// delivery as it now stands (without its Attempts). It is for progress
-	// and metrics: it is not retried, may be missed if the process stops,
-	// and is called from many goroutines at once.
+	// attempt and the delivery as the log now holds them (without the
+	// delivery's Spec, Data and Attempts, which Get returns). It is for
+	// progress and metrics: it is not retried, may be missed if the process
+	// stops, and is called from many goroutines at once.
 	OnAttempt func(d *Delivery, a Attempt)
 
 	// Logger receives River's warnings and errors, and the worker's own.
