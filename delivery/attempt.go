@@ -287,10 +287,30 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	if err := r.finishes.do(f); err != nil {
 		return fmt.Errorf("delivery: record attempt of delivery %d: %w", c.id, err)
 	}
-	if r.onAttempt != nil && !f.lost {
-		r.onAttempt(recorded(c, f), a)
+	if r.onAttempt != nil {
+		if f.lost {
+			// Another run holds the delivery: only the log knows how it
+			// stands. Rare, so worth the read.
+			r.reportStored(c.id, f.attempt)
+		} else {
+			r.onAttempt(recorded(c, f), f.attempt)
+		}
 	}
 	return nil
+}
+
+// reportStored calls OnAttempt with a, already recorded, and the delivery
+// as Get returns it now. If that read fails, the call is missed, as
+// OnAttempt allows.
+func (r *runner) reportStored(id int64, a Attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	d, err := r.q.Get(ctx, id)
+	if err != nil {
+		return
+	}
+	d.Spec, d.Data, d.Attempts = webhook.Spec{}, nil, nil
+	r.onAttempt(d, a)
 }
 
 // recorded returns the delivery as f left it in the log, bar its Spec,

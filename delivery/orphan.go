@@ -108,7 +108,10 @@ func (r *runner) findOrphans(ctx context.Context, after int64) ([]orphan, error)
 func (r *runner) failOrphan(ctx context.Context, o orphan) (bool, error) {
 	now := r.q.now()
 	why := o.why()
-	var failed bool
+	var (
+		failed bool
+		lost   *Attempt // the attempt recorded for a sending orphan
+	)
 	err := r.q.s.inTx(ctx, func(tx txn) error {
 		attempted := 0
 		if o.state == StateSending {
@@ -137,6 +140,8 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 			if err := r.insertAttempts(ctx, tx, []*finishOp{op}); err != nil {
 				return err
 			}
+			op.attempt.Start = fromMicros(toMicros(start)) // as the log keeps it
+			lost = &op.attempt
 		}
 		if r.onFailed == nil {
 			return nil
@@ -144,6 +149,9 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 		_, err = tx.insertJobs(ctx, []river.InsertManyParams{{Args: hookArgs{DeliveryID: o.id, Event: hookFailed, Series: o.series}}})
 		return err
 	})
+	if err == nil && lost != nil && r.onAttempt != nil {
+		r.reportStored(o.id, *lost)
+	}
 	return failed && err == nil, err
 }
 
