@@ -3,6 +3,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -226,7 +227,10 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	} else if err != nil && a.Class != "" {
 		o.attempt.Error = err.Error()
 	}
-	if res != nil && res.Response != nil {
+	// An empty body is kept as none: SQLite reads an empty BLOB back as
+	// NULL, PostgreSQL an empty BYTEA as empty, and the log must read the
+	// same on both.
+	if res != nil && res.Response != nil && len(res.Response.Body) > 0 {
 		body := res.Response.Body
 		if len(body) > MaxResponseExcerpt {
 			body = body[:MaxResponseExcerpt]
@@ -246,6 +250,7 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	a.Series = c.series
 	a.Number = c.seriesAttempts + 1
 	a.Error = cleanText(a.Error)
+	a.Start = fromMicros(toMicros(a.Start)) // as the log keeps it
 	now := r.q.now()
 
 	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered}
@@ -282,15 +287,46 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	if err := r.finishes.do(f); err != nil {
 		return fmt.Errorf("delivery: record attempt of delivery %d: %w", c.id, err)
 	}
-	if r.onAttempt != nil && !f.lost {
-		d := &Delivery{
-			ID: c.id, State: f.state, IdempotencyKey: c.key, Series: c.series,
-			NextAt: f.due, LastError: a.Error, UpdatedAt: now,
+	if r.onAttempt != nil {
+		if f.lost {
+			// Another run holds the delivery: only the log knows how it
+			// stands. Rare, so worth the read.
+			r.reportStored(c.id, f.attempt)
+		} else {
+			r.onAttempt(recorded(c, f), f.attempt)
 		}
-		if f.state == StateDelivered {
-			d.Attributes = o.attributes
-		}
-		r.onAttempt(d, a)
 	}
 	return nil
+}
+
+// reportStored calls OnAttempt with a, already recorded, and the delivery
+// as Get returns it now. If that read fails, the call is missed, as
+// OnAttempt allows.
+func (r *runner) reportStored(id int64, a Attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	d, err := r.q.Get(ctx, id)
+	if err != nil {
+		return
+	}
+	d.Spec, d.Data, d.Attempts = webhook.Spec{}, nil, nil
+	r.onAttempt(d, a)
+}
+
+// recorded returns the delivery as f left it in the log, bar its Spec,
+// Data and Attempts: what OnAttempt is given.
+func recorded(c *claimed, f *finishOp) *Delivery {
+	d := &Delivery{
+		ID: c.id, State: f.state, IdempotencyKey: c.key, Conversion: c.conversion, Series: c.series,
+		LastError: f.attempt.Error, CreatedAt: fromMicros(c.createdAt), UpdatedAt: f.recordedAt,
+	}
+	// Stored metadata always decodes: Enqueue encoded it.
+	_ = json.Unmarshal([]byte(c.metadata), &d.Metadata)
+	if f.state == StateScheduled {
+		d.NextAt = fromMicros(toMicros(f.due))
+	}
+	if f.attributes != nil {
+		_ = json.Unmarshal([]byte(*f.attributes), &d.Attributes)
+	}
+	return d
 }

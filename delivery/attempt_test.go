@@ -156,3 +156,20 @@ func TestAttemptRenderErrorIsFinal(t *testing.T) {
 	got = mustGet(t, laxQ, d.ID)
 	assert.Equal(t, StateDelivered, got.State)
 }
+
+// TestAttemptWithAnEmptyResponseKeepsNone: a response without a body
+// leaves the attempt's Response nil on both databases alike.
+func TestAttemptWithAnEmptyResponseKeepsNone(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.WriteHeader(http.StatusNoContent)
+		})
+		d := enqueueOne(t, q, rc.URL)
+		workUntilIdle(t, q, testWorker(0))
+		got := mustGet(t, q, d.ID)
+		require.Len(t, got.Attempts, 1)
+		assert.Equal(t, 204, got.Attempts[0].Status)
+		assert.Nil(t, got.Attempts[0].Response)
+	})
+}

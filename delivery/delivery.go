@@ -73,8 +73,9 @@ type Delivery struct {
 	Conversion bool `json:"conversion"`
 	// Metadata is free text the application attached at enqueue.
 	Metadata map[string]string `json:"metadata,omitempty"`
-	// Attributes holds the mapped response of the last delivered attempt;
-	// nil until then.
+	// Attributes holds the mapped response of the attempt that delivered
+	// the delivery; nil in every other state, so a Resend clears them
+	// until its own series delivers.
 	Attributes map[string]any `json:"attributes"`
 	// Series counts send series: 1, plus one per Resend.
 	Series int `json:"series"`

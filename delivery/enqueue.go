@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/liquidhook/webhook"
 )
@@ -30,12 +32,18 @@ type EnqueueOptions struct {
 	Conversion bool
 
 	// Metadata is free text kept with the delivery, for List filters and
-	// the hooks: a person's id, a campaign, a workflow step.
+	// the hooks: a person's id, a campaign, a workflow step. Keys and
+	// values must be valid UTF-8 without NUL characters.
 	Metadata map[string]string
 }
 
 // ErrNilAction is returned by Enqueue without an action.
 var ErrNilAction = errors.New("delivery: nil action")
+
+// ErrInvalidMetadata is returned by Enqueue for metadata that is not valid
+// UTF-8 or holds a NUL character: it would not come back as given, and
+// PostgreSQL cannot filter on it.
+var ErrInvalidMetadata = errors.New("delivery: invalid metadata")
 
 // ErrInvalidKey is returned by Enqueue for an idempotency key that cannot
 // be sent as a header value: longer than 255 bytes, or not printable ASCII.
@@ -75,6 +83,9 @@ func (q *Queue) Enqueue(ctx context.Context, action *webhook.Action, data map[st
 		return nil, err
 	}
 	if _, err := action.Render(decoded); err != nil {
+		return nil, err
+	}
+	if err := checkMetadata(opts.Metadata); err != nil {
 		return nil, err
 	}
 	metadata := opts.Metadata
@@ -140,6 +151,20 @@ RETURNING id`,
 		return nil, fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	return d, nil
+}
+
+// checkMetadata refuses metadata that JSON would change (invalid UTF-8
+// becomes U+FFFD) or that PostgreSQL's jsonb, which List's filter reads it
+// as, refuses (a NUL): one such delivery would fail every filtered List.
+func checkMetadata(m map[string]string) error {
+	for k, v := range m {
+		for _, s := range [2]string{k, v} {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+				return fmt.Errorf("%w: %q: want valid UTF-8 without NUL", ErrInvalidMetadata, k)
+			}
+		}
+	}
+	return nil
 }
 
 // checkKey refuses a key that could not travel as a header value.

@@ -141,3 +141,30 @@ func TestEnqueueKeepsTheGivenKey(t *testing.T) {
 	assert.Equal(t, "order-1234", seen[0].Key)
 	assert.Equal(t, "order-1234", d.IdempotencyKey)
 }
+
+// TestEnqueueKeepsMetadataFilterable: metadata that PostgreSQL could not
+// read as JSON (a NUL), or that would not come back as given (invalid
+// UTF-8), is refused on both databases, so that no delivery can break the
+// metadata filters of List.
+func TestEnqueueKeepsMetadataFilterable(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		action := testAction(t, "http://127.0.0.1:1", webhook.SendingDraft)
+		for _, meta := range []map[string]string{
+			{"person": "a\x00b"},
+			{"a\x00b": "7"},
+			{"person": "\xff"},
+		} {
+			_, err := q.Enqueue(ctx, action, customer("a@example.com"), &EnqueueOptions{Metadata: meta})
+			require.ErrorIs(t, err, ErrInvalidMetadata, "%q", meta)
+		}
+		d := mustEnqueue(t, q, action, customer("a@example.com"),
+			&EnqueueOptions{Metadata: map[string]string{"person": "ü 😀 \u2028 <&>"}})
+		got, err := q.List(ctx, &ListOptions{Metadata: map[string]string{"person": "ü 😀 \u2028 <&>"}})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, d.ID, got[0].ID)
+		assert.Equal(t, d.Metadata, got[0].Metadata)
+	})
+}

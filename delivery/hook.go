@@ -34,5 +34,24 @@ func (w *hookWorker) Work(ctx context.Context, job *river.Job[hookArgs]) error {
 	if err != nil {
 		return err
 	}
+	if superseded(d, job.Args) {
+		// Re-sent since the outcome: the delivery no longer stands as the
+		// hook would report it, and the new series' outcome queues a
+		// call of its own.
+		return nil
+	}
 	return fn(ctx, d)
+}
+
+// superseded reports whether d has moved on from the outcome a hook job
+// reports.
+func superseded(d *Delivery, args hookArgs) bool {
+	if args.Series != 0 && d.Series != args.Series {
+		return true
+	}
+	want := StateDelivered
+	if args.Event == hookFailed {
+		want = StateFailed
+	}
+	return d.State != want
 }

@@ -41,10 +41,13 @@ const (
 
 // hookArgs is the River job that calls OnDelivered or OnFailed. It is
 // queued in the transaction that records the outcome, so the hook runs at
-// least once however the worker stops.
+// least once however the worker stops. Series is the send series whose
+// outcome it reports (0 in jobs queued before it was recorded): once the
+// delivery is re-sent, that outcome no longer stands.
 type hookArgs struct {
 	DeliveryID int64     `json:"delivery_id"`
 	Event      hookEvent `json:"event"`
+	Series     int       `json:"series,omitempty"`
 }
 
 func (hookArgs) Kind() string { return "liquidhook_hook" }

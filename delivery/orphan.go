@@ -27,7 +27,7 @@ const orphanBatch = 100
 // orphanSQL finds orphans: deliveries waiting for a job that is gone or
 // in a state River never runs again.
 const orphanSQL = `
-SELECT d.id, d.job_id, d.state, d.idempotency_key, coalesce(d.sending_at, 0), d.series, d.series_attempts,
+SELECT d.id, d.job_id, d.state, coalesce(d.sending_at, 0), d.series, d.series_attempts,
 	coalesce(CAST(j.state AS TEXT), ''), coalesce(j.attempt, 0)
 FROM liquidhook_delivery AS d LEFT JOIN river_job AS j ON j.id = d.job_id
 WHERE d.state IN ('scheduled', 'sending') AND d.id > ?
@@ -38,7 +38,6 @@ ORDER BY d.id LIMIT ?`
 type orphan struct {
 	id, jobID      int64
 	state          State
-	key            string
 	sendingAt      int64
 	series         int
 	seriesAttempts int
@@ -93,7 +92,7 @@ func (r *runner) findOrphans(ctx context.Context, after int64) ([]orphan, error)
 			o     orphan
 			state string
 		)
-		if err := rs.Scan(&o.id, &o.jobID, &state, &o.key, &o.sendingAt, &o.series, &o.seriesAttempts, &o.jobState, &o.jobRuns); err != nil {
+		if err := rs.Scan(&o.id, &o.jobID, &state, &o.sendingAt, &o.series, &o.seriesAttempts, &o.jobState, &o.jobRuns); err != nil {
 			return nil, err
 		}
 		o.state = State(state)
@@ -111,8 +110,8 @@ func (r *runner) failOrphan(ctx context.Context, o orphan) (bool, error) {
 	now := r.q.now()
 	why := o.why()
 	var (
-		failed  bool
-		attempt *Attempt
+		failed bool
+		lost   *Attempt // the attempt recorded for a sending orphan
 	)
 	err := r.q.s.inTx(ctx, func(tx txn) error {
 		attempted := 0
@@ -142,23 +141,19 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 			if err := r.insertAttempts(ctx, tx, []*finishOp{op}); err != nil {
 				return err
 			}
-			attempt = &op.attempt
+			op.attempt.Start = fromMicros(toMicros(start)) // as the log keeps it
+			lost = &op.attempt
 		}
 		if r.onFailed == nil {
 			return nil
 		}
-		_, err = tx.insertJobs(ctx, []river.InsertManyParams{{Args: hookArgs{DeliveryID: o.id, Event: hookFailed}}})
+		_, err = tx.insertJobs(ctx, []river.InsertManyParams{{Args: hookArgs{DeliveryID: o.id, Event: hookFailed, Series: o.series}}})
 		return err
 	})
-	if err != nil {
-		return false, err
+	if err == nil && lost != nil && r.onAttempt != nil {
+		r.reportStored(o.id, *lost)
 	}
-	if attempt != nil && r.onAttempt != nil {
-		r.onAttempt(&Delivery{
-			ID: o.id, State: StateFailed, IdempotencyKey: o.key, Series: o.series, LastError: why, UpdatedAt: now,
-		}, *attempt)
-	}
-	return failed, nil
+	return failed && err == nil, err
 }
 
 // sweepOrphans fails the orphans there are now. A failure is logged, not

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/liquidhook/webhook"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -193,5 +195,61 @@ func TestWorkUntilIdleFailsOrphans(t *testing.T) {
 			10*time.Second, 10*time.Millisecond)
 		cancel()
 		require.NoError(t, <-done)
+	})
+}
+
+// TestOnAttemptHearsOfEveryRecordedAttempt: the attempt a failed orphan
+// was left with, and one recorded after another run took its delivery
+// over, reach OnAttempt like any other, with the delivery as it stands.
+func TestOnAttemptHearsOfEveryRecordedAttempt(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		var (
+			mu       sync.Mutex
+			seen     []*Delivery
+			attempts []Attempt
+		)
+		w := testWorker(0)
+		w.OnAttempt = func(d *Delivery, a Attempt) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen, attempts = append(seen, d), append(attempts, a)
+		}
+
+		// An orphan that was sending.
+		orphaned := enqueueOne(t, q, "http://127.0.0.1:1")
+		markSending(t, q, orphaned.ID, time.Now().Add(-time.Minute))
+		discardJob(t, q, jobOf(t, q, orphaned.ID))
+		r, err := newRunner(q, w)
+		require.NoError(t, err)
+		_, err = r.failOrphans(ctx)
+		require.NoError(t, err)
+		got := mustGet(t, q, orphaned.ID)
+		require.Len(t, attempts, 1)
+		assert.Equal(t, got.Attempts[0], attempts[0])
+		got.Spec, got.Data, got.Attempts = webhook.Spec{}, nil, nil
+		assert.Equal(t, got, seen[0])
+
+		// A stale run's attempt, recorded after the current run's.
+		d, jobID, r := claimable(t, q)
+		r.onAttempt = w.OnAttempt
+		r.start()
+		defer r.stop()
+		claim := &claimOp{id: d.ID, jobID: jobID}
+		require.NoError(t, r.claimBatch(ctx, []*claimOp{claim}))
+		require.True(t, claim.found)
+		c := claim.c
+		job := func(id int64) *river.Job[sendArgs] {
+			return &river.Job[sendArgs]{JobRow: &rivertype.JobRow{ID: id}, Args: sendArgs{DeliveryID: d.ID}}
+		}
+		require.NoError(t, r.finish(job(jobID), &c, outcome{delivered: true, attempt: Attempt{Start: time.Now(), Status: 200}}))
+		require.NoError(t, r.finish(job(jobID+1000), &c, outcome{final: true,
+			attempt: Attempt{Start: time.Now(), Class: ClassInterrupted, Error: "stale"}}))
+		got = mustGet(t, q, d.ID)
+		require.Len(t, got.Attempts, 2)
+		require.Len(t, attempts, 3, "the stale run's attempt was not reported")
+		assert.Equal(t, got.Attempts[1], attempts[2])
+		assert.Equal(t, StateDelivered, seen[2].State, "the delivery as it stands")
 	})
 }

@@ -27,12 +27,17 @@ func (q *Queue) Purge(ctx context.Context, before time.Time) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
+		// The outer WHERE repeats the inner one: a PostgreSQL DELETE that
+		// waited for a row another transaction changed (a Resend) checks
+		// the new row against its own WHERE only, not against the subquery.
 		n, err := q.s.db().exec(ctx, `
 DELETE FROM liquidhook_delivery WHERE id IN (
 	SELECT id FROM liquidhook_delivery
 	WHERE state IN (?, ?, ?) AND updated_at < ?
-	ORDER BY id LIMIT ?)`,
-			string(StateDelivered), string(StateFailed), string(StateCancelled), toMicros(before), purgeBatch)
+	ORDER BY id LIMIT ?)
+	AND state IN (?, ?, ?) AND updated_at < ?`,
+			string(StateDelivered), string(StateFailed), string(StateCancelled), toMicros(before), purgeBatch,
+			string(StateDelivered), string(StateFailed), string(StateCancelled), toMicros(before))
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("delivery: purge: %w", err)

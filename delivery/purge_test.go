@@ -108,3 +108,47 @@ func TestPurgeStops(t *testing.T) {
 	_, err = q.Purge(context.Background(), time.Now())
 	assert.ErrorIs(t, err, ErrClosed)
 }
+
+// TestPurgeKeepsADeliveryReSentMeanwhile: a delivery that a Resend moves
+// back to scheduled while Purge waits for its row is kept. PostgreSQL
+// re-reads a row changed under a waiting DELETE, and the delivery's new
+// state must be what decides.
+func TestPurgeKeepsADeliveryReSentMeanwhile(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		action := testAction(t, "http://127.0.0.1:1", webhook.SendingDraft)
+		d := mustEnqueue(t, q, action, customer("a@example.com"), nil)
+		_, err := q.Cancel(ctx, d.ID)
+		require.NoError(t, err)
+
+		// A re-send in progress: the row is locked and changed, not yet
+		// committed, when Purge starts.
+		locked, release := make(chan struct{}), make(chan struct{})
+		resent := make(chan error, 1)
+		go func() {
+			resent <- q.s.inTx(ctx, func(tx txn) error {
+				if _, err := lockDelivery(ctx, q.s.dialect(), tx, d.ID); err != nil {
+					return err
+				}
+				_, err := tx.exec(ctx, `UPDATE liquidhook_delivery SET state = ?, updated_at = ? WHERE id = ?`,
+					string(StateScheduled), toMicros(time.Now()), d.ID)
+				close(locked)
+				<-release
+				return err
+			})
+		}()
+		<-locked
+		purged := make(chan int64, 1)
+		go func() {
+			n, err := q.Purge(ctx, time.Now().Add(time.Hour))
+			assert.NoError(t, err)
+			purged <- n
+		}()
+		time.Sleep(300 * time.Millisecond) // Purge waits for the row
+		close(release)
+		require.NoError(t, <-resent)
+		assert.Zero(t, <-purged, "a delivery scheduled again was purged")
+		assert.Equal(t, StateScheduled, mustGet(t, q, d.ID).State)
+	})
+}

@@ -34,6 +34,10 @@ type claimed struct {
 	series         int
 	seriesAttempts int
 	interruptedAt  int64
+	// For OnAttempt's delivery.
+	conversion bool
+	metadata   string
+	createdAt  int64
 }
 
 // In the SQLite statements, the unary + keeps the planner from reading the
@@ -46,7 +50,7 @@ FROM (SELECT value ->> 0 AS id, value ->> 1 AS job_id FROM json_each(?2)) AS c
 WHERE liquidhook_delivery.id = c.id AND liquidhook_delivery.job_id = c.job_id
 	AND +state IN ('scheduled', 'sending') AND coalesce(next_at, 0) <= ?1
 RETURNING liquidhook_delivery.id, spec, data, idempotency_key, series, series_attempts,
-	coalesce(interrupted_at, 0)`
+	coalesce(interrupted_at, 0), conversion, metadata, created_at`
 
 const claimPostgres = `
 UPDATE liquidhook_delivery AS d
@@ -56,7 +60,7 @@ FROM unnest($2::bigint[], $3::bigint[]) AS c(id, job_id)
 WHERE d.id = c.id AND d.job_id = c.job_id
 	AND d.state IN ('scheduled', 'sending') AND coalesce(d.next_at, 0) <= $1
 RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
-	coalesce(d.interrupted_at, 0)`
+	coalesce(d.interrupted_at, 0), d.conversion, d.metadata, d.created_at`
 
 // claimBatch marks the batch's deliveries sending, those whose job it still
 // is and that are due, in one statement.
@@ -122,7 +126,8 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 	defer rs.Close()
 	for rs.Next() {
 		var c claimed
-		if err := rs.Scan(&c.id, &c.spec, &c.data, &c.key, &c.series, &c.seriesAttempts, &c.interruptedAt); err != nil {
+		if err := rs.Scan(&c.id, &c.spec, &c.data, &c.key, &c.series, &c.seriesAttempts, &c.interruptedAt,
+			&c.conversion, &c.metadata, &c.createdAt); err != nil {
 			return err
 		}
 		if op := byID[c.id]; op != nil {
@@ -143,6 +148,8 @@ type finishOp struct {
 	// Set by the batch: another run had taken the delivery over, so only
 	// the attempt was recorded.
 	lost bool
+	// Set by the batch: the delivery's new updated_at.
+	recordedAt time.Time
 }
 
 const finishSQLite = `
@@ -198,7 +205,7 @@ func (r *runner) finishBatch(ctx context.Context, ops []*finishOp) error {
 func (r *runner) finishGroup(ctx context.Context, tx txn, ops []*finishOp, now time.Time) error {
 	var jobs []river.InsertManyParams
 	for _, op := range ops {
-		op.lost = false
+		op.lost, op.recordedAt = false, fromMicros(toMicros(now))
 		if op.state == StateScheduled {
 			jobs = append(jobs, river.InsertManyParams{Args: sendArgs{DeliveryID: op.id}, InsertOpts: scheduleOpts(op.due, now)})
 		}
@@ -229,7 +236,7 @@ func (r *runner) finishGroup(ctx context.Context, tx txn, ops []*finishOp, now t
 			if op.state == StateFailed {
 				ev = hookFailed
 			}
-			hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev}})
+			hooks = append(hooks, river.InsertManyParams{Args: hookArgs{DeliveryID: op.id, Event: ev, Series: op.attempt.Series}})
 		}
 	}
 	if len(hooks) > 0 {

@@ -18,9 +18,11 @@ func TestResendCarriesTheKeyAndTheNewData(t *testing.T) {
 		d := mustEnqueue(t, q, testAction(t, rc.URL, webhook.SendingAutomatic), customer("old@example.com"), nil)
 		workUntilIdle(t, q, testWorker(0))
 
+		require.Equal(t, map[string]any{"lead_id": "lead-1"}, mustGet(t, q, d.ID).Attributes)
 		re, err := q.Resend(ctx, d.ID, customer("new@example.com"))
 		require.NoError(t, err)
 		assert.Equal(t, StateScheduled, re.State)
+		assert.Nil(t, re.Attributes, "attributes belong to a delivered delivery")
 		assert.Equal(t, 2, re.Series)
 		assert.Equal(t, customer("new@example.com"), re.Data)
 		workUntilIdle(t, q, testWorker(0))

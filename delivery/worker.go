@@ -49,14 +49,17 @@ type Worker struct {
 	// River's backoff, and the call's context ends after the attempt
 	// timeout plus 10 seconds. Calls are made by workers that set the
 	// hook, so give every worker process the same hooks. Hooks run
-	// concurrently.
+	// concurrently. A call still pending when the delivery is re-sent (or
+	// purged) is dropped: the delivery no longer stands as it would report,
+	// and the new series calls the hook for its own outcome.
 	OnDelivered func(ctx context.Context, d *Delivery) error
 	OnFailed    func(ctx context.Context, d *Delivery) error
 
 	// OnAttempt, if set, is called after each attempt is recorded, with the
-	// delivery as it now stands (without its Attempts). It is for progress
-	// and metrics: it is not retried, may be missed if the process stops,
-	// and is called from many goroutines at once.
+	// attempt and the delivery as the log now holds them (without the
+	// delivery's Spec, Data and Attempts, which Get returns). It is for
+	// progress and metrics: it is not retried, may be missed if the process
+	// stops, and is called from many goroutines at once.
 	OnAttempt func(d *Delivery, a Attempt)
 
 	// Logger receives River's warnings and errors, and the worker's own.

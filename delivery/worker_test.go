@@ -196,3 +196,43 @@ func TestWorkerDefaults(t *testing.T) {
 	assert.Equal(t, 7, r.concurrency)
 	assert.Equal(t, 41*time.Second, r.rescueAfter)
 }
+
+// TestWorkerOnAttemptSeesWhatIsRecorded: OnAttempt gets each attempt as the
+// log keeps it, and the delivery as Get then returns it, bar its Spec, Data
+// and Attempts: times in UTC, the metadata, the time it was recorded.
+func TestWorkerOnAttemptSeesWhatIsRecorded(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("busy"))
+				return
+			}
+			w.Write([]byte(`{"id": "lead-7"}`))
+		})
+		d := mustEnqueue(t, q, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"),
+			&EnqueueOptions{Conversion: true, Metadata: map[string]string{"person": "7"}})
+		var (
+			mu       sync.Mutex
+			seen     []*Delivery
+			attempts []Attempt
+		)
+		w := testWorker(1)
+		w.OnAttempt = func(d *Delivery, a Attempt) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen, attempts = append(seen, d), append(attempts, a)
+		}
+		workUntilIdle(t, q, w)
+
+		got := mustGet(t, q, d.ID)
+		require.Len(t, attempts, 2)
+		assert.Equal(t, got.Attempts, attempts)
+		got.Spec, got.Data, got.Attempts = webhook.Spec{}, nil, nil
+		assert.Equal(t, got, seen[1])
+		assert.Equal(t, StateScheduled, seen[0].State)
+		assert.Equal(t, time.UTC, seen[0].NextAt.Location())
+		assert.Equal(t, map[string]string{"person": "7"}, seen[0].Metadata)
+	})
+}
