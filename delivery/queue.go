@@ -56,8 +56,12 @@ func IsPostgresURL(dsn string) bool {
 }
 
 // Close closes the database. Call it after every Work call on q has
-// returned; further operations return ErrClosed.
+// returned; further operations return ErrClosed. Closing again does
+// nothing; closing a nil Queue returns ErrClosed, as its other methods do.
 func (q *Queue) Close() error {
+	if q == nil {
+		return ErrClosed
+	}
 	if q.closed.Swap(true) {
 		return nil
 	}

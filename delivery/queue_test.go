@@ -23,6 +23,11 @@ func TestClosedQueue(t *testing.T) {
 	_, err = q.Enqueue(ctx, nil, nil, nil)
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorIs(t, q.Work(ctx, nil), ErrClosed)
+
+	var none *Queue
+	require.ErrorIs(t, none.Close(), ErrClosed)
+	_, err = none.Get(ctx, 1)
+	require.ErrorIs(t, err, ErrClosed)
 }
 
 func TestOpenSQLiteKeepsDeliveriesAcrossOpens(t *testing.T) {
