@@ -84,7 +84,10 @@ func testCrash(t *testing.T, b backend) {
 		}
 	}
 
-	cfg := helperConfig{DSN: dsn, Retries: 3, Wait: 6 * time.Second, Timeout: time.Second, Rescue: 3 * time.Second}
+	// The attempt timeout is long enough that the held requests are still
+	// in flight when the worker is killed, however slowly a loaded machine
+	// gets every group to its state.
+	cfg := helperConfig{DSN: dsn, Retries: 3, Wait: 6 * time.Second, Timeout: 5 * time.Second, Rescue: 7 * time.Second}
 	first := startWorker(t, cfg)
 	countState := func(name string, st State) int {
 		n := 0
