@@ -377,16 +377,19 @@ func dividedBy(a, b any) (any, error) {
 		}
 		return q, nil
 	}
-	if aInt {
-		af = float64(ai)
-	}
-	if bInt {
-		bf = float64(bi)
-	}
+	af, bf = asFloat(ai, af, aInt), asFloat(bi, bf, bInt)
 	if bf == 0 {
 		return nil, errDivisionByZero
 	}
 	return af / bf, nil
+}
+
+// asFloat is a liquidNumber's value as a float64.
+func asFloat(i int64, f float64, isInt bool) float64 {
+	if isInt {
+		return float64(i)
+	}
+	return f
 }
 
 // modulo is Ruby's %, as in Liquid: the remainder takes the divisor's sign
@@ -405,12 +408,7 @@ func modulo(a, b any) (any, error) {
 		}
 		return r, nil
 	}
-	if aInt {
-		af = float64(ai)
-	}
-	if bInt {
-		bf = float64(bi)
-	}
+	af, bf = asFloat(ai, af, aInt), asFloat(bi, bf, bInt)
 	if bf == 0 {
 		return nil, errDivisionByZero
 	}

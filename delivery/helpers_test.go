@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -232,3 +233,23 @@ func workUntilIdle(t testing.TB, q *Queue, w *Worker) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// heardAttempts records what a Worker's OnAttempt is told.
+type heardAttempts struct {
+	mu         sync.Mutex
+	deliveries []*Delivery
+	attempts   []Attempt
+}
+
+func (h *heardAttempts) onAttempt(d *Delivery, a Attempt) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deliveries, h.attempts = append(h.deliveries, d), append(h.attempts, a)
+}
+
+// get returns what OnAttempt was told so far.
+func (h *heardAttempts) get() ([]*Delivery, []Attempt) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.deliveries), slices.Clone(h.attempts)
+}

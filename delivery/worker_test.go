@@ -213,20 +213,13 @@ func TestWorkerOnAttemptSeesWhatIsRecorded(t *testing.T) {
 		})
 		d := mustEnqueue(t, q, testAction(t, rc.URL, webhook.SendingAutomatic), customer("a@example.com"),
 			&EnqueueOptions{Conversion: true, Metadata: map[string]string{"person": "7"}})
-		var (
-			mu       sync.Mutex
-			seen     []*Delivery
-			attempts []Attempt
-		)
+		var heard heardAttempts
 		w := testWorker(1)
-		w.OnAttempt = func(d *Delivery, a Attempt) {
-			mu.Lock()
-			defer mu.Unlock()
-			seen, attempts = append(seen, d), append(attempts, a)
-		}
+		w.OnAttempt = heard.onAttempt
 		workUntilIdle(t, q, w)
 
 		got := mustGet(t, q, d.ID)
+		seen, attempts := heard.get()
 		require.Len(t, attempts, 2)
 		assert.Equal(t, got.Attempts, attempts)
 		got.Spec, got.Data, got.Attempts = webhook.Spec{}, nil, nil
