@@ -33,8 +33,9 @@ func (e *engine) objectNode(n *render.ObjectNode) (render.Node, error) {
 // exprPlan is an expression with what strictness needs to know about it.
 type exprPlan struct {
 	expr   expressions.Expression
-	chain  *chain     // non-nil when we can evaluate it ourselves
-	checks []*varPath // paths that must exist (strict mode) when the engine evaluates
+	chain  *chain       // non-nil when we can evaluate it ourselves
+	checks []*varPath   // paths that must exist (strict mode) when the engine evaluates
+	ranges []rangeBound // variable bounds of ranges, checked before the engine evaluates
 }
 
 func (e *engine) planExpr(src string) (*exprPlan, error) {
@@ -50,6 +51,7 @@ func (e *engine) planExpr(src string) (*exprPlan, error) {
 	parts := splitTop(toks, "|")
 	p.checks = strictPaths(parts)
 	p.chain = planChain(parts)
+	p.ranges = rangeBounds(toks)
 	return p, nil
 }
 
@@ -298,6 +300,111 @@ func missingError(p *varPath) error {
 	return fmt.Errorf("%w %s", ErrMissingVariable, p.text)
 }
 
+// rangeBound is a bound of a range, (1..customer.count), that is a path.
+// The engine reads a bound that is missing or not an int as a failed Go
+// conversion, so the dialect checks each bound first and says what is
+// wrong in the template's terms.
+type rangeBound struct {
+	path *varPath
+	end  bool // the bound after the dots
+}
+
+// rangeBounds lists the bounds in toks that are paths.
+func rangeBounds(toks []token) []rangeBound {
+	var out []rangeBound
+	for i, t := range toks {
+		if !t.is("..") {
+			continue
+		}
+		open, close := i-1, i+1
+		for depth := 0; open >= 0 && !(depth == 0 && toks[open].is("(")); open-- {
+			switch {
+			case toks[open].is(")") || toks[open].is("]"):
+				depth++
+			case toks[open].is("(") || toks[open].is("["):
+				depth--
+			}
+		}
+		for depth := 0; close < len(toks) && !(depth == 0 && toks[close].is(")")); close++ {
+			switch {
+			case toks[close].is("(") || toks[close].is("["):
+				depth++
+			case toks[close].is(")") || toks[close].is("]"):
+				depth--
+			}
+		}
+		if open < 0 || close >= len(toks) {
+			continue
+		}
+		if p, ok := parsePath(toks[open+1 : i]); ok {
+			out = append(out, rangeBound{path: p})
+		}
+		if p, ok := parsePath(toks[i+1 : close]); ok {
+			out = append(out, rangeBound{path: p, end: true})
+		}
+	}
+	return out
+}
+
+// checkRanges fails as the engine would on a bound it cannot use, but
+// names the bound: a missing one is a missing variable (in lax mode too
+// it cannot stand for a number), and one the engine does not take as an
+// integer is described in plain words.
+func (e *engine) checkRanges(b vars, bounds []rangeBound) error {
+	for _, r := range bounds {
+		which := "start"
+		if r.end {
+			which = "end"
+		}
+		v, res := lookupPath(b, r.path)
+		switch {
+		case res == pathMissing && !e.lax:
+			return missingError(r.path)
+		case res == pathMissing:
+			return fmt.Errorf("%w: range %s %s is missing, not a whole number", ErrTemplate, which, r.path.text)
+		case res == pathFound && !rangeInt(v):
+			return fmt.Errorf("%w: range %s %s is %s, not a whole number", ErrTemplate, which, r.path.text, describeValue(v))
+		}
+	}
+	return nil
+}
+
+// rangeInt reports whether the engine takes v as a range bound: it
+// converts with values.Value.Int, which panics on anything but an int.
+func rangeInt(v any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	values.ValueOf(v).Int()
+	return true
+}
+
+// describeValue names the kind of a value for an error message, without
+// the value itself, which may be personal data.
+func describeValue(v any) string {
+	rv := reflect.ValueOf(values.ToLiquid(v))
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	switch rv.Kind() {
+	case reflect.Invalid, reflect.Pointer:
+		return "null"
+	case reflect.Bool:
+		return strconv.FormatBool(rv.Bool())
+	case reflect.String:
+		return "text"
+	case reflect.Float32, reflect.Float64:
+		return "a decimal number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a number of another type"
+}
+
 func (e *engine) objectRenderer(p *exprPlan) func(io.Writer, render.Context) error {
 	return func(w io.Writer, ctx render.Context) error {
 		b := mapVars(ctx.Bindings())
@@ -317,6 +424,9 @@ func (e *engine) objectRenderer(p *exprPlan) func(io.Writer, render.Context) err
 				}
 			}
 		}
+		if err := e.checkRanges(b, p.ranges); err != nil {
+			return err
+		}
 		v, err := ctx.Evaluate(p.expr)
 		if err != nil {
 			return err
@@ -334,8 +444,10 @@ func (e *engine) assignTag(orig render.TagCompiler) render.TagCompiler {
 			return nil, err
 		}
 		var checks []*varPath
+		var ranges []rangeBound
 		if toks, ok := lexExpr(args); ok && len(toks) > 2 && toks[1].is("=") {
 			checks = strictPaths(splitTop(toks[2:], "|"))
+			ranges = rangeBounds(toks[2:])
 		}
 		return func(w io.Writer, ctx render.Context) error {
 			st, err := stateOf(ctx)
@@ -345,13 +457,16 @@ func (e *engine) assignTag(orig render.TagCompiler) render.TagCompiler {
 			if err := st.step(); err != nil {
 				return err
 			}
+			b := mapVars(ctx.Bindings())
 			if !e.lax {
-				b := mapVars(ctx.Bindings())
 				for _, c := range checks {
 					if _, found := lookupPath(b, c); found == pathMissing {
 						return missingError(c)
 					}
 				}
+			}
+			if err := e.checkRanges(b, ranges); err != nil {
+				return err
 			}
 			return fn(w, ctx)
 		}, nil

@@ -46,7 +46,8 @@ var (
 	// ErrTemplateSyntax: a template does not parse (Compile).
 	ErrTemplateSyntax = errors.New("webhook: template syntax error")
 	// ErrMissingVariable: a template printed or assigned a variable or
-	// attribute that is not in the data. The message names it.
+	// attribute that is not in the data, or used one as a range bound. The
+	// message names it.
 	ErrMissingVariable = errors.New("webhook: missing variable")
 	// ErrLimitExceeded: a render ran out of time, output, iterations or
 	// value size (see Compiler).
@@ -677,9 +678,39 @@ func (e *engine) instrumentSeq(nodes []render.Node) error {
 			if err := e.instrumentBlock(n); err != nil {
 				return err
 			}
+			node, err := e.checkLoopRanges(n)
+			if err != nil {
+				return err
+			}
+			nodes[i] = node
 		}
 	}
 	return nil
+}
+
+// checkLoopRanges puts a for or tablerow over a range with path bounds,
+// (1..customer.count), after a node that checks the bounds (see
+// checkRanges). The two go in a sequence node, which renders its children
+// into the same writer, so whitespace control around the loop is as it was.
+func (e *engine) checkLoopRanges(n *render.BlockNode) (render.Node, error) {
+	if n.Name != "for" && n.Name != "tablerow" {
+		return n, nil
+	}
+	toks, ok := lexExpr(n.Args)
+	if !ok {
+		return n, nil
+	}
+	bounds := rangeBounds(toks)
+	if len(bounds) == 0 {
+		return n, nil
+	}
+	check, err := e.synthetic(n.SourceLoc, func(_ io.Writer, ctx render.Context) error {
+		return e.checkRanges(mapVars(ctx.Bindings()), bounds)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &render.SeqNode{Children: []render.Node{check, n}}, nil
 }
 
 func (e *engine) instrumentBlock(n *render.BlockNode) error {

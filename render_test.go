@@ -164,6 +164,28 @@ func TestLoopsAndTags(t *testing.T) {
 	})
 }
 
+func TestRangeBounds(t *testing.T) {
+	data := mustData(t, customerDoc)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "missing end", src: "a\n{% for i in (1..customer.nope) %}{{ i }}{% endfor %}", wantErr: ErrMissingVariable, errHas: "body: line 2: missing variable customer.nope", line: 2},
+		{name: "missing start", src: "{% for i in (customer.nope..3) %}{{ i }}{% endfor %}", wantErr: ErrMissingVariable, errHas: "missing variable customer.nope"},
+		{name: "attribute of a missing object", src: "{% for i in (1..customer.nope.count) %}{% endfor %}", wantErr: ErrMissingVariable, errHas: "missing variable customer.nope.count"},
+		{name: "tablerow", src: "{% tablerow i in (1..customer.nope) %}{{ i }}{% endtablerow %}", wantErr: ErrMissingVariable, errHas: "missing variable customer.nope"},
+		{name: "printed", src: "{{ (1..customer.nope) | join: ',' }}", wantErr: ErrMissingVariable, errHas: "missing variable customer.nope"},
+		{name: "assigned", src: "{% assign r = (1..customer.nope) %}", wantErr: ErrMissingVariable, errHas: "missing variable customer.nope"},
+		{name: "text", src: "{% for i in (1..customer.first_name) %}{% endfor %}", wantErr: ErrTemplate, errHas: "body: line 1: template error: range end customer.first_name is text, not a whole number"},
+		{name: "null", src: "{% for i in (customer.nothing..2) %}{% endfor %}", wantErr: ErrTemplate, errHas: "range start customer.nothing is null, not a whole number"},
+		{name: "a fraction", src: "{% for i in (1..customer.price) %}{% endfor %}", wantErr: ErrTemplate, errHas: "range end customer.price is a decimal number, not a whole number"},
+		{name: "a list", src: "{% for i in (1..customer.tags) %}{% endfor %}", wantErr: ErrTemplate, errHas: "range end customer.tags is a list, not a whole number"},
+		{name: "numbers", src: "{% for i in (customer.neg..-40) %}{{ i }};{% endfor %}{% for i in (1..customer.tags.size) %}{{ i }}{% endfor %}", want: "-42;-41;-40;12"},
+		{name: "a loop variable", src: "{% for item in event.items %}{% for i in (1..item.qty) %}{{ item.sku }}{% endfor %}{% endfor %}", want: "aabbb"},
+		{name: "an empty range keeps whitespace control", src: "a  {% for i in (1..customer.neg) %}x{% endfor %}{%- if true %}b{% endif %}", want: "ab"},
+	})
+	runDialect(t, Compiler{Lax: true}, data, []dialectCase{
+		{name: "missing, lax", src: "{% for i in (1..customer.nope) %}{% endfor %}", wantErr: ErrTemplate, errHas: "range end customer.nope is missing, not a whole number"},
+	})
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	cases := []struct {
 		name   string

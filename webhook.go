@@ -50,7 +50,9 @@
 //
 // Printing a missing attribute fails the render and names it, as
 // Customer.io fails the message; if, unless, default, != blank and .size
-// comparisons tolerate missing attributes. Objects print as Ruby hashes
+// comparisons tolerate missing attributes. A range bound,
+// (1..customer.count), must be present and a whole number; the error
+// names it. Objects print as Ruby hashes
 // ({"id"=>"1"}), so {{ customer | replace: "=>", ":" }} yields JSON; the
 // json filter always does. Numbers print exactly, 'now' | date: "%F" works,
 // dates are UTC unless date's second argument names a zone
@@ -131,7 +133,9 @@ var ErrInvalidSpec = errors.New("webhook: invalid spec")
 // render with ErrLimitExceeded instead of taking the process down.
 type Compiler struct {
 	// Lax prints a missing variable or attribute as empty text instead of
-	// failing the render with ErrMissingVariable.
+	// failing the render with ErrMissingVariable. A missing bound of a
+	// range, (1..customer.count), still fails (with ErrTemplate), since
+	// nothing can stand in for it.
 	Lax bool
 
 	// Timeout bounds the time one Render (all of an Action's templates
