@@ -1088,6 +1088,67 @@ func rewriteBlank(src string, toks []token) string {
 	return b.String()
 }
 
+// rewriteWhen turns blank and empty among a when clause's values, which
+// the engine compares as undefined variables, into filters of the case's
+// subject: "when blank, 'x'" in {% case s %} becomes
+// "when ((s) | __when_blank), 'x'". The filter returns the subject itself
+// when it is blank and a value equal to nothing otherwise, so the engine's
+// equality test matches exactly what "s == blank" holds for. The subject is
+// evaluated again, which is safe: filters have no side effects.
+func rewriteWhen(src string, toks []token, subject string) string {
+	sub, ok := oneLine(subject)
+	if !ok {
+		return src
+	}
+	var b strings.Builder
+	last := 0
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.is("(") || t.is("["):
+			depth++
+		case t.is(")") || t.is("]"):
+			depth--
+		}
+		if depth != 0 || t.kind != tIdent || (t.text != "blank" && t.text != "empty") {
+			continue
+		}
+		separated := func(j int) bool {
+			return j < 0 || j >= len(toks) || toks[j].is(",") || (toks[j].kind == tIdent && toks[j].text == "or")
+		}
+		if !separated(i-1) || !separated(i+1) {
+			continue // part of a larger expression, such as blank.size
+		}
+		b.WriteString(src[last:t.start])
+		b.WriteString("((" + sub + ") | __when_" + t.text + ")")
+		last = t.end
+	}
+	if last == 0 {
+		return src
+	}
+	b.WriteString(src[last:])
+	return b.String()
+}
+
+// oneLine returns expression src with the whitespace between its tokens
+// made single spaces, so that copying it elsewhere adds no line; false if
+// it cannot (a string literal holds a line break).
+func oneLine(src string) (string, bool) {
+	toks, ok := lexExpr(src)
+	if !ok || len(toks) == 0 {
+		return "", false
+	}
+	var b strings.Builder
+	for i, t := range toks {
+		if i > 0 && t.start > toks[i-1].end {
+			b.WriteByte(' ')
+		}
+		b.WriteString(src[t.start:t.end])
+	}
+	out := b.String()
+	return out, !strings.ContainsAny(out, "\r\n")
+}
+
 // operandBefore returns the first token of the postfix expression ending at
 // end, or -1.
 func operandBefore(toks []token, end int) int {

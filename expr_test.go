@@ -73,6 +73,37 @@ func TestBlankAndEmpty(t *testing.T) {
 	})
 }
 
+func TestCaseWhenBlankAndEmpty(t *testing.T) {
+	data := mustData(t, customerDoc)
+	blank := func(subject string) string {
+		return "{% case " + subject + " %}{% when blank %}none{% else %}some{% endcase %}"
+	}
+	empty := func(subject string) string {
+		return "{% case " + subject + " %}{% when empty %}empty{% else %}full{% endcase %}"
+	}
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "missing is blank", src: blank("customer.nick"), want: "none"},
+		{name: "null is blank", src: blank("customer.nothing"), want: "none"},
+		{name: "empty text is blank", src: blank("customer.empty"), want: "none"},
+		{name: "spaces are blank", src: blank("customer.spaces"), want: "none"},
+		{name: "empty array is blank", src: blank("customer.no_tags"), want: "none"},
+		{name: "false is blank", src: blank("false"), want: "none"},
+		{name: "text is not blank", src: blank("customer.first_name"), want: "some"},
+		{name: "zero is not blank", src: blank("0"), want: "some"},
+		{name: "missing is not empty", src: empty("customer.nick"), want: "full"},
+		{name: "null is not empty", src: empty("customer.nothing"), want: "full"},
+		{name: "empty text is empty", src: empty("customer.empty"), want: "empty"},
+		{name: "spaces are not empty", src: empty("customer.spaces"), want: "full"},
+		{name: "empty array is empty", src: empty("customer.no_tags"), want: "empty"},
+		{name: "through filters", src: empty("customer.spaces | strip"), want: "empty"},
+		{name: "in a list", src: "{% case customer.empty %}{% when 'Ann', blank %}b{% endcase %}|{% case customer.first_name %}{% when 'x' or blank, 'Ann' %}a{% endcase %}", want: "b|a"},
+		{name: "after other values", src: "{% case customer.spaces %}{% when 'x' %}x{% when empty %}e{% when blank %}b{% endcase %}", want: "b"},
+		{name: "nested cases", src: "{% case customer.empty %}{% when blank %}{% case customer.first_name %}{% when blank %}inner{% else %}outer{% endcase %}{% endcase %}", want: "outer"},
+		{name: "whitespace control", src: "x {%- case customer.empty -%} {%- when blank -%} b {%- endcase %}", want: "xb"},
+		{name: "a case over lines keeps line numbers", src: "{% case customer.empty\n %}{% when blank %}b{% endcase %}\n{{ customer.nope }}", wantErr: ErrMissingVariable, line: 3},
+	})
+}
+
 func TestLaxMode(t *testing.T) {
 	data := mustData(t, customerDoc)
 	runDialect(t, Compiler{Lax: true}, data, []dialectCase{

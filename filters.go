@@ -232,6 +232,8 @@ func (e *engine) dialectFilters() map[string]any {
 		"__not_blank":            func(v any) any { return !isBlank(v) },
 		"__empty":                func(v any) any { return isEmpty(v) },
 		"__not_empty":            func(v any) any { return !isEmpty(v) },
+		"__when_blank":           whenMatch(isBlank),
+		"__when_empty":           whenMatch(isEmpty),
 		"__for":                  forIterable,
 	}
 }
@@ -620,6 +622,21 @@ func isEmpty(v any) bool {
 		return rv.Len() == 0
 	}
 	return false
+}
+
+// noMatch is equal to no value a template can hold (see rewriteWhen).
+type noMatch struct{}
+
+// whenMatch makes a when clause's blank or empty match the case's subject
+// v exactly when test holds for it: it returns v, which equals itself,
+// or noMatch, which equals nothing.
+func whenMatch(test func(any) bool) func(any) any {
+	return func(v any) any {
+		if test(v) {
+			return v
+		}
+		return noMatch{}
+	}
 }
 
 // forIterable makes a for loop walk an object's [key, value] pairs in key

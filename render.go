@@ -25,8 +25,9 @@ import (
 //
 //   - Before parsing, the source is scanned once: include/render tags and
 //     unterminated {{ or {% are refused with their line, unknown filters are
-//     refused, comparisons with blank/empty are rewritten into filters (the
-//     engine has no blank), and for loops iterate maps in key order.
+//     refused, comparisons with blank/empty (==, != and when) are rewritten
+//     into filters (the engine has no blank), and for loops iterate maps in
+//     key order.
 //   - After parsing, the tree is instrumented: every {{ }} becomes our own
 //     node (strict missing-variable checks, Ruby-style printing of objects,
 //     exact numbers), every loop body starts with a node that spends the
@@ -542,6 +543,7 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 	}
 	var inRaw, inComment bool
 	openLine := 0
+	var subjects []string // the expression of each open case, innermost last
 	for _, tok := range toks {
 		source := tok.Source
 		line := tok.SourceLoc.LineNo
@@ -579,6 +581,12 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 				inRaw, openLine = true, line
 			case "include", "render":
 				return "", syntax(line, "{%% %s %%} is not supported: templates cannot read files", tok.Name)
+			case "case":
+				subjects = append(subjects, tok.Args)
+			case "endcase":
+				if len(subjects) > 0 {
+					subjects = subjects[:len(subjects)-1]
+				}
 			}
 			lexed, ok := lexExpr(tok.Args)
 			if !ok {
@@ -592,6 +600,10 @@ func (e *engine) prepare(field, src string) (string, *TemplateError) {
 				source = replaceArgs(source, tok.Name, tok.Args, rewriteBlank(tok.Args, lexed))
 			case "for", "tablerow":
 				source = replaceArgs(source, tok.Name, tok.Args, rewriteFor(tok.Args, lexed))
+			case "when":
+				if len(subjects) > 0 {
+					source = replaceArgs(source, tok.Name, tok.Args, rewriteWhen(tok.Args, lexed, subjects[len(subjects)-1]))
+				}
 			}
 		}
 		out.WriteString(source)

@@ -467,6 +467,7 @@ func FuzzRender(f *testing.F) {
 		"{% raw %}{{ x }}{% endraw %}{% comment %}x{% endcomment %}",
 		"{%- if a -%} {{- b -}} {%- endif -%}",
 		"{% case customer.plan %}{% when 'a', 'b' %}x{% else %}y{% endcase %}",
+		"{% case customer.x %}{% when 'a' or blank %}b{% when empty %}e{% endcase %}",
 		"{% tablerow t in customer.tags cols: 2 %}{{ t }}{% endtablerow %}",
 		"{{ customer.tags[0] | upcase | prepend: customer.name | default: 'x' }}",
 		"{% cycle 'a' %}{% break %}{{ x | divided_by: 0 }}",
