@@ -690,8 +690,9 @@ func plainValue(v any) bool {
 	return false
 }
 
-// varPath is a variable with static properties and indexes:
-// customer.address.city, event.items[0].name, customer["first name"].
+// varPath is a variable with properties and indexes:
+// customer.address.city, event.items[0].name, customer["first name"], and
+// customer[key], whose key is itself a path, read when the path is.
 type varPath struct {
 	text string
 	segs []pathSeg
@@ -703,12 +704,14 @@ const (
 	segProp  segKind = iota // .name (and the variable itself)
 	segIndex                // [3]
 	segKey                  // ["name"]
+	segVar                  // [key]: a segIndex or segKey once key is read
 )
 
 type pathSeg struct {
 	kind  segKind
 	name  string
 	index int
+	key   *varPath // for segVar
 }
 
 // lookupResult says what lookupPath found.
@@ -742,6 +745,12 @@ func lookupPath(b vars, p *varPath) (any, lookupResult) {
 	}
 	for _, s := range p.segs[1:] {
 		v = values.ToLiquid(v)
+		if s.kind == segVar {
+			var res lookupResult
+			if s, res = keySeg(b, s.key, v); res != pathFound {
+				return nil, res
+			}
+		}
 		var found lookupResult
 		v, found = stepInto(v, s)
 		if found != pathFound {
@@ -749,6 +758,29 @@ func lookupPath(b vars, p *varPath) (any, lookupResult) {
 		}
 	}
 	return v, pathFound
+}
+
+// keySeg reads the key of a segVar segment into the static segment the
+// engine's index takes it as: text is a key, an int an index. A missing or
+// null key finds nothing in a value the engine holds as it is; other keys
+// (a float truncated to an index, a number converted to a map key) are
+// left to the engine.
+func keySeg(b vars, key *varPath, in any) (pathSeg, lookupResult) {
+	k, res := lookupPath(b, key)
+	if res == pathUnknown {
+		return pathSeg{}, pathUnknown
+	}
+	switch k := k.(type) {
+	case string:
+		return pathSeg{kind: segKey, name: k}, pathFound
+	case int:
+		return pathSeg{kind: segIndex, index: k}, pathFound
+	case nil:
+		if plainValue(in) {
+			return pathSeg{}, pathMissing
+		}
+	}
+	return pathSeg{}, pathUnknown
 }
 
 func stepInto(v any, s pathSeg) (any, lookupResult) {
@@ -840,7 +872,7 @@ func stepItems(items []any, s pathSeg) (any, lookupResult) {
 	return nil, pathMissing
 }
 
-// parsePath reads toks as a static variable path, or reports false.
+// parsePath reads toks as a variable path, or reports false.
 func parsePath(toks []token) (*varPath, bool) {
 	if len(toks) == 0 || toks[0].kind != tIdent || reserved[toks[0].text] {
 		return nil, false
@@ -855,23 +887,32 @@ func parsePath(toks []token) (*varPath, bool) {
 			p.segs = append(p.segs, pathSeg{kind: segProp, name: t.text})
 			text.WriteString(".")
 			text.WriteString(t.text)
-		case t.is("[") && i+2 < len(toks) && toks[i+2].is("]"):
-			in := toks[i+1]
+		case t.is("["):
+			end := matchFwd(toks, i, "[", "]")
+			if end < 0 {
+				return nil, false
+			}
+			in := toks[i+1 : end]
 			switch {
-			case in.kind == tString:
-				p.segs = append(p.segs, pathSeg{kind: segKey, name: in.text})
-				text.WriteString("[" + strconv.Quote(in.text) + "]")
-			case in.kind == tNumber && !strings.Contains(in.text, "."):
-				n, err := strconv.Atoi(in.text)
+			case len(in) == 1 && in[0].kind == tString:
+				p.segs = append(p.segs, pathSeg{kind: segKey, name: in[0].text})
+				text.WriteString("[" + strconv.Quote(in[0].text) + "]")
+			case len(in) == 1 && in[0].kind == tNumber && !strings.Contains(in[0].text, "."):
+				n, err := strconv.Atoi(in[0].text)
 				if err != nil {
 					return nil, false
 				}
 				p.segs = append(p.segs, pathSeg{kind: segIndex, index: n})
-				text.WriteString("[" + in.text + "]")
+				text.WriteString("[" + in[0].text + "]")
 			default:
-				return nil, false
+				key, ok := parsePath(in)
+				if !ok {
+					return nil, false
+				}
+				p.segs = append(p.segs, pathSeg{kind: segVar, key: key})
+				text.WriteString("[" + key.text + "]")
 			}
-			i += 2
+			i = end
 		default:
 			return nil, false
 		}

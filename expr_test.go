@@ -44,6 +44,31 @@ func TestMissingVariables(t *testing.T) {
 	})
 }
 
+func TestMissingDynamicKeys(t *testing.T) {
+	data := mustData(t, customerDoc)
+	runDialect(t, Compiler{}, data, []dialectCase{
+		{name: "variable key", src: "{% assign k = 'nope' %}a\n{{ customer[k] }}", wantErr: ErrMissingVariable, errHas: "body: line 2: missing variable customer[k]", line: 2},
+		{name: "key from the data", src: `{{ customer[event.name] }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[event.name]"},
+		{name: "missing key variable", src: `{{ customer[k] }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
+		{name: "then a property", src: `{% assign k = "address" %}{{ customer[k].street }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k].street"},
+		{name: "through filters", src: `{% assign k = "nope" %}{{ customer[k] | upcase }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
+		{name: "assigned", src: `{% assign k = "nope" %}{% assign v = customer[k] %}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
+		{name: "index past the end", src: `{% assign i = 5 %}{{ customer.tags[i] }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer.tags[i]"},
+
+		{name: "present", src: `{% assign k = "first_name" %}{{ customer[k] }} {{ customer["address"][k] | default: "-" }}`, want: "Ann -"},
+		{name: "present, then a property", src: `{% assign k = "address" %}{{ customer[k].city }}`, want: "Köln"},
+		{name: "loop variable", src: `{% for k in customer.tags %}{{ customer[k] | default: k }};{% endfor %}`, want: "vip;beta;"},
+		{name: "integer index", src: `{% assign i = 1 %}{{ customer.tags[i] }}`, want: "beta"},
+		{name: "default", src: `{% assign k = "nope" %}{{ customer[k] | default: "none" }}`, want: "none"},
+		{name: "if", src: `{% assign k = "nope" %}{% if customer[k] %}a{% else %}b{% endif %}`, want: "b"},
+		{name: "unless", src: `{% assign k = "nope" %}{% unless customer[k] %}u{% endunless %}`, want: "u"},
+		{name: "blank", src: `{% assign k = "nope" %}{% if customer[k] == blank %}blank{% endif %}`, want: "blank"},
+	})
+	runDialect(t, Compiler{Lax: true}, data, []dialectCase{
+		{name: "lax", src: `{% assign k = "nope" %}[{{ customer[k] }}]`, want: "[]"},
+	})
+}
+
 func TestBlankAndEmpty(t *testing.T) {
 	data := mustData(t, customerDoc)
 	test := func(cond string) string {

@@ -48,7 +48,8 @@ var (
 	ErrTemplateSyntax = errors.New("webhook: template syntax error")
 	// ErrMissingVariable: a template printed or assigned a variable or
 	// attribute that is not in the data, or used one as a range bound. The
-	// message names it.
+	// message names it as written, customer[key] for a key read from a
+	// variable.
 	ErrMissingVariable = errors.New("webhook: missing variable")
 	// ErrLimitExceeded: a render ran out of time, output, iterations or
 	// value size (see Compiler).

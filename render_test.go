@@ -536,6 +536,7 @@ var programCases = []struct {
 	{"assign", `{% assign who = c.name | upcase %}{% assign n = c.n %}{{ who }} {{ n }}{% if n > 1 %} many{% endif %}{% assign c = "shadow" %} {{ c }}`, `{"c": {"name": "ann", "n": 2}}`},
 	{"assign in a branch", `{% if c.n %}{% assign x = "set" %}{% endif %}{{ x | default: "unset" }}`, `{"c": {"n": 1}}`},
 	{"indexes and quoted keys", `{{ c.items[0].name }} {{ c.items[-1].name }} {{ c["first name"] }}`, `{"c": {"items": [{"name": "a"}, {"name": "b"}], "first name": "Ann"}}`},
+	{"keys and indexes read from paths", `{% assign k = "name" %}{{ c.items[c.i][k] }} {{ c[c.f] | default: "-" }}{% if c[c.none] %}x{% endif %}`, `{"c": {"items": [{"name": "a"}, {"name": "b"}], "i": 1, "f": "items", "none": null}}`},
 	{"missing variable fails", `{{ c.nope }}`, `{"c": {}}`},
 	{"output over the cap fails", `{{ c.s }}{{ c.s }}{{ c.s }}`, `{"c": {"s": "` + strings.Repeat("x", 700) + `"}}`},
 	{"date", `{{ 'now' | date: "%F" }} {{ c.at | date: "%Y" }}`, `{"c": {"at": 1700000000}}`},
@@ -619,7 +620,7 @@ func TestGeneratedProgramsMatchTheEngine(t *testing.T) {
 	operand := func() string {
 		return pick("c.i", "c.z", "c.neg", "c.f", "c.fi", "c.s", "c.t", "c.e", "c.n", "c.b", "c.no", "c.arr", "c.empty",
 			"c.m", "c.em", "c.big", "c.missing", "c.arr.size", "c.t.size", "c.m.i", "c.arr[0]", "c.arr[-1]", "c.arr.first",
-			"c.m.size", "x", "0", "1", "-1", "1.5", "1.0", `"1"`, `"text"`, `""`, "'x'", "true", "false", "nil", "c")
+			"c.m.size", "c.arr[c.i]", "c.arr[c.f]", "c.m[c.m.s]", "c[c.t]", "c.m[x]", "x", "0", "1", "-1", "1.5", "1.0", `"1"`, `"text"`, `""`, "'x'", "true", "false", "nil", "c")
 	}
 	rel := func() string {
 		if rng.IntN(3) == 0 {
@@ -700,6 +701,7 @@ func FuzzProgram(f *testing.F) {
 	f.Add(`{% unless a.size >= 2 and a[0] != nil %}{{ a | json }}{% endunless %}`, []byte(`{"a": [null, 2.5e3, {"k": "v"}]}`))
 	f.Add(`{% assign a = b | default: c %}{% if a <= 3 %}{{ a | plus: 1 }}{% endif %}`, []byte(`{"b": null, "c": 2}`))
 	f.Add(`{{ a.size }}{{ a.first }}{{ a["size"] }}`, []byte(`{"a": {"size": 9, "first": 1}}`))
+	f.Add(`{% assign k = b[0] %}{{ a[k] }}{{ b[a.i] | default: a[b[1]] }}`, []byte(`{"a": {"x": 1, "i": 1}, "b": ["x", "y"]}`))
 	c := Compiler{Timeout: 250 * time.Millisecond, MaxIterations: 2000, MaxOutput: 4 << 10, Now: fixedClock}
 	lax := c
 	lax.Lax = true

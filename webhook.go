@@ -49,15 +49,16 @@
 // # Customer.io's Liquid dialect
 //
 // Printing a missing attribute fails the render and names it, as
-// Customer.io fails the message; if, unless, default, != blank and .size
+// Customer.io fails the message, whether it is named or read with a key
+// from a variable (customer[key]); if, unless, default, != blank and .size
 // comparisons tolerate missing attributes. blank and empty mean the same
 // in == and != as in a when clause. A range bound, (1..customer.count),
 // must be present and a whole number; the error names it. Objects print
 // as Ruby hashes ({"id"=>"1"}), so {{ customer | replace: "=>", ":" }}
-// yields JSON; the json filter always does. Numbers print exactly, 'now' | date: "%F" works,
-// dates are UTC unless date's second argument names a zone
-// (date: "%H:%M", customer.timezone), and include and render cannot read
-// files. Zone names come from the system's zone database; a program that
+// yields JSON; the json filter always does. Numbers print exactly,
+// 'now' | date: "%F" works, dates are UTC unless date's second argument
+// names a zone (date: "%H:%M", customer.timezone), and include and render
+// cannot read files. Zone names come from the system's zone database; a program that
 // runs where there is none imports time/tzdata, as the CLI does.
 //
 // Durable delivery (drafts, a delivery log, re-sends and retries that
