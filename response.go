@@ -135,14 +135,19 @@ func parseResponseBody(body []byte) any {
 	return responseNumbers(v, false)
 }
 
-// responseNumbers replaces json.Number values in v: with int64 or float64
-// where that is exact, and otherwise with the number's text when keep is
-// false (for templates) or the json.Number itself when keep is true (for
-// attributes, so the value still encodes as the same JSON number).
+// responseNumbers replaces json.Number values in v: with a number where
+// that is exact, and otherwise with the number's text when keep is false
+// (for templates) or the json.Number itself when keep is true (for
+// attributes, so the value still encodes as the same JSON number). An
+// integer is an int64 in attributes and an int in templates, as ParseData
+// gives data, since the engine takes only an int as a range bound.
 func responseNumbers(v any, keep bool) any {
 	switch t := v.(type) {
 	case json.Number:
 		if n, ok := exactNumber(string(t)); ok {
+			if i, isInt := n.(int64); isInt && !keep && i >= math.MinInt && i <= math.MaxInt {
+				return int(i)
+			}
 			return n
 		}
 		if keep {

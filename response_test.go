@@ -98,9 +98,9 @@ func TestParseResponseBody(t *testing.T) {
 		want any
 	}{
 		{"object", `{"id": "lead_1", "n": 3, "f": 2.5, "big": 123456789012345678901234}`,
-			map[string]any{"id": "lead_1", "n": int64(3), "f": 2.5, "big": "123456789012345678901234"}},
-		{"array", `[1, "a"]`, []any{int64(1), "a"}},
-		{"number", ` 17 `, int64(17)},
+			map[string]any{"id": "lead_1", "n": 3, "f": 2.5, "big": "123456789012345678901234"}},
+		{"array", `[1, "a"]`, []any{1, "a"}},
+		{"number", ` 17 `, 17},
 		{"text", `OK, created`, "OK, created"},
 		{"two values", `{} {}`, "{} {}"},
 		{"empty", ``, ""},
@@ -203,6 +203,15 @@ func TestMapResponse(t *testing.T) {
 	attrs, err := req.MapResponse(&Response{Status: 200, Body: []byte(`{"id":"lead_9","count":41,"zip":"02134"}`)})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"lead_id": "lead_9", "count": int64(42), "zip": "02134", "from": "ada@example.com"}, attrs)
+
+	loop, err := Compile(Spec{URL: "https://api.example.com/", Body: `{}`,
+		Response: map[string]string{"seq": "{% for i in (1..response.count) %}{{ i }}{% endfor %}"}})
+	require.NoError(t, err)
+	lreq, err := loop.Render(nil)
+	require.NoError(t, err)
+	attrs, err = lreq.MapResponse(&Response{Status: 200, Body: []byte(`{"count": 3}`)})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"seq": int64(123)}, attrs, "a response number bounds a range")
 
 	text, err := Compile(Spec{URL: "https://api.example.com/", Body: `{}`, Response: map[string]string{"echo": "{{ response }}"}})
 	require.NoError(t, err)
