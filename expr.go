@@ -627,6 +627,14 @@ func numberOf(v any) (number, bool) {
 	return number{}, false
 }
 
+// float returns x as a float64.
+func (x number) float() float64 {
+	if x.isFloat {
+		return x.f
+	}
+	return float64(x.i)
+}
+
 func numbers(a, b any) (number, number, bool) {
 	x, okA := numberOf(a)
 	y, okB := numberOf(b)

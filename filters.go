@@ -324,41 +324,41 @@ var errDivisionByZero = errors.New("division by zero")
 // Utils.to_number): integers stay integers, text is read as a number, and
 // anything else, nil included, is 0. A json.Number is not text here, as
 // in the engine's plus, minus and times (see Render).
-func liquidNumber(v any) (i int64, f float64, isInt bool) {
+func liquidNumber(v any) number {
 	switch x := values.ToLiquid(v).(type) {
 	case int:
-		return int64(x), 0, true
+		return number{i: int64(x)}
 	case int64:
-		return x, 0, true
+		return number{i: x}
 	case float64:
-		return 0, x, false
+		return number{f: x, isFloat: true}
 	case string:
 		return textNumber(x)
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return rv.Int(), 0, true
+		return number{i: rv.Int()}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		if u := rv.Uint(); u <= math.MaxInt64 {
-			return int64(u), 0, true
+			return number{i: int64(u)}
 		}
-		return 0, float64(rv.Uint()), false
+		return number{f: float64(rv.Uint()), isFloat: true}
 	case reflect.Float32, reflect.Float64:
-		return 0, rv.Float(), false
+		return number{f: rv.Float(), isFloat: true}
 	}
-	return 0, 0, true
+	return number{}
 }
 
-func textNumber(s string) (int64, float64, bool) {
+func textNumber(s string) number {
 	s = strings.TrimSpace(s)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, 0, true
+		return number{i: n}
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return 0, f, false
+		return number{f: f, isFloat: true}
 	}
-	return 0, 0, true
+	return number{}
 }
 
 // dividedBy divides as Liquid does: two integers give an integer rounded
@@ -367,50 +367,39 @@ func textNumber(s string) (int64, float64, bool) {
 // Dividing by zero is an error, for floats too, where Ruby would give an
 // Infinity that no JSON body can carry.
 func dividedBy(a, b any) (any, error) {
-	ai, af, aInt := liquidNumber(a)
-	bi, bf, bInt := liquidNumber(b)
-	if aInt && bInt {
-		if bi == 0 {
+	x, y := liquidNumber(a), liquidNumber(b)
+	if !x.isFloat && !y.isFloat {
+		if y.i == 0 {
 			return nil, errDivisionByZero
 		}
-		q := ai / bi
-		if ai%bi != 0 && (ai < 0) != (bi < 0) {
+		q := x.i / y.i
+		if x.i%y.i != 0 && (x.i < 0) != (y.i < 0) {
 			q--
 		}
 		return q, nil
 	}
-	af, bf = asFloat(ai, af, aInt), asFloat(bi, bf, bInt)
-	if bf == 0 {
+	if y.float() == 0 {
 		return nil, errDivisionByZero
 	}
-	return af / bf, nil
-}
-
-// asFloat is a liquidNumber's value as a float64.
-func asFloat(i int64, f float64, isInt bool) float64 {
-	if isInt {
-		return float64(i)
-	}
-	return f
+	return x.float() / y.float(), nil
 }
 
 // modulo is Ruby's %, as in Liquid: the remainder takes the divisor's sign
 // (-7 % 3 is 2), and integers stay integers. By zero it is an error, as
 // divided_by is.
 func modulo(a, b any) (any, error) {
-	ai, af, aInt := liquidNumber(a)
-	bi, bf, bInt := liquidNumber(b)
-	if aInt && bInt {
-		if bi == 0 {
+	x, y := liquidNumber(a), liquidNumber(b)
+	if !x.isFloat && !y.isFloat {
+		if y.i == 0 {
 			return nil, errDivisionByZero
 		}
-		r := ai % bi
-		if r != 0 && (r < 0) != (bi < 0) {
-			r += bi
+		r := x.i % y.i
+		if r != 0 && (r < 0) != (y.i < 0) {
+			r += y.i
 		}
 		return r, nil
 	}
-	af, bf = asFloat(ai, af, aInt), asFloat(bi, bf, bInt)
+	af, bf := x.float(), y.float()
 	if bf == 0 {
 		return nil, errDivisionByZero
 	}
@@ -430,22 +419,23 @@ const maxRoundPlaces = 400
 // where rounding the binary value gives 2.67 and -2. An integer is kept
 // exact unless rounded to tens or more.
 func roundFilter(v, places any) any {
-	n64, nf, nInt := liquidNumber(places)
-	if !nInt {
-		n64 = int64(nf)
+	p := liquidNumber(places)
+	n64 := p.i
+	if p.isFloat {
+		n64 = int64(p.f)
 	}
 	n := int(max(-maxRoundPlaces, min(n64, maxRoundPlaces)))
-	i, f, isInt := liquidNumber(v)
+	x := liquidNumber(v)
 	var r *big.Rat
 	switch {
-	case isInt && n >= 0:
-		return i
-	case isInt:
-		r = new(big.Rat).SetInt64(i)
-	case math.IsNaN(f) || math.IsInf(f, 0):
-		return f
+	case !x.isFloat && n >= 0:
+		return x.i
+	case !x.isFloat:
+		r = new(big.Rat).SetInt64(x.i)
+	case math.IsNaN(x.f) || math.IsInf(x.f, 0):
+		return x.f
 	default:
-		r, _ = new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+		r, _ = new(big.Rat).SetString(strconv.FormatFloat(x.f, 'g', -1, 64))
 	}
 	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(n, -n))), nil))
 	if n >= 0 {
@@ -464,7 +454,7 @@ func roundFilter(v, places any) any {
 	} else {
 		r.Mul(r, scale)
 	}
-	if isInt && r.Num().IsInt64() {
+	if !x.isFloat && r.Num().IsInt64() {
 		return r.Num().Int64()
 	}
 	out, _ := r.Float64()
@@ -479,25 +469,25 @@ func roundFilter(v, places any) any {
 // naming Go types, and an integer stays exact rather than passing through
 // a float.
 func absFilter(v any) any {
-	i, f, isInt := liquidNumber(v)
+	x := liquidNumber(v)
 	switch {
-	case isInt && i == math.MinInt64:
-		return -float64(i)
-	case isInt && i < 0:
-		return -i
-	case isInt:
-		return i
+	case x.isFloat:
+		return math.Abs(x.f)
+	case x.i == math.MinInt64:
+		return -float64(x.i)
+	case x.i < 0:
+		return -x.i
 	}
-	return math.Abs(f)
+	return x.i
 }
 
 func integerPart(round func(float64) float64) func(any) any {
 	return func(v any) any {
-		i, f, isInt := liquidNumber(v)
-		if isInt {
-			return i
+		x := liquidNumber(v)
+		if !x.isFloat {
+			return x.i
 		}
-		r := round(f)
+		r := round(x.f)
 		if r >= math.MinInt64 && r < math.MaxInt64 {
 			return int64(r)
 		}
