@@ -36,12 +36,14 @@ const (
 // error until the policy stops retrying. Cancelling the context stops at
 // once, during an attempt or a wait, and is never retried.
 type Sender struct {
-	// Transport makes the HTTP round trips. If nil, a shared transport that
-	// refuses private addresses at dial time (see AllowPrivate) and keeps
-	// enough idle connections per host for high concurrency is used. It
+	// Transport makes the HTTP round trips. If nil, a shared HTTP/1.1
+	// transport is used: it refuses private addresses at dial time (see
+	// AllowPrivate), keeps enough idle connections per host for high
+	// concurrency, and makes each round trip on the sending goroutine. It
 	// uses no proxy, since a proxy would hide the destination from the
-	// address check. A custom Transport is responsible for its own address
-	// checks (AddressGuard.Control helps).
+	// address check. A custom Transport (an *http.Transport for HTTP/2 or
+	// a proxy) is responsible for its own address checks
+	// (AddressGuard.Control helps).
 	Transport http.RoundTripper
 
 	// Key is the signing key for Customer.io's scheme. Ignored when Signer
@@ -552,21 +554,24 @@ func resolveLocation(base, loc string) string {
 
 // Default transports, one per address guard, shared by every Sender with
 // the same guard so that connections are reused across Senders.
-var transports sync.Map // string -> *http.Transport
+var transports sync.Map // string -> *conns
 
 // Idle connections kept per host: more than the concurrency a busy
 // service sends with (a delivery worker runs 300 attempts at once by
 // default), so that warm connections are reused rather than closed when a
 // burst ends and redialed for the next. Only connections that were once in
-// use concurrently are kept, for at most IdleConnTimeout.
-const maxIdleConnsPerHost = 1024
+// use concurrently are kept, for at most idleConnTimeout.
+const (
+	maxIdleConnsPerHost = 1024
+	idleConnTimeout     = 90 * time.Second
+)
 
 // plainTransports holds the default transports of the guards without
 // allowed prefixes, by AllowPrivate, so that finding the transport for a
 // Send costs neither a key nor a map lookup.
-var plainTransports [2]atomic.Pointer[http.Transport]
+var plainTransports [2]atomic.Pointer[conns]
 
-func defaultTransport(g AddressGuard) *http.Transport {
+func defaultTransport(g AddressGuard) *conns {
 	if len(g.AllowedPrefixes) == 0 {
 		i := 0
 		if g.AllowPrivate {
@@ -582,28 +587,23 @@ func defaultTransport(g AddressGuard) *http.Transport {
 	return sharedTransport(g)
 }
 
-func sharedTransport(g AddressGuard) *http.Transport {
+func sharedTransport(g AddressGuard) *conns {
 	key := guardKey(g)
 	if t, ok := transports.Load(key); ok {
-		return t.(*http.Transport)
+		return t.(*conns)
 	}
 	dialer := &net.Dialer{
 		Timeout:   30 * time.Second,
 		KeepAlive: 30 * time.Second,
 		Control:   g.Control,
 	}
-	t := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * maxIdleConnsPerHost,
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
+	t := &conns{
+		dial:        dialer.DialContext,
+		maxIdle:     maxIdleConnsPerHost,
+		idleTimeout: idleConnTimeout,
 	}
 	actual, _ := transports.LoadOrStore(key, t)
-	return actual.(*http.Transport)
+	return actual.(*conns)
 }
 
 func guardKey(g AddressGuard) string {

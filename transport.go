@@ -1,0 +1,398 @@
+package webhook
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// conns is the Sender's default transport: HTTP/1.1 over a pool of
+// kept-alive connections, with each request written and its response read
+// on the goroutine that sends it. net/http's Transport passes every request
+// to a writing and a reading goroutine of its connection; on a busy sender
+// those hand-offs cost more than rendering and signing together. The wire
+// format is net/http's own (Request.Write, ReadResponse).
+//
+// It leaves out what a webhook sender has no use for: proxies (they would
+// hide the destination from the address guard), HTTP/2, transparent gzip
+// (the Sender decompresses within its cap) and waiting for 100-continue.
+type conns struct {
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	tlsConfig   *tls.Config // cloned for each connection; nil for the defaults
+	maxIdle     int         // idle connections kept per host
+	idleTimeout time.Duration
+
+	mu       sync.Mutex
+	idle     map[string][]*conn // by scheme://host:port, most recently used last
+	sweeping bool
+}
+
+const (
+	// maxResponseHeaderBytes bounds a response's status line and header.
+	maxResponseHeaderBytes = 1 << 20
+	// maxInformational bounds the 1xx responses before the final one.
+	maxInformational    = 8
+	tlsHandshakeTimeout = 10 * time.Second
+
+	// checkIdleAfter is how long a connection may sit idle and be reused
+	// without a look at whether the server has closed it. Servers close
+	// idle connections after seconds, sometimes after writing an unasked
+	// 408 that must not be taken for the next response; a connection in
+	// steady use is spared the system call.
+	checkIdleAfter = 100 * time.Millisecond
+)
+
+// conn is one connection to a host.
+type conn struct {
+	key    string
+	nc     net.Conn // what requests are written to: TLS over raw, or raw
+	raw    net.Conn
+	r      connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	reused bool
+	idleAt time.Time
+}
+
+// connReader counts the bytes read, so that a failed request knows whether
+// any of its response arrived, and bounds the response header.
+type connReader struct {
+	nc   net.Conn
+	n    int64 // bytes read in all
+	left int64 // bytes that may still be read; negative for no bound
+}
+
+var errResponseHeaderTooLarge = fmt.Errorf("webhook: response header longer than %d bytes", maxResponseHeaderBytes)
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, errResponseHeaderTooLarge
+	}
+	if r.left > 0 && int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.nc.Read(p)
+	r.n += int64(n)
+	if r.left > 0 {
+		r.left -= int64(n)
+	}
+	return n, err
+}
+
+// RoundTrip sends req on an idle connection to its host, or on a new one.
+// A request that fails on a reused connection before any of its response
+// arrived is sent once more on a new connection: the server may have
+// closed the connection as the request went out. net/http does the same
+// for requests that carry an idempotency key, as the Sender's all do.
+func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
+	key, addr, err := connKey(req)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	ctx := req.Context()
+	for fresh := false; ; fresh = true {
+		var c *conn
+		if !fresh {
+			c = t.get(key)
+		}
+		if c == nil {
+			if c, err = t.connect(ctx, key, addr, req.URL.Hostname()); err != nil {
+				closeBody(req)
+				return nil, err
+			}
+		}
+		before := c.r.n
+		resp, err := t.exchange(ctx, c, req)
+		if err == nil {
+			return resp, nil
+		}
+		c.nc.Close()
+		if ctx.Err() != nil {
+			closeBody(req)
+			return nil, ctx.Err()
+		}
+		if fresh || !c.reused || c.r.n != before || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			closeBody(req)
+			return nil, err
+		}
+		if req.GetBody != nil {
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			again := *req
+			again.Body = body
+			req = &again
+		}
+	}
+}
+
+// exchange writes req on c and reads the response header. The response
+// body puts c back in the pool once it has been read to the end.
+func (t *conns) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
+	// The end of the context (the attempt's deadline, or a cancel) ends
+	// every read and write on c at once.
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	wake()
+	if err := req.Write(c.bw); err != nil {
+		stop()
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		stop()
+		return nil, err
+	}
+	c.r.left = maxResponseHeaderBytes
+	var resp *http.Response
+	for i := 0; ; i++ {
+		var err error
+		if resp, err = http.ReadResponse(c.br, req); err != nil {
+			stop()
+			return nil, err
+		}
+		if code := resp.StatusCode; code < 100 || code > 199 || code == http.StatusSwitchingProtocols {
+			break
+		}
+		if i == maxInformational {
+			stop()
+			return nil, fmt.Errorf("webhook: more than %d informational (1xx) responses", maxInformational)
+		}
+	}
+	c.r.left = -1
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		stop()
+		return nil, errors.New("webhook: the server switched protocols unasked (101)")
+	}
+	keep := !resp.Close && !req.Close
+	if resp.Body == http.NoBody {
+		t.release(c, stop, keep)
+		return resp, nil
+	}
+	resp.Body = &connBody{t: t, c: c, ctx: ctx, body: resp.Body, stop: stop, keep: keep}
+	return resp, nil
+}
+
+// wake starts a goroutine that does nothing, for its effect on the
+// scheduler: an idle processor's thread wakes to run it and stays awake
+// looking for work while the request is on the wire. When the receiver is
+// on the same machine, or answers at once, that thread takes the response
+// as it arrives, instead of a thread waking from sleep then. net/http's
+// hand-offs between goroutines do this as a side effect; without it a
+// lone request waits about 10% longer. With every processor busy it costs
+// only the goroutine.
+func wake() { go func() {}() }
+
+// aLongTimeAgo is a deadline that has passed, to end blocked reads and
+// writes at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// release puts c back in the pool when its response was read to the end
+// and nothing more waits on it, and closes it otherwise.
+func (t *conns) release(c *conn, stop func() bool, keep bool) {
+	// stop is false once the context has ended, and with it c's deadline.
+	if !stop() || !keep || c.br.Buffered() > 0 {
+		c.nc.Close()
+		return
+	}
+	t.put(c)
+}
+
+// connBody is a response body that releases its connection at the end.
+// Like the body of an http.Response, it is for one goroutine at a time;
+// the request's context may end at any time.
+type connBody struct {
+	t    *conns
+	c    *conn
+	ctx  context.Context
+	body io.ReadCloser
+	stop func() bool
+	keep bool
+	done bool
+}
+
+func (b *connBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.body.Read(p)
+	if err != nil {
+		b.done = true
+		b.t.release(b.c, b.stop, err == io.EOF && b.keep)
+		if err != io.EOF && b.ctx.Err() != nil {
+			err = b.ctx.Err()
+		}
+	}
+	return n, err
+}
+
+// Close closes the connection when the body was not read to the end: what
+// is left of it could be any length.
+func (b *connBody) Close() error {
+	if !b.done {
+		b.done = true
+		b.stop()
+		b.c.nc.Close()
+	}
+	return nil
+}
+
+// get takes an idle connection to key from the pool, or returns nil.
+func (t *conns) get(key string) *conn {
+	for {
+		t.mu.Lock()
+		cs := t.idle[key]
+		if len(cs) == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		c := cs[len(cs)-1]
+		cs[len(cs)-1] = nil
+		t.idle[key] = cs[:len(cs)-1]
+		t.mu.Unlock()
+		idle := time.Since(c.idleAt)
+		if idle < t.idleTimeout && (idle < checkIdleAfter || !readable(c.raw)) {
+			c.reused = true
+			return c
+		}
+		// Expired, closed by the server, or holding something the server
+		// sent unasked.
+		c.nc.Close()
+	}
+}
+
+// put keeps c for the next request to its host.
+func (t *conns) put(c *conn) {
+	c.idleAt = time.Now()
+	t.mu.Lock()
+	cs := t.idle[c.key]
+	if len(cs) >= t.maxIdle {
+		t.mu.Unlock()
+		c.nc.Close()
+		return
+	}
+	if t.idle == nil {
+		t.idle = make(map[string][]*conn)
+	}
+	t.idle[c.key] = append(cs, c)
+	if !t.sweeping {
+		t.sweeping = true
+		time.AfterFunc(t.idleTimeout, t.sweep)
+	}
+	t.mu.Unlock()
+}
+
+// sweep closes the connections idle for idleTimeout or longer, and runs
+// again while any are left.
+func (t *conns) sweep() {
+	var expired []*conn
+	t.mu.Lock()
+	now := time.Now()
+	for key, cs := range t.idle {
+		i := 0
+		for i < len(cs) && now.Sub(cs[i].idleAt) >= t.idleTimeout {
+			i++
+		}
+		expired = append(expired, cs[:i]...)
+		if i == len(cs) {
+			delete(t.idle, key)
+		} else if i > 0 {
+			t.idle[key] = append(cs[:0], cs[i:]...)
+			clear(cs[len(cs)-i:])
+		}
+	}
+	t.sweeping = len(t.idle) > 0
+	if t.sweeping {
+		time.AfterFunc(t.idleTimeout/2, t.sweep)
+	}
+	t.mu.Unlock()
+	for _, c := range expired {
+		c.nc.Close()
+	}
+}
+
+// CloseIdleConnections closes every idle connection.
+func (t *conns) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, cs := range idle {
+		for _, c := range cs {
+			c.nc.Close()
+		}
+	}
+}
+
+// connect dials addr, and speaks TLS to host over it for an https key.
+func (t *conns) connect(ctx context.Context, key, addr, host string) (*conn, error) {
+	raw, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{key: key, nc: raw, raw: raw}
+	if strings.HasPrefix(key, "https:") {
+		cfg := t.tlsConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(raw, cfg)
+		hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		c.nc = tc
+	}
+	c.r = connReader{nc: c.nc, left: -1}
+	c.br = bufio.NewReader(&c.r)
+	c.bw = bufio.NewWriter(c.nc)
+	return c, nil
+}
+
+// connKey names the pool of req's destination, and the address to dial.
+func connKey(req *http.Request) (key, addr string, err error) {
+	u := req.URL
+	if u == nil {
+		return "", "", errors.New("webhook: request without a URL")
+	}
+	port := u.Port()
+	switch u.Scheme {
+	case "http":
+		if port == "" {
+			port = "80"
+		}
+	case "https":
+		if port == "" {
+			port = "443"
+		}
+	default:
+		return "", "", fmt.Errorf("webhook: unsupported URL scheme %q", u.Scheme)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return "", "", errors.New("webhook: request URL without a host")
+	}
+	addr = net.JoinHostPort(host, port)
+	return u.Scheme + "://" + addr, addr, nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
