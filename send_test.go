@@ -931,6 +931,36 @@ func TestSendNoSecretsLeak(t *testing.T) {
 	assert.Empty(t, defaultLogs.String(), "nothing logged without a Logger")
 }
 
+// TestSendAfterServerClosesIdle: a receiver that closes idle connections
+// after a few milliseconds, as many do after seconds, never costs an
+// attempt: requests sent just before, as, and after it closes each
+// succeed at the first attempt.
+func TestSendAfterServerClosesIdle(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		io.WriteString(w, `{"id":"lead_1"}`)
+	}))
+	srv.Config.IdleTimeout = 20 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+
+	s := &webhook.Sender{Key: []byte(testKey), AllowPrivate: true, RetryPolicy: webhook.NoRetry}
+	req := leadRequest(t, srv.URL)
+	const n = 60
+	for i := range n {
+		res, err := s.Send(context.Background(), req)
+		require.NoError(t, err, "send %d", i)
+		require.Len(t, res.Attempts, 1)
+		// Waits around the idle timeout, and past the transport's check.
+		time.Sleep(time.Duration(10+i%25) * time.Millisecond)
+		if i%10 == 9 {
+			time.Sleep(150 * time.Millisecond)
+		}
+	}
+	assert.Equal(t, int64(n), served.Load())
+}
+
 // TestSendReusesConnections sends 3,000 requests at concurrency 300 (what a
 // delivery worker runs by default) after warming 300 connections, and
 // counts the connections the server accepts meanwhile: the default
