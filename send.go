@@ -247,8 +247,16 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The attempt's deadline bounds it from dial to the end of the body:
+	// set on the connection by the default transport, through the
+	// request's context for any other.
+	deadline := start.Add(timeout)
+	actx := ctx
+	if !rt.direct() {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 
 	hr, err := r.NewHTTPRequest(actx)
 	if err != nil {
@@ -261,7 +269,7 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 		return a, nil, true
 	}
 
-	hresp, err := rt.do(hr)
+	hresp, err := rt.do(hr, deadline)
 	if err != nil {
 		if hresp != nil {
 			// A refused redirect: Do returns the 3xx, its body closed.
@@ -474,11 +482,22 @@ type roundTripper struct {
 
 var errNoResponse = errors.New("webhook: the transport returned no response and no error")
 
-// do makes one round trip. With the transport alone it checks what a
-// custom transport returns as http.Client.Do would.
-func (t roundTripper) do(r *http.Request) (*http.Response, error) {
+// direct reports whether round trips go straight to the default transport,
+// which takes their deadline itself.
+func (t roundTripper) direct() bool {
+	_, ok := t.transport.(*conns)
+	return ok
+}
+
+// do makes one round trip, to end by deadline when direct. With the
+// transport alone it checks what a custom transport returns as
+// http.Client.Do would.
+func (t roundTripper) do(r *http.Request, deadline time.Time) (*http.Response, error) {
 	if t.client != nil {
 		return t.client.Do(r)
+	}
+	if c, ok := t.transport.(*conns); ok {
+		return c.roundTrip(r, deadline)
 	}
 	resp, err := t.transport.RoundTrip(r)
 	switch {

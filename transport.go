@@ -93,25 +93,37 @@ func (r *connReader) Read(p []byte) (int, error) {
 // closed the connection as the request went out. net/http does the same
 // for requests that carry an idempotency key, as the Sender's all do.
 func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, time.Time{})
+}
+
+// roundTrip is RoundTrip with a deadline for the round trip and the
+// reading of the body, set on the connection itself. It spares the
+// Sender's attempts a context with a timer of their own, and a watch on
+// it, which together cost more than the rest of the round trip's
+// bookkeeping.
+func (t *conns) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
+	ctx := req.Context()
 	key, addr, err := connKey(req)
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	ctx := req.Context()
 	for fresh := false; ; fresh = true {
 		var c *conn
 		if !fresh {
 			c = t.get(key)
 		}
 		if c == nil {
-			if c, err = t.connect(ctx, key, addr, req.URL.Hostname()); err != nil {
+			if c, err = t.connect(ctx, deadline, key, addr, req.URL.Hostname()); err != nil {
 				closeBody(req)
 				return nil, err
 			}
 		}
 		before := c.r.n
-		resp, err := t.exchange(ctx, c, req)
+		resp, err := t.exchange(ctx, deadline, c, req)
 		if err == nil {
 			return resp, nil
 		}
@@ -120,7 +132,8 @@ func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, ctx.Err()
 		}
-		if fresh || !c.reused || c.r.n != before || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		if fresh || !c.reused || c.r.n != before || isTimeout(err) ||
+			(req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 			closeBody(req)
 			return nil, err
 		}
@@ -138,10 +151,16 @@ func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // exchange writes req on c and reads the response header. The response
 // body puts c back in the pool once it has been read to the end.
-func (t *conns) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
-	// The end of the context (the attempt's deadline, or a cancel) ends
-	// every read and write on c at once.
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+func (t *conns) exchange(ctx context.Context, deadline time.Time, c *conn, req *http.Request) (*http.Response, error) {
+	if !deadline.IsZero() {
+		c.nc.SetDeadline(deadline)
+	}
+	// The end of the context ends every read and write on c at once. It is
+	// watched after the deadline is set, which would otherwise undo it.
+	stop := noStop
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	}
 	wake()
 	if err := req.Write(c.bw); err != nil {
 		stop()
@@ -174,10 +193,10 @@ func (t *conns) exchange(ctx context.Context, c *conn, req *http.Request) (*http
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody {
-		t.release(c, stop, keep)
+		t.release(c, stop, keep, !deadline.IsZero())
 		return resp, nil
 	}
-	resp.Body = &connBody{t: t, c: c, ctx: ctx, body: resp.Body, stop: stop, keep: keep}
+	resp.Body = &connBody{t: t, c: c, ctx: ctx, body: resp.Body, stop: stop, keep: keep, deadline: !deadline.IsZero()}
 	return resp, nil
 }
 
@@ -191,17 +210,24 @@ func (t *conns) exchange(ctx context.Context, c *conn, req *http.Request) (*http
 // only the goroutine.
 func wake() { go func() {}() }
 
+// noStop stands for a watch on a context that cannot end.
+func noStop() bool { return true }
+
 // aLongTimeAgo is a deadline that has passed, to end blocked reads and
 // writes at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
 // release puts c back in the pool when its response was read to the end
-// and nothing more waits on it, and closes it otherwise.
-func (t *conns) release(c *conn, stop func() bool, keep bool) {
+// and nothing more waits on it, and closes it otherwise. A deadline set
+// for the request is cleared first.
+func (t *conns) release(c *conn, stop func() bool, keep, deadline bool) {
 	// stop is false once the context has ended, and with it c's deadline.
 	if !stop() || !keep || c.br.Buffered() > 0 {
 		c.nc.Close()
 		return
+	}
+	if deadline {
+		c.nc.SetDeadline(time.Time{})
 	}
 	t.put(c)
 }
@@ -210,13 +236,14 @@ func (t *conns) release(c *conn, stop func() bool, keep bool) {
 // Like the body of an http.Response, it is for one goroutine at a time;
 // the request's context may end at any time.
 type connBody struct {
-	t    *conns
-	c    *conn
-	ctx  context.Context
-	body io.ReadCloser
-	stop func() bool
-	keep bool
-	done bool
+	t        *conns
+	c        *conn
+	ctx      context.Context
+	body     io.ReadCloser
+	stop     func() bool
+	keep     bool
+	deadline bool // the request set one on c
+	done     bool
 }
 
 func (b *connBody) Read(p []byte) (int, error) {
@@ -226,7 +253,7 @@ func (b *connBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if err != nil {
 		b.done = true
-		b.t.release(b.c, b.stop, err == io.EOF && b.keep)
+		b.t.release(b.c, b.stop, err == io.EOF && b.keep, b.deadline)
 		if err != io.EOF && b.ctx.Err() != nil {
 			err = b.ctx.Err()
 		}
@@ -332,8 +359,14 @@ func (t *conns) CloseIdleConnections() {
 	}
 }
 
-// connect dials addr, and speaks TLS to host over it for an https key.
-func (t *conns) connect(ctx context.Context, key, addr, host string) (*conn, error) {
+// connect dials addr, and speaks TLS to host over it for an https key,
+// by the deadline if it is set.
+func (t *conns) connect(ctx context.Context, deadline time.Time, key, addr, host string) (*conn, error) {
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	raw, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

@@ -418,3 +418,51 @@ type closeCounter struct {
 }
 
 func (c *closeCounter) Close() error { c.closed++; return nil }
+
+// TestConnsDeadline: a deadline given with the request bounds its body's
+// reading, is cleared before the connection is reused, and does not undo
+// a context that has already ended.
+func TestConnsDeadline(t *testing.T) {
+	srv := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stall" {
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "part")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	tr := testConns()
+	get := func(ctx context.Context, path string, deadline time.Time) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		require.NoError(t, err)
+		resp, err := tr.roundTrip(req, deadline)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+
+	body, err := get(context.Background(), "/", time.Now().Add(100*time.Millisecond))
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+	time.Sleep(150 * time.Millisecond)
+	body, err = get(context.Background(), "/", time.Time{})
+	require.NoError(t, err, "the first request's deadline is not left on the connection")
+	assert.Equal(t, "ok", body)
+	assert.Equal(t, int64(1), srv.opened.Load())
+
+	start := time.Now()
+	body, err = get(context.Background(), "/stall", time.Now().Add(50*time.Millisecond))
+	assert.True(t, isTimeout(err), "%v", err)
+	assert.Equal(t, "part", body)
+	assert.Less(t, time.Since(start), 2*time.Second)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = get(ctx, "/", time.Now().Add(time.Hour))
+	assert.ErrorIs(t, err, context.Canceled)
+}
