@@ -619,6 +619,7 @@ func sharedTransport(g AddressGuard) *conns {
 	t := &conns{
 		dial:        dialer.DialContext,
 		maxIdle:     maxIdleConnsPerHost,
+		maxIdleAll:  4 * maxIdleConnsPerHost,
 		idleTimeout: idleConnTimeout,
 	}
 	actual, _ := transports.LoadOrStore(key, t)

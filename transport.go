@@ -28,10 +28,12 @@ type conns struct {
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig   *tls.Config // cloned for each connection; nil for the defaults
 	maxIdle     int         // idle connections kept per host
+	maxIdleAll  int         // and for all hosts together
 	idleTimeout time.Duration
 
 	mu       sync.Mutex
 	idle     map[string][]*conn // by scheme://host:port, most recently used last
+	nidle    int                // connections in idle
 	sweeping bool
 }
 
@@ -284,6 +286,7 @@ func (t *conns) get(key string) *conn {
 		c := cs[len(cs)-1]
 		cs[len(cs)-1] = nil
 		t.idle[key] = cs[:len(cs)-1]
+		t.nidle--
 		t.mu.Unlock()
 		idle := time.Since(c.idleAt)
 		if idle < t.idleTimeout && (idle < checkIdleAfter || !readable(c.raw)) {
@@ -301,11 +304,12 @@ func (t *conns) put(c *conn) {
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	cs := t.idle[c.key]
-	if len(cs) >= t.maxIdle {
+	if len(cs) >= t.maxIdle || t.nidle >= t.maxIdleAll {
 		t.mu.Unlock()
 		c.nc.Close()
 		return
 	}
+	t.nidle++
 	if t.idle == nil {
 		t.idle = make(map[string][]*conn)
 	}
@@ -329,6 +333,7 @@ func (t *conns) sweep() {
 			i++
 		}
 		expired = append(expired, cs[:i]...)
+		t.nidle -= i
 		if i == len(cs) {
 			delete(t.idle, key)
 		} else if i > 0 {
@@ -350,7 +355,7 @@ func (t *conns) sweep() {
 func (t *conns) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
-	t.idle = nil
+	t.idle, t.nidle = nil, 0
 	t.mu.Unlock()
 	for _, cs := range idle {
 		for _, c := range cs {

@@ -22,7 +22,7 @@ import (
 
 func testConns() *conns {
 	d := &net.Dialer{Timeout: 5 * time.Second}
-	return &conns{dial: d.DialContext, maxIdle: 16, idleTimeout: time.Minute}
+	return &conns{dial: d.DialContext, maxIdle: 16, maxIdleAll: 64, idleTimeout: time.Minute}
 }
 
 // countingServer is an httptest server that counts the connections it
@@ -395,8 +395,31 @@ func TestConnsIdleLimits(t *testing.T) {
 	assert.Eventually(t, func() bool { return srv.closed.Load() == 3 }, 5*time.Second, 10*time.Millisecond, "the sweep closes idle connections")
 	tr.mu.Lock()
 	assert.Empty(t, tr.idle)
+	assert.Zero(t, tr.nidle)
 	assert.False(t, tr.sweeping)
 	tr.mu.Unlock()
+}
+
+// TestConnsIdleLimitAllHosts: past the limit for all hosts together, a
+// connection to another host is closed rather than kept.
+func TestConnsIdleLimitAllHosts(t *testing.T) {
+	a := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {})
+	b := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {})
+	tr := testConns()
+	tr.maxIdleAll = 1
+	for _, srv := range []*countingServer{a, b, a, b} {
+		_, _, err := roundTrip(context.Background(), tr, srv.URL, "x")
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(1), a.opened.Load(), "a's connection is kept")
+	assert.Equal(t, int64(2), b.opened.Load(), "b's is closed after each request")
+	assert.Eventually(t, func() bool { return b.closed.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	tr.mu.Lock()
+	assert.Equal(t, 1, tr.nidle)
+	tr.mu.Unlock()
+	assert.Zero(t, a.closed.Load(), "taking a's connection makes room to put it back")
+	tr.CloseIdleConnections()
+	assert.Eventually(t, func() bool { return a.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 }
 
 // TestConnsRefuses: a URL the transport cannot serve fails without
