@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -488,4 +489,66 @@ func TestConnsDeadline(t *testing.T) {
 	cancel()
 	_, err = get(ctx, "/", time.Now().Add(time.Hour))
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// FuzzConnsResponse: whatever a server answers, a round trip ends by its
+// deadline without a panic, a body never reads past what was sent, and a
+// connection goes back to the pool only with nothing left unread.
+func FuzzConnsResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 408 Request Timeout\r\n\r\n",
+		"HTTP/1.0 200 OK\r\n\r\nuntil close",
+		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok",
+		"garbage",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, response []byte) {
+		client, server := net.Pipe()
+		defer client.Close()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer server.Close()
+			server.SetDeadline(time.Now().Add(time.Second))
+			if _, err := http.ReadRequest(bufio.NewReader(server)); err != nil {
+				return
+			}
+			server.Write(response)
+		}()
+		dialed := false
+		tr := &conns{
+			dial: func(context.Context, string, string) (net.Conn, error) {
+				if dialed {
+					return nil, errors.New("one connection only")
+				}
+				dialed = true
+				return client, nil
+			},
+			maxIdle: 1, maxIdleAll: 1, idleTimeout: time.Minute,
+		}
+		req, err := http.NewRequest("POST", "http://example.com/", strings.NewReader("x"))
+		require.NoError(t, err)
+		resp, err := tr.roundTrip(req, time.Now().Add(2*time.Second))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.LessOrEqual(t, len(b), len(response))
+			assert.False(t, resp.StatusCode >= 100 && resp.StatusCode <= 199, "an informational response is never final")
+		}
+		tr.mu.Lock()
+		for _, cs := range tr.idle {
+			for _, c := range cs {
+				assert.Zero(t, c.br.Buffered(), "a pooled connection holds unread bytes")
+			}
+		}
+		tr.mu.Unlock()
+		tr.CloseIdleConnections()
+		<-done
+	})
 }
