@@ -128,43 +128,35 @@ func parseResponseBody(body []byte) any {
 	if len(trimmed) == 0 {
 		return string(body)
 	}
-	v, ok := decodeJSON(trimmed)
+	v, ok := decodeJSONNumbers(trimmed, templateNumber)
 	if !ok {
 		return string(body)
 	}
-	return responseNumbers(v, false)
-}
-
-// responseNumbers replaces json.Number values in v: with a number where
-// that is exact, and otherwise with the number's text when keep is false
-// (for templates) or the json.Number itself when keep is true (for
-// attributes, so the value still encodes as the same JSON number). An
-// integer is an int64 in attributes and an int in templates, as ParseData
-// gives data, since the engine takes only an int as a range bound.
-func responseNumbers(v any, keep bool) any {
-	switch t := v.(type) {
-	case json.Number:
-		if n, ok := exactNumber(string(t)); ok {
-			if i, isInt := n.(int64); isInt && !keep && i >= math.MinInt && i <= math.MaxInt {
-				return int(i)
-			}
-			return n
-		}
-		if keep {
-			return t
-		}
-		return string(t)
-	case map[string]any:
-		for k, e := range t {
-			t[k] = responseNumbers(e, keep)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = responseNumbers(e, keep)
-		}
-	}
 	return v
 }
+
+// responseNumber is what a decoded json.Number becomes: a number where
+// that is exact, and otherwise the number's text when keep is false (for
+// templates) or the json.Number itself when keep is true (for attributes,
+// so the value still encodes as the same JSON number). An integer is an
+// int64 in attributes and an int in templates, as ParseData gives data,
+// since the engine takes only an int as a range bound.
+func responseNumber(t json.Number, keep bool) any {
+	if n, ok := exactNumber(string(t)); ok {
+		if i, isInt := n.(int64); isInt && !keep && i >= math.MinInt && i <= math.MaxInt {
+			return int(i)
+		}
+		return n
+	}
+	if keep {
+		return t
+	}
+	return string(t)
+}
+
+// templateNumber and attributeNumber are responseNumber for the decoder.
+func templateNumber(t json.Number) any  { return responseNumber(t, false) }
+func attributeNumber(t json.Number) any { return responseNumber(t, true) }
 
 // exactNumber parses s as an int64, or a float64 that prints back as s.
 func exactNumber(s string) (any, bool) {
@@ -202,11 +194,11 @@ func typedValue(s string) any {
 		}
 		return s
 	case c == '{' || c == '[':
-		v, ok := decodeJSON([]byte(s))
+		v, ok := decodeJSONNumbers([]byte(s), attributeNumber)
 		if !ok {
 			return s
 		}
-		return responseNumbers(v, true)
+		return v
 	}
 	return s
 }
@@ -215,11 +207,15 @@ func typedValue(s string) any {
 // numbers as json.Number: what a json.Decoder with UseNumber gives for a
 // document json.Valid accepts, without its buffering and reflection, since
 // every delivered response is decoded.
-func decodeJSON(b []byte) (any, bool) {
+func decodeJSON(b []byte) (any, bool) { return decodeJSONNumbers(b, nil) }
+
+// decodeJSONNumbers is decodeJSON with each number given to number, when
+// it is not nil, for the value to keep in its place.
+func decodeJSONNumbers(b []byte, number func(json.Number) any) (any, bool) {
 	if !validJSON(b) {
 		return nil, false
 	}
-	d := jsonDecoder{b: b}
+	d := jsonDecoder{b: b, s: string(b), number: number}
 	d.space()
 	return d.value(), true
 }
@@ -228,10 +224,14 @@ func decodeJSON(b []byte) (any, bool) {
 // as map[string]any (a repeated key keeps its last value), arrays as
 // []any, numbers as json.Number, and strings as encoding/json unquotes
 // them, invalid UTF-8 and lone surrogates becoming U+FFFD. Since the
-// document is valid it checks nothing.
+// document is valid it checks nothing. Keys, strings without escapes and
+// numbers are slices of one copy of the document, s: one allocation for
+// them all.
 type jsonDecoder struct {
-	b []byte
-	i int
+	b      []byte
+	s      string
+	i      int
+	number func(json.Number) any
 }
 
 func (d *jsonDecoder) space() {
@@ -298,7 +298,11 @@ func (d *jsonDecoder) value() any {
 	for d.i < len(d.b) && strings.IndexByte("+-.0123456789eE", d.b[d.i]) >= 0 {
 		d.i++
 	}
-	return json.Number(d.b[start:d.i])
+	n := json.Number(d.s[start:d.i])
+	if d.number != nil {
+		return d.number(n)
+	}
+	return n
 }
 
 // str reads a string at d.i.
@@ -311,7 +315,7 @@ func (d *jsonDecoder) str() string {
 		switch {
 		case c == '"':
 			d.i = i + 1
-			return string(b[start:i])
+			return d.s[start:i]
 		case c == '\\':
 		case c < utf8.RuneSelf:
 			i++
