@@ -31,10 +31,11 @@ type conns struct {
 	maxIdleAll  int         // and for all hosts together
 	idleTimeout time.Duration
 
-	mu       sync.Mutex
-	idle     map[string][]*conn // by scheme://host:port, most recently used last
-	nidle    int                // connections in idle
-	sweeping bool
+	mu             sync.Mutex
+	idle           map[string][]*conn // by scheme://host:port, most recently used last
+	oldest, newest *conn              // all of idle, in the order they were put
+	nidle          int
+	sweeping       bool
 }
 
 const (
@@ -61,7 +62,11 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool
-	idleAt time.Time
+
+	// While idle: since when, and the connections put just before and
+	// after it.
+	idleAt       time.Time
+	older, newer *conn
 }
 
 // connReader counts the bytes read, so that a failed request knows whether
@@ -286,7 +291,7 @@ func (t *conns) get(key string) *conn {
 		c := cs[len(cs)-1]
 		cs[len(cs)-1] = nil
 		t.idle[key] = cs[:len(cs)-1]
-		t.nidle--
+		t.unlink(c)
 		t.mu.Unlock()
 		idle := time.Since(c.idleAt)
 		if idle < t.idleTimeout && (idle < checkIdleAfter || !readable(c.raw)) {
@@ -299,26 +304,78 @@ func (t *conns) get(key string) *conn {
 	}
 }
 
-// put keeps c for the next request to its host.
+// put keeps c for the next request to its host. Past the limit for all
+// hosts, the connection idle longest makes room: it is the likeliest to
+// have been closed by its server, or to be to a host not sent to again.
 func (t *conns) put(c *conn) {
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	cs := t.idle[c.key]
-	if len(cs) >= t.maxIdle || t.nidle >= t.maxIdleAll {
+	if len(cs) >= t.maxIdle {
 		t.mu.Unlock()
 		c.nc.Close()
 		return
 	}
-	t.nidle++
+	var evicted *conn
+	if t.nidle >= t.maxIdleAll {
+		if evicted = t.oldest; evicted == nil {
+			t.mu.Unlock()
+			c.nc.Close()
+			return
+		}
+		t.remove(evicted)
+		cs = t.idle[c.key]
+	}
 	if t.idle == nil {
 		t.idle = make(map[string][]*conn)
 	}
 	t.idle[c.key] = append(cs, c)
+	c.older, c.newer = t.newest, nil
+	if t.newest != nil {
+		t.newest.newer = c
+	} else {
+		t.oldest = c
+	}
+	t.newest = c
+	t.nidle++
 	if !t.sweeping {
 		t.sweeping = true
 		time.AfterFunc(t.idleTimeout, t.sweep)
 	}
 	t.mu.Unlock()
+	if evicted != nil {
+		evicted.nc.Close()
+	}
+}
+
+// unlink takes c out of the order of idle connections.
+func (t *conns) unlink(c *conn) {
+	if c.older != nil {
+		c.older.newer = c.newer
+	} else {
+		t.oldest = c.newer
+	}
+	if c.newer != nil {
+		c.newer.older = c.older
+	} else {
+		t.newest = c.older
+	}
+	c.older, c.newer = nil, nil
+	t.nidle--
+}
+
+// remove takes c, the oldest idle connection to its host, out of the
+// pool.
+func (t *conns) remove(c *conn) {
+	t.unlink(c)
+	cs := t.idle[c.key]
+	if len(cs) == 1 {
+		delete(t.idle, c.key)
+		return
+	}
+	n := copy(cs, cs[1:])
+	cs[n] = nil
+	t.idle[c.key] = cs[:n]
 }
 
 // sweep closes the connections idle for idleTimeout or longer, and runs
@@ -327,21 +384,18 @@ func (t *conns) sweep() {
 	var expired []*conn
 	t.mu.Lock()
 	now := time.Now()
+	for c := t.oldest; c != nil && now.Sub(c.idleAt) >= t.idleTimeout; c = t.oldest {
+		t.remove(c)
+		expired = append(expired, c)
+	}
+	// get leaves a host's empty stack for the next put to reuse; a host
+	// not sent to since the last sweep loses it.
 	for key, cs := range t.idle {
-		i := 0
-		for i < len(cs) && now.Sub(cs[i].idleAt) >= t.idleTimeout {
-			i++
-		}
-		expired = append(expired, cs[:i]...)
-		t.nidle -= i
-		if i == len(cs) {
+		if len(cs) == 0 {
 			delete(t.idle, key)
-		} else if i > 0 {
-			t.idle[key] = append(cs[:0], cs[i:]...)
-			clear(cs[len(cs)-i:])
 		}
 	}
-	t.sweeping = len(t.idle) > 0
+	t.sweeping = t.nidle > 0
 	if t.sweeping {
 		time.AfterFunc(t.idleTimeout/2, t.sweep)
 	}
@@ -356,6 +410,7 @@ func (t *conns) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle, t.nidle = nil, 0
+	t.oldest, t.newest = nil, nil
 	t.mu.Unlock()
 	for _, cs := range idle {
 		for _, c := range cs {

@@ -8,9 +8,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -397,30 +399,41 @@ func TestConnsIdleLimits(t *testing.T) {
 	tr.mu.Lock()
 	assert.Empty(t, tr.idle)
 	assert.Zero(t, tr.nidle)
+	assert.Nil(t, tr.oldest)
+	assert.Nil(t, tr.newest)
 	assert.False(t, tr.sweeping)
 	tr.mu.Unlock()
 }
 
-// TestConnsIdleLimitAllHosts: past the limit for all hosts together, a
-// connection to another host is closed rather than kept.
+// TestConnsIdleLimitAllHosts: past the limit for all hosts together, the
+// connection idle longest is closed to make room.
 func TestConnsIdleLimitAllHosts(t *testing.T) {
-	a := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {})
-	b := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {})
+	srv := map[string]*countingServer{}
+	for _, name := range []string{"a", "b", "c"} {
+		srv[name] = newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {})
+	}
 	tr := testConns()
-	tr.maxIdleAll = 1
-	for _, srv := range []*countingServer{a, b, a, b} {
-		_, _, err := roundTrip(context.Background(), tr, srv.URL, "x")
+	tr.maxIdleAll = 2
+	for _, name := range []string{"a", "b", "c", "b", "a"} {
+		_, _, err := roundTrip(context.Background(), tr, srv[name].URL, "x")
 		require.NoError(t, err)
 	}
-	assert.Equal(t, int64(1), a.opened.Load(), "a's connection is kept")
-	assert.Equal(t, int64(2), b.opened.Load(), "b's is closed after each request")
-	assert.Eventually(t, func() bool { return b.closed.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	// c evicted a's first connection, and the second a evicted c's, which
+	// had been idle longer than b's since b was reused.
+	assert.Equal(t, int64(2), srv["a"].opened.Load())
+	assert.Equal(t, int64(1), srv["b"].opened.Load())
+	assert.Equal(t, int64(1), srv["c"].opened.Load())
+	assert.Eventually(t, func() bool { return srv["a"].closed.Load() == 1 && srv["c"].closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Zero(t, srv["b"].closed.Load())
 	tr.mu.Lock()
-	assert.Equal(t, 1, tr.nidle)
+	assert.Equal(t, 2, tr.nidle)
+	assert.Len(t, tr.idle, 2)
+	assert.Equal(t, srv["b"].URL, tr.oldest.key)
+	assert.Equal(t, srv["a"].URL, tr.newest.key)
 	tr.mu.Unlock()
-	assert.Zero(t, a.closed.Load(), "taking a's connection makes room to put it back")
+
 	tr.CloseIdleConnections()
-	assert.Eventually(t, func() bool { return a.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Eventually(t, func() bool { return srv["a"].closed.Load() == 2 && srv["b"].closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 }
 
 // TestConnsRefuses: a URL the transport cannot serve fails without
@@ -551,4 +564,100 @@ func FuzzConnsResponse(f *testing.F) {
 		tr.CloseIdleConnections()
 		<-done
 	})
+}
+
+// fakeConn is a connection that only records being closed.
+type fakeConn struct {
+	net.Conn
+	closed bool
+}
+
+func (c *fakeConn) Close() error { c.closed = true; return nil }
+
+// TestConnsPoolInvariants drives the pool with random puts and gets over
+// a few hosts and checks after each step that the hosts' stacks and the
+// order of all idle connections agree, within the limits, and that no
+// connection is both closed and kept or lost without being closed.
+func TestConnsPoolInvariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tr := &conns{maxIdle: 3, maxIdleAll: 5, idleTimeout: time.Hour}
+	var inUse, live []*conn
+	keys := []string{"http://a:80", "http://b:80", "http://c:80", "http://d:80"}
+	for step := range 5000 {
+		key := keys[rng.IntN(len(keys))]
+		if rng.IntN(2) == 0 || len(inUse) == 0 {
+			if c := tr.get(key); c != nil {
+				require.Equal(t, key, c.key)
+				inUse = append(inUse, c)
+			} else {
+				nc := &fakeConn{}
+				c := &conn{key: key, nc: nc, raw: nc}
+				live = append(live, c)
+				inUse = append(inUse, c)
+			}
+		} else {
+			i := rng.IntN(len(inUse))
+			c := inUse[i]
+			inUse = slices.Delete(inUse, i, i+1)
+			tr.put(c)
+		}
+
+		tr.mu.Lock()
+		pooled := map[*conn]bool{}
+		n := 0
+		for key, cs := range tr.idle {
+			require.LessOrEqual(t, len(cs), tr.maxIdle)
+			for i, c := range cs {
+				require.Equal(t, key, c.key)
+				if i > 0 {
+					require.False(t, c.idleAt.Before(cs[i-1].idleAt), "step %d: stack out of order", step)
+				}
+				pooled[c] = true
+				n++
+			}
+		}
+		require.Equal(t, n, tr.nidle, "step %d", step)
+		require.LessOrEqual(t, n, tr.maxIdleAll)
+		listed := 0
+		var prev *conn
+		for c := tr.oldest; c != nil; prev, c = c, c.newer {
+			require.True(t, pooled[c], "step %d: a listed connection is not in its stack", step)
+			require.Equal(t, prev, c.older)
+			if prev != nil {
+				require.False(t, c.idleAt.Before(prev.idleAt), "step %d: list out of order", step)
+			}
+			listed++
+		}
+		require.Equal(t, prev, tr.newest)
+		require.Equal(t, n, listed, "step %d", step)
+		tr.mu.Unlock()
+		if step%500 == 499 {
+			tr.sweep()
+			tr.mu.Lock()
+			for key, cs := range tr.idle {
+				require.NotEmpty(t, cs, "an empty stack for %s outlives a sweep", key)
+			}
+			tr.mu.Unlock()
+		}
+		// Every connection is in exactly one of: closed, in use, idle. A
+		// closed one is checked once and forgotten.
+		used := map[*conn]bool{}
+		for _, c := range inUse {
+			used[c] = true
+		}
+		live = slices.DeleteFunc(live, func(c *conn) bool {
+			closed := c.nc.(*fakeConn).closed
+			if n := btoi(closed) + btoi(used[c]) + btoi(pooled[c]); n != 1 {
+				t.Fatalf("step %d: a connection is closed %v, in use %v and idle %v", step, closed, used[c], pooled[c])
+			}
+			return closed
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
