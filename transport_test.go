@@ -299,6 +299,10 @@ func TestConnsCloses(t *testing.T) {
 					assert.Equal(t, "ok", string(b))
 				}
 				resp.Body.Close()
+				if !tc.readAll {
+					_, err := resp.Body.Read(make([]byte, 1))
+					assert.ErrorIs(t, err, errBodyClosed)
+				}
 			}
 			assert.Equal(t, int64(2), accepted.Load())
 			if !strings.HasPrefix(tc.response, "HTTP/1.0") {
@@ -334,6 +338,8 @@ func TestConnsContextEnds(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, "part", string(b))
+	_, err = resp.Body.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, context.Canceled, "a body that failed fails again")
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Eventually(t, func() bool { return srv.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 	tr.mu.Lock()
