@@ -504,6 +504,26 @@ func TestSendCancel(t *testing.T) {
 		assert.Equal(t, webhook.ClassCanceled, res.Attempts[0].Class)
 		assert.Zero(t, res.Attempts[0].Wait)
 	})
+	t.Run("mid-body", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, `{"id":`)
+			w.(http.Flusher).Flush()
+			// The sender is blocked reading the body by now.
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			<-r.Context().Done()
+		})
+		start := time.Now()
+		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL))
+		require.ErrorIs(t, err, context.Canceled)
+		require.Len(t, res.Attempts, 1)
+		assert.Equal(t, webhook.ClassCanceled, res.Attempts[0].Class)
+		assert.Equal(t, 200, res.Attempts[0].Status)
+		assert.Less(t, time.Since(start), 1500*time.Millisecond, "well before the attempt's timeout")
+	})
 	t.Run("before the first attempt", func(t *testing.T) {
 		rc := newReceiver(t, status(200))
 		ctx, cancel := context.WithCancel(context.Background())
