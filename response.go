@@ -222,11 +222,11 @@ func decodeJSONNumbers(b []byte, number func(json.Number) any) (any, bool) {
 
 // jsonDecoder builds the value of a document validJSON accepted: objects
 // as map[string]any (a repeated key keeps its last value), arrays as
-// []any, numbers as json.Number, and strings as encoding/json unquotes
-// them, invalid UTF-8 and lone surrogates becoming U+FFFD. Since the
-// document is valid it checks nothing. Keys, strings without escapes and
-// numbers are slices of one copy of the document, s: one allocation for
-// them all.
+// []any, numbers as json.Number (or what number makes of one, when set),
+// and strings as encoding/json unquotes them, invalid UTF-8 and lone
+// surrogates becoming U+FFFD. Since the document is valid it checks
+// nothing. Keys, strings without escapes and numbers are slices of one
+// copy of the document, s: one allocation for them all.
 type jsonDecoder struct {
 	b      []byte
 	s      string
