@@ -617,6 +617,15 @@ func sharedTransport(g AddressGuard) *conns {
 		Control:   g.Control,
 	}
 	t := &conns{
+		idna: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+			IdleConnTimeout:       idleConnTimeout,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
 		dial:        dialer.DialContext,
 		maxIdle:     maxIdleConnsPerHost,
 		maxIdleAll:  4 * maxIdleConnsPerHost,

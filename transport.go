@@ -24,7 +24,12 @@ import (
 // It leaves out what a webhook sender has no use for: proxies (they would
 // hide the destination from the address guard), HTTP/2, transparent gzip
 // (the Sender decompresses within its cap) and waiting for 100-continue.
+// A host name that is not ASCII goes to idna, a net/http Transport: it
+// turns the name into its ASCII (punycode) form for the dial, the
+// certificate check and the Host header, which the standard library
+// offers nowhere else.
 type conns struct {
+	idna        http.RoundTripper
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	tlsConfig   *tls.Config // cloned for each connection; nil for the defaults
 	maxIdle     int         // idle connections kept per host
@@ -116,6 +121,9 @@ func (t *conns) roundTrip(req *http.Request, deadline time.Time) (*http.Response
 	if err != nil {
 		closeBody(req)
 		return nil, err
+	}
+	if t.idna != nil && !isASCII(req.URL.Hostname()) {
+		return roundTripBy(t.idna, req, deadline)
 	}
 	for fresh := false; ; fresh = true {
 		var c *conn
@@ -485,6 +493,43 @@ func connKey(req *http.Request) (key, addr string, err error) {
 	}
 	addr = net.JoinHostPort(host, port)
 	return u.Scheme + "://" + addr, addr, nil
+}
+
+// roundTripBy makes the round trip with rt, ending it by deadline (if set)
+// through the request's context.
+func roundTripBy(rt http.RoundTripper, req *http.Request, deadline time.Time) (*http.Response, error) {
+	if deadline.IsZero() {
+		return rt.RoundTrip(req)
+	}
+	ctx, cancel := context.WithDeadline(req.Context(), deadline)
+	resp, err := rt.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelBody{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelBody releases its request's context when it is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func closeBody(req *http.Request) {

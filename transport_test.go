@@ -667,3 +667,58 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestConnsIDNA: a host name that is not ASCII is dialled, verified and
+// sent as its punycode form, through net/http; an ASCII one never is.
+func TestConnsIDNA(t *testing.T) {
+	var host atomic.Value
+	srv := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		host.Store(r.Host)
+		io.WriteString(w, "ok")
+	})
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	require.NoError(t, err)
+	var dialed []string
+	tr := testConns()
+	tr.idna = &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialed = append(dialed, addr)
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}
+
+	body, err := getWith(t, tr, "http://bücher.example:"+port+"/hook", time.Now().Add(5*time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+	assert.Equal(t, []string{"xn--bcher-kva.example:" + port}, dialed)
+	assert.Equal(t, "xn--bcher-kva.example:"+port, host.Load())
+
+	body, err = getWith(t, tr, srv.URL, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, "ok", body)
+	assert.Len(t, dialed, 1, "an ASCII host is not handed over")
+	assert.Equal(t, srv.Listener.Addr().String(), host.Load())
+}
+
+// getWith makes a GET through t.roundTrip and reads the whole body.
+func getWith(t *testing.T, tr *conns, url string, deadline time.Time) (string, error) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	resp, err := tr.roundTrip(req, deadline)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestDefaultTransportIDNAGuarded: the net/http Transport that takes
+// non-ASCII host names dials through the same address guard, with no
+// proxy.
+func TestDefaultTransportIDNAGuarded(t *testing.T) {
+	ht, ok := sharedTransport(AddressGuard{}).idna.(*http.Transport)
+	require.True(t, ok)
+	assert.Nil(t, ht.Proxy)
+	_, err := ht.DialContext(context.Background(), "tcp", "127.0.0.1:9")
+	assert.ErrorIs(t, err, ErrBlockedAddress)
+}
