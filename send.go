@@ -415,7 +415,21 @@ func (s *Sender) now() time.Time {
 func (s *Sender) sign(h http.Header, id string, timestamp int64, body []byte) error {
 	switch {
 	case s.Signer != nil:
-		return s.Signer.SignHeader(h, id, timestamp, body)
+		if err := s.Signer.SignHeader(h, id, timestamp, body); err != nil {
+			return err
+		}
+		// What a Signer of the application's own sets is checked like any
+		// other header, rather than sent mangled or dropped: the default
+		// transport writes headers as net/http's Request.Write does, which
+		// turns a line break into a space and skips a bad name.
+		for name, values := range h {
+			for _, v := range values {
+				if err := checkHeader(name, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	case len(s.Key) > 0:
 		return CIOSigner{Key: s.Key}.SignHeader(h, id, timestamp, body)
 	}

@@ -1459,3 +1459,31 @@ func BenchmarkSendSteps(b *testing.B) {
 		}
 	})
 }
+
+// headerSigner sets one header, as a Signer of an application's own might.
+type headerSigner struct{ name, value string }
+
+func (s headerSigner) SignHeader(h http.Header, _ string, _ int64, _ []byte) error {
+	h[s.name] = []string{s.value}
+	return nil
+}
+
+// TestSendChecksSignerHeaders: a header a custom Signer sets with a line
+// break or a bad name fails the attempt as invalid, is not retried, and
+// nothing is sent; the error names the header, not its value.
+func TestSendChecksSignerHeaders(t *testing.T) {
+	for _, signer := range []headerSigner{
+		{"X-Sig", "secret-part\r\nX-Injected: yes"},
+		{"X-Bad Name", "secret-part"},
+	} {
+		rc := newReceiver(t, status(200))
+		s := testSender(3)
+		s.Signer = signer
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		require.ErrorIs(t, err, webhook.ErrInvalidHeader, signer.name)
+		require.Len(t, res.Attempts, 1)
+		assert.Equal(t, webhook.ClassInvalid, res.Attempts[0].Class)
+		assert.Zero(t, rc.n.Load(), "nothing is sent")
+		assert.NotContains(t, err.Error(), "secret-part")
+	}
+}
