@@ -189,6 +189,9 @@ func (r *Request) validate() (method string, err error) {
 			}
 		}
 	}
+	if err := checkHeader(HeaderIdempotencyKey, r.IdempotencyKey); err != nil {
+		return "", err
+	}
 	if unchanged {
 		return method, nil
 	}

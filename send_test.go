@@ -1487,3 +1487,16 @@ func TestSendChecksSignerHeaders(t *testing.T) {
 		assert.NotContains(t, err.Error(), "secret-part")
 	}
 }
+
+// TestSendChecksIdempotencyKey: a key with a line break is refused before
+// anything is sent, rather than sent with the break turned into a space.
+func TestSendChecksIdempotencyKey(t *testing.T) {
+	rc := newReceiver(t, status(200))
+	req := leadRequest(t, rc.URL)
+	req.IdempotencyKey = "key\r\nX-Injected: yes"
+	res, err := testSender(3).Send(context.Background(), req)
+	require.ErrorIs(t, err, webhook.ErrInvalidHeader)
+	assert.Contains(t, err.Error(), webhook.HeaderIdempotencyKey)
+	assert.Empty(t, res.Attempts, "nothing was sent")
+	assert.Zero(t, rc.n.Load())
+}
