@@ -176,7 +176,7 @@ func (t *conns) exchange(ctx context.Context, deadline time.Time, c *conn, req *
 		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
 	}
 	wake()
-	if err := req.Write(c.bw); err != nil {
+	if err := writeRequest(c.bw, req); err != nil {
 		stop()
 		return nil, err
 	}
