@@ -252,7 +252,9 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 	// request's context for any other.
 	deadline := start.Add(timeout)
 	actx := ctx
-	if !rt.direct() {
+	if rt.direct() {
+		wake()
+	} else {
 		var cancel context.CancelFunc
 		actx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()

@@ -175,7 +175,6 @@ func (t *conns) exchange(ctx context.Context, deadline time.Time, c *conn, req *
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
 	}
-	wake()
 	if err := writeRequest(c.bw, req); err != nil {
 		stop()
 		return nil, err
@@ -219,9 +218,12 @@ func (t *conns) exchange(ctx context.Context, deadline time.Time, c *conn, req *
 // looking for work while the request is on the wire. When the receiver is
 // on the same machine, or answers at once, that thread takes the response
 // as it arrives, instead of a thread waking from sleep then. net/http's
-// hand-offs between goroutines do this as a side effect; without it, one
-// request at a time to a local receiver takes about 15% longer. With
-// every processor busy it costs only the goroutine.
+// hand-offs between goroutines do this as a side effect. The Sender calls
+// it as an attempt starts, since a thread takes microseconds to wake: one
+// request at a time to a local receiver then takes about a fifth less time
+// than when it is called just before the request is written, and that
+// in turn about a seventh less than without it. With every processor busy
+// it costs only the goroutine.
 func wake() { go func() {}() }
 
 var errBodyClosed = errors.New("webhook: read on a closed response body")
