@@ -18,8 +18,9 @@ import (
 // kept-alive connections, with each request written and its response read
 // on the goroutine that sends it. net/http's Transport passes every request
 // to a writing and a reading goroutine of its connection; on a busy sender
-// those hand-offs cost more than rendering and signing together. The wire
-// format is net/http's own (Request.Write, ReadResponse).
+// those hand-offs cost more than rendering and signing together. Responses
+// are read by net/http's ReadResponse, and requests are written as its
+// Request.Write writes them (writeRequest).
 //
 // It leaves out what a webhook sender has no use for: proxies (they would
 // hide the destination from the address guard), HTTP/2, transparent gzip
