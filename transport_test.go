@@ -177,12 +177,14 @@ func TestConnsRetriesClosedConnection(t *testing.T) {
 // connection (here a 408 before it closes) is never read as the next
 // request's response.
 func TestConnsSkipsUnaskedResponse(t *testing.T) {
+	sent := make(chan struct{})
 	url, accepted := scriptServer(t, func(n int, c net.Conn, r *bufio.Reader) {
 		readRequest(t, r)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nn="+itoa(n))
 		if n == 1 {
 			time.Sleep(20 * time.Millisecond)
 			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+			close(sent)
 			// Kept open: only the data shows that the connection is spent.
 			time.Sleep(time.Second)
 		}
@@ -191,6 +193,7 @@ func TestConnsSkipsUnaskedResponse(t *testing.T) {
 	status, body, err := roundTrip(context.Background(), tr, url, "a")
 	require.NoError(t, err)
 	assert.Equal(t, "n=1", body)
+	<-sent
 	time.Sleep(checkIdleAfter + 50*time.Millisecond)
 	status, body, err = roundTrip(context.Background(), tr, url, "b")
 	require.NoError(t, err)
