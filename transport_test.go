@@ -390,7 +390,6 @@ func TestConnsIdleLimits(t *testing.T) {
 	})
 	tr := testConns()
 	tr.maxIdle = 2
-	tr.idleTimeout = 100 * time.Millisecond
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
@@ -403,8 +402,21 @@ func TestConnsIdleLimits(t *testing.T) {
 	kept := len(tr.idle[srv.URL])
 	tr.mu.Unlock()
 	assert.Equal(t, 2, kept)
-	assert.Eventually(t, func() bool { return srv.closed.Load() == 1 }, time.Second, 5*time.Millisecond)
-	assert.Eventually(t, func() bool { return srv.closed.Load() == 3 }, 5*time.Second, 10*time.Millisecond, "the sweep closes idle connections")
+	assert.Eventually(t, func() bool { return srv.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	// The sweep closes what has been idle for idleTimeout, and no more.
+	tr.mu.Lock()
+	tr.oldest.idleAt = tr.oldest.idleAt.Add(-tr.idleTimeout)
+	tr.mu.Unlock()
+	tr.sweep()
+	assert.Eventually(t, func() bool { return srv.closed.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	tr.mu.Lock()
+	assert.Equal(t, 1, tr.nidle)
+	assert.True(t, tr.sweeping, "the sweep runs again while any are idle")
+	tr.oldest.idleAt = tr.oldest.idleAt.Add(-tr.idleTimeout)
+	tr.mu.Unlock()
+	tr.sweep()
+	assert.Eventually(t, func() bool { return srv.closed.Load() == 3 }, 5*time.Second, 5*time.Millisecond)
 	tr.mu.Lock()
 	assert.Empty(t, tr.idle)
 	assert.Zero(t, tr.nidle)
@@ -412,6 +424,17 @@ func TestConnsIdleLimits(t *testing.T) {
 	assert.Nil(t, tr.newest)
 	assert.False(t, tr.sweeping)
 	tr.mu.Unlock()
+}
+
+// TestConnsSweepRuns: idle connections are swept without any call, once
+// they have been idle for idleTimeout.
+func TestConnsSweepRuns(t *testing.T) {
+	srv := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {})
+	tr := testConns()
+	tr.idleTimeout = 50 * time.Millisecond
+	_, _, err := roundTrip(context.Background(), tr, srv.URL, "x")
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { return srv.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 }
 
 // TestConnsIdleLimitAllHosts: past the limit for all hosts together, the
