@@ -504,15 +504,7 @@ func TestConnsDeadline(t *testing.T) {
 	})
 	tr := testConns()
 	get := func(ctx context.Context, path string, deadline time.Time) (string, error) {
-		req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
-		require.NoError(t, err)
-		resp, err := tr.roundTrip(req, deadline)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return string(b), err
+		return getWith(ctx, t, tr, srv.URL+path, deadline)
 	}
 
 	body, err := get(context.Background(), "/", time.Now().Add(100*time.Millisecond))
@@ -711,23 +703,23 @@ func TestConnsIDNA(t *testing.T) {
 		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
 	}}
 
-	body, err := getWith(t, tr, "http://bücher.example:"+port+"/hook", time.Now().Add(5*time.Second))
+	body, err := getWith(context.Background(), t, tr, "http://bücher.example:"+port+"/hook", time.Now().Add(5*time.Second))
 	require.NoError(t, err)
 	assert.Equal(t, "ok", body)
 	assert.Equal(t, []string{"xn--bcher-kva.example:" + port}, dialed)
 	assert.Equal(t, "xn--bcher-kva.example:"+port, host.Load())
 
-	body, err = getWith(t, tr, srv.URL, time.Time{})
+	body, err = getWith(context.Background(), t, tr, srv.URL, time.Time{})
 	require.NoError(t, err)
 	assert.Equal(t, "ok", body)
 	assert.Len(t, dialed, 1, "an ASCII host is not handed over")
 	assert.Equal(t, srv.Listener.Addr().String(), host.Load())
 }
 
-// getWith makes a GET through t.roundTrip and reads the whole body.
-func getWith(t *testing.T, tr *conns, url string, deadline time.Time) (string, error) {
+// getWith makes a GET through tr.roundTrip and reads the whole body.
+func getWith(ctx context.Context, t *testing.T, tr *conns, url string, deadline time.Time) (string, error) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	require.NoError(t, err)
 	resp, err := tr.roundTrip(req, deadline)
 	if err != nil {
