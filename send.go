@@ -639,7 +639,7 @@ func sharedTransport(g AddressGuard) *conns {
 			ForceAttemptHTTP2:     true,
 			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
 			IdleConnTimeout:       idleConnTimeout,
-			TLSHandshakeTimeout:   10 * time.Second,
+			TLSHandshakeTimeout:   tlsHandshakeTimeout,
 			ExpectContinueTimeout: time.Second,
 		},
 		dial:        dialer.DialContext,
