@@ -192,6 +192,7 @@ func TestConnsSkipsUnaskedResponse(t *testing.T) {
 	tr := testConns()
 	status, body, err := roundTrip(context.Background(), tr, url, "a")
 	require.NoError(t, err)
+	assert.Equal(t, 200, status)
 	assert.Equal(t, "n=1", body)
 	<-sent
 	time.Sleep(checkIdleAfter + 50*time.Millisecond)
