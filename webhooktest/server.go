@@ -26,6 +26,7 @@ import (
 // the script; one whose body is over webhook.DefaultMaxBodyBytes is answered
 // 413.
 //
+// Make one with NewServer or NewUnstartedServer, which tie it to a test.
 // A Server is safe for concurrent use. Its methods that can fail the test
 // (Start, Respond, RespondWith, WaitFor) must be called from the test's
 // goroutine, as testing.T's FailNow must.
@@ -100,8 +101,11 @@ func (r Received) String() string {
 	if r.RawQuery != "" {
 		s += "?" + r.RawQuery
 	}
-	if r.SignatureValid {
+	switch {
+	case r.SignatureValid:
 		return s + " (signature valid)"
+	case r.SignatureErr == nil:
+		return s + " (signature not checked)"
 	}
 	return s + " (" + r.SignatureErr.Error() + ")"
 }

@@ -381,3 +381,20 @@ func TestServerConcurrent(t *testing.T) {
 	}
 	assert.Len(t, keys, n)
 }
+
+func TestReceivedString(t *testing.T) {
+	tests := []struct {
+		name string
+		r    webhooktest.Received
+		want string
+	}{
+		{"valid", webhooktest.Received{Method: "POST", Path: "/a", RawQuery: "b=c", SignatureValid: true}, "POST /a?b=c (signature valid)"},
+		{"invalid", webhooktest.Received{Method: "PUT", Path: "/a", SignatureErr: webhook.ErrInvalidSignature}, "PUT /a (webhook: invalid signature)"},
+		{"made by hand", webhooktest.Received{Method: "GET", Path: "/"}, "GET / (signature not checked)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.r.String())
+		})
+	}
+}
