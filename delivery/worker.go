@@ -66,6 +66,15 @@ type Worker struct {
 	// Nil logs nothing.
 	Logger *slog.Logger
 
+	// PollInterval is how often the worker looks for attempts and hook
+	// calls that have fallen due without being announced: everything on
+	// SQLite, and retries on PostgreSQL, so a retry due sooner than that
+	// may wait for the next look. Defaults to 1 second; values below 20 ms
+	// count as 20 ms.
+	// Tests whose retries come a millisecond apart set it low (package
+	// deliverytest does).
+	PollInterval time.Duration
+
 	// testOnly turns off River's startup jitter in tests.
 	testOnly bool
 	// jobMargin replaces the default margin of the job timeout over the
@@ -141,6 +150,7 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
 		FetchCooldown:               fetchCooldown,
+		FetchPollInterval:           w.pollInterval(),
 		JobTimeout:                  r.jobTimeout,
 		Logger:                      logger,
 		Queues:                      queues,

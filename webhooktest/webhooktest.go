@@ -1,15 +1,29 @@
-// Package webhooktest makes signed webhook requests for testing the
-// handlers that receive them, as net/http/httptest makes plain ones.
+// Package webhooktest helps test both sides of a webhook, as
+// net/http/httptest helps test HTTP code.
 //
-// It lives apart from package webhook, as httptest lives apart from
-// net/http, because it is for tests only: it panics where a library would
-// return an error, and nothing in a server should call it.
+// For code that sends webhooks, NewServer starts a receiver on loopback that
+// checks every request's signature, records it, and answers as the test
+// scripts it; its Sender signs with the server's key, may reach loopback,
+// and retries a millisecond apart, so a test of retries takes milliseconds:
+//
+//	srv := webhooktest.NewServer(t, key)
+//	srv.Respond(503, 201)
+//	res, err := srv.Sender().Send(ctx, req) // two attempts, a millisecond apart
+//	got := srv.Requests()                   // both, signatures checked
+//
+// AssertRender compares an action's render with a golden file. For the
+// handlers that receive webhooks, NewRequest makes signed requests:
 //
 //	key := []byte("test-signing-key")
 //	h := (&webhook.Verifier{Keys: [][]byte{key}}).Middleware(myHandler)
 //	req := webhooktest.NewRequest("POST", "/hooks", body, webhook.CIOSigner{Key: key})
 //	rec := httptest.NewRecorder()
 //	h.ServeHTTP(rec, req)
+//
+// It lives apart from package webhook, as httptest lives apart from
+// net/http, because it is for tests only: it fails the test or panics where
+// a library would return an error, and nothing in a server should call it.
+// Package delivery/deliverytest does the same for durable delivery.
 package webhooktest
 
 import (
