@@ -515,7 +515,7 @@ func (h *sentTab) deliveryView(d *Delivery, r *http.Request) *deliveryView {
 		Updated:    newTimeView(d.UpdatedAt, now),
 		Resends:    d.Series - 1,
 		Conversion: d.Conversion,
-		LastError:  d.LastError,
+		LastError:  strings.TrimPrefix(d.LastError, "webhook: "),
 		Attributes: sortedKV(d.Attributes, attributeText),
 		Metadata:   sortedKV(d.Metadata, func(v string) string { return v }),
 	}
