@@ -193,8 +193,8 @@ func (h *sentTab) show(w http.ResponseWriter, r *http.Request) {
 
 // doneMessages are what a delivery's page says after a form succeeded.
 var doneMessages = map[string]string{
-	"release": "Released: the first attempt is queued.",
-	"resend":  "Re-sent: a new series of attempts is queued, under the same idempotency key.",
+	"release": "Released: its first attempt was queued.",
+	"resend":  "Re-sent: a new series of attempts was queued, under the same idempotency key.",
 	"cancel":  "Cancelled: it will not be sent.",
 }
 
