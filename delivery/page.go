@@ -18,10 +18,11 @@ type PageOptions struct {
 	// States keeps deliveries in any of these states. Empty keeps all.
 	States []State
 
-	// Host keeps deliveries whose request goes to this host: the host of
-	// the URL rendered from the delivery's action and current data,
-	// compared without regard to case. With a port ("api.example.com:8443")
-	// the port must match too; a URL may be given, for its host. The
+	// Host keeps deliveries whose request goes to this host or one of its
+	// subdomains ("example.com" keeps hooks.example.com): the host of the
+	// URL rendered from the delivery's action and current data, compared
+	// without regard to case. With a port ("api.example.com:8443") the
+	// port must match too; a URL may be given, for its host. The
 	// database cannot filter on it (a URL is a template, often filled from
 	// data), so Page renders each candidate, and looks at no more than
 	// 1,000 of them per call.
@@ -226,8 +227,13 @@ func hostMatcher(filter string) (func(*url.URL) bool, error) {
 	if host == "" || strings.ContainsAny(host, "/?#@ ") {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidHost, filter)
 	}
+	host = strings.ToLower(host)
 	return func(u *url.URL) bool {
-		if u == nil || !strings.EqualFold(u.Hostname(), host) {
+		if u == nil {
+			return false
+		}
+		h := strings.ToLower(u.Hostname())
+		if h != host && !strings.HasSuffix(h, "."+host) {
 			return false
 		}
 		return port == "" || port == urlPort(u)

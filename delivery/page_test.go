@@ -64,6 +64,8 @@ func TestPage(t *testing.T) {
 			{"host and port", &PageOptions{Host: "crm.example.com:8443"}, []int64{ids[1]}, 0, nil},
 			{"host and the scheme's port", &PageOptions{Host: "crm.example.com:443"}, []int64{ids[4], ids[3], ids[0]}, 0, nil},
 			{"host from data", &PageOptions{Host: "hooks.example.org"}, []int64{ids[2]}, 0, nil},
+			{"a domain keeps its subdomains", &PageOptions{Host: "example.org"}, []int64{ids[2]}, 0, nil},
+			{"but not a name that only ends alike", &PageOptions{Host: "ks.example.org"}, []int64{}, 0, nil},
 			{"host given as a URL", &PageOptions{Host: "https://hooks.example.org/anything"}, []int64{ids[2]}, 0, nil},
 			{"host, paged", &PageOptions{Host: "crm.example.com", Limit: 2}, []int64{ids[4], ids[3]}, ids[3], nil},
 			{"host and state", &PageOptions{Host: "crm.example.com", States: []State{StateDraft}}, []int64{ids[4], ids[1], ids[0]}, 0, nil},
