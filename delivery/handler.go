@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/liquidhook/webhook"
@@ -139,15 +140,15 @@ func securityHeaders(next http.Handler) http.Handler {
 func (h *sentTab) list(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, err := parseListFilter(r.URL.Query())
-	v := &listView{head: h.head("Sent webhooks", r), Filter: f}
+	v := &listView{head: h.head("Sent webhooks", r), Filter: f, States: allStates}
 	if err != nil {
-		v.Error = err.Error()
+		v.Error = strings.TrimPrefix(err.Error(), "delivery: ")
 		h.render(w, r, http.StatusBadRequest, listPage, v)
 		return
 	}
 	page, err := h.q.Page(ctx, f.options(h.opts.pageSize()))
 	if errors.Is(err, ErrInvalidHost) || errors.Is(err, ErrUnknownState) {
-		v.Error = err.Error()
+		v.Error = strings.TrimPrefix(err.Error(), "delivery: ")
 		h.render(w, r, http.StatusBadRequest, listPage, v)
 		return
 	}

@@ -133,9 +133,9 @@ func TestHandlerListFilters(t *testing.T) {
 		{"idempotency key", "?key=order-3", []int64{ids[2]}, http.StatusOK, ""},
 		{"empty fields are no filter", "?state=&host=&meta=&key=", []int64{ids[3], ids[2], ids[1], ids[0]}, http.StatusOK, ""},
 		{"no match", "?key=nothing", []int64{}, http.StatusOK, "No delivery matches these filters."},
-		{"unknown state", "?state=lost", []int64{}, http.StatusBadRequest, `unknown state &#34;lost&#34;`},
+		{"unknown state", "?state=lost", []int64{}, http.StatusBadRequest, `<p class="banner error" role="alert">unknown state &#34;lost&#34;`},
 		{"metadata without a value", "?meta=person", []int64{}, http.StatusBadRequest, `want key=value`},
-		{"bad host", "?host=a/b", []int64{}, http.StatusBadRequest, "invalid host filter"},
+		{"bad host", "?host=a/b", []int64{}, http.StatusBadRequest, `role="alert">invalid host filter`},
 		{"bad cursor", "?before=x", []int64{}, http.StatusBadRequest, `page cursor`},
 	}
 	for _, tt := range tests {

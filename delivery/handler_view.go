@@ -392,7 +392,6 @@ type rowView struct {
 
 func (h *sentTab) fillList(v *listView, page *Page, counts map[State]int) {
 	now := h.opts.now()
-	v.States = allStates
 	total := 0
 	for _, n := range counts {
 		total += n
