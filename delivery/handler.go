@@ -94,6 +94,8 @@ func (o *HandlerOptions) logger() *slog.Logger {
 // Forms change state by POST and redirect; a POST from another site is
 // refused with 403 (http.CrossOriginProtection), so a page elsewhere
 // cannot make a signed-in person's browser re-send a webhook.
+//
+// NewHandler panics if q is nil.
 func NewHandler(q *Queue, opts *HandlerOptions) http.Handler {
 	if q == nil {
 		panic("delivery: NewHandler with a nil Queue")
@@ -125,7 +127,7 @@ const maxFormBytes = 1 << 10
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
