@@ -77,4 +77,11 @@
 //
 // None of River's types appear in this package's API, so River can be
 // upgraded or replaced without breaking its users.
+//
+// # The Sent tab
+//
+// NewHandler serves the log as web pages for people: the list, newest
+// first (Page, Counts), and each delivery's page with its request, its
+// attempts and the forms to release, re-send and cancel. It has no login:
+// an application mounts it behind its own.
 package delivery

@@ -104,27 +104,68 @@ func (q *Queue) List(ctx context.Context, opts *ListOptions) ([]*Delivery, error
 	if opts == nil {
 		opts = &ListOptions{}
 	}
-	var (
-		where []string
-		args  []any
-	)
+	where, args, err := q.filterWhere(opts.States, opts.Metadata)
+	if err != nil {
+		return nil, err
+	}
 	where = append(where, "id > ?")
 	args = append(args, opts.After)
-	if len(opts.States) > 0 {
-		marks := make([]string, len(opts.States))
-		for i, s := range opts.States {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = listDefaultLimit
+	}
+	limit = min(limit, listMaxLimit)
+	args = append(args, limit)
+
+	rs, err := q.s.db().query(ctx, `SELECT `+deliveryColumns+` FROM liquidhook_delivery
+WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: list: %w", err)
+	}
+	out, err := scanDeliveries(rs)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: list: %w", err)
+	}
+	if err := q.loadAttempts(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanDeliveries reads every row of deliveryColumns that rs holds, and
+// closes it.
+func scanDeliveries(rs rows) ([]*Delivery, error) {
+	defer rs.Close()
+	var out []*Delivery
+	for rs.Next() {
+		d, err := scanDelivery(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rs.Err()
+}
+
+// filterWhere returns the conditions, and their arguments, that keep
+// deliveries in one of states (any state when empty) whose metadata holds
+// every pair of metadata: the filters that List and Page share.
+func (q *Queue) filterWhere(states []State, metadata map[string]string) (where []string, args []any, err error) {
+	if len(states) > 0 {
+		marks := make([]string, len(states))
+		for i, s := range states {
 			if _, err := ParseState(string(s)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			marks[i] = "?"
 			args = append(args, string(s))
 		}
 		where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
 	}
-	if len(opts.Metadata) > 0 {
-		filter, err := encodeJSON(opts.Metadata)
+	if len(metadata) > 0 {
+		filter, err := encodeJSON(metadata)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if q.s.dialect() == dialectPostgres {
 			where = append(where, "metadata::jsonb @> ?::jsonb")
@@ -138,35 +179,7 @@ func (q *Queue) List(ctx context.Context, opts *ListOptions) ([]*Delivery, error
 		}
 		args = append(args, filter)
 	}
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = listDefaultLimit
-	}
-	limit = min(limit, listMaxLimit)
-	args = append(args, limit)
-
-	rs, err := q.s.db().query(ctx, `SELECT `+deliveryColumns+` FROM liquidhook_delivery
-WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("delivery: list: %w", err)
-	}
-	var out []*Delivery
-	for rs.Next() {
-		d, err := scanDelivery(rs)
-		if err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("delivery: list: %w", err)
-		}
-		out = append(out, d)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("delivery: list: %w", err)
-	}
-	if err := q.loadAttempts(ctx, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return where, args, nil
 }
 
 // loadAttempts fills each delivery's Attempts, oldest first.

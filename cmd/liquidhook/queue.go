@@ -47,13 +47,22 @@ command line.
         send again with new data, re-rendered, with the same idempotency key
   cancel ID
         stop a draft or a scheduled delivery
+  ui [--addr 127.0.0.1:8025] [--read-only]
+        serve the Sent tab, a web page over the delivery log, and print
+        its URL (http://HOST:PORT/) as the first line of standard output;
+        stop with an interrupt. Loopback addresses only, unless
+        LIQUIDHOOK_UI_TOKEN holds a token (16 characters or more; put a
+        TLS proxy in front): then every address, and a browser logs in
+        with the token once (a cookie), a script sends
+        "Authorization: Bearer TOKEN". --read-only hides the forms and
+        refuses changes.
 
 --json prints objects with id, state (draft, scheduled, sending, delivered,
 failed, cancelled), idempotency_key, attempts (durations in nanoseconds)
 and attributes; list prints an array of them.
 
-Exit status: 0 success; 1 work stopped by an error, such as a database
-that fails; 2 bad input, or an impossible operation (an unknown id,
+Exit status: 0 success (ui: stopped by an interrupt); 1 work or ui
+stopped by an error, such as a database that fails; 2 bad input, or an impossible operation (an unknown id,
 cancelling a delivered delivery), which changes nothing.
 `
 
@@ -78,6 +87,7 @@ type queueCall struct {
 	action *webhook.Action  // add: the compiled action file
 	data   map[string]any   // add, resend: the data file
 	states []delivery.State // list: the states asked for, if any
+	getenv func(string) string
 }
 
 var queueCommands = []queueCommand{
@@ -88,6 +98,7 @@ var queueCommands = []queueCommand{
 	{"release", true, nil, queueRelease},
 	{"resend", true, queueCheckResend, queueResend},
 	{"cancel", true, nil, queueCancel},
+	{"ui", false, queueCheckUI, queueUI},
 }
 
 // queueFlags are the flags of every queue subcommand, registered on one
@@ -102,6 +113,8 @@ type queueFlags struct {
 	state       string
 	limit       int
 	json        bool
+	addr        string
+	readOnly    bool
 }
 
 // queueOwnFlags lists the flags each subcommand accepts besides --db.
@@ -113,6 +126,7 @@ var queueOwnFlags = map[string][]string{
 	"release": nil,
 	"resend":  {"data"},
 	"cancel":  nil,
+	"ui":      {"addr", "read-only"},
 }
 
 // runQueue implements `liquidhook queue`.
@@ -131,7 +145,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return badInput("unknown subcommand %s: want add, work, list, show, release, resend or cancel (see liquidhook queue --help)", quoted(args[0]))
+		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel or ui (see liquidhook queue --help)", quoted(args[0]))
 	}
 	call, err := parseQueueArgs(cmd, args[1:])
 	if err != nil {
@@ -141,6 +155,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
+	call.getenv = e.getenv
 	if call.f.db == "" {
 		call.f.db = e.getenv(envQueueDB)
 	}
@@ -175,6 +190,8 @@ func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
 	fs.StringVar(&f.state, "state", "", "states to list, comma-separated")
 	fs.IntVar(&f.limit, "limit", 100, "how many to list")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
+	fs.StringVar(&f.addr, "addr", uiDefaultAddr, "the address to serve the Sent tab on")
+	fs.BoolVar(&f.readOnly, "read-only", false, "hide the forms and refuse changes")
 
 	var positional []string
 	for {
