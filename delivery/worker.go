@@ -116,6 +116,9 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	if err := q.check(); err != nil {
 		return err
 	}
+	if err := q.keys().err; err != nil {
+		return err
+	}
 	if w == nil {
 		w = &Worker{}
 	}
