@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/liquidhook/webhook"
@@ -27,6 +29,11 @@ type runner struct {
 
 	claims   *batcher[*claimOp]
 	finishes *batcher[*finishOp]
+
+	logger *slog.Logger
+	// sealedLeft is set once idle has said that deliveries sealed with
+	// other keys are left.
+	sealedLeft atomic.Bool
 }
 
 func newRunner(q *Queue, w *Worker) (*runner, error) {
@@ -57,6 +64,10 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		onDelivered: w.OnDelivered,
 		onFailed:    w.OnFailed,
 		onAttempt:   w.OnAttempt,
+		logger:      w.Logger,
+	}
+	if r.logger == nil {
+		r.logger = discardLogger()
 	}
 	if r.concurrency <= 0 {
 		r.concurrency = defaultConcurrency
@@ -160,6 +171,7 @@ FROM liquidhook_delivery WHERE id = ?`,
 		// by River (perhaps by a worker that holds the key), and the
 		// delivery is left as it is.
 		if err := r.q.keys().canOpen(job.Args.DeliveryID, map[string]string{"spec": spec, "data": data}); err != nil {
+			r.logger.WarnContext(ctx, "delivery: left for a worker that holds its key", "error", err)
 			return err
 		}
 	}

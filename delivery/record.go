@@ -49,7 +49,7 @@ SET state = 'sending', sending_at = ?1, updated_at = ?1,
 FROM (SELECT value ->> 0 AS id, value ->> 1 AS job_id FROM json_each(?2)) AS c
 WHERE liquidhook_delivery.id = c.id AND liquidhook_delivery.job_id = c.job_id
 	AND +state IN ('scheduled', 'sending') AND coalesce(next_at, 0) <= ?1
-	AND ` + opensSQLite("spec") + ` AND ` + opensSQLite("data") + `
+	AND ` + opensSQL(dialectSQLite, "spec", "?3") + ` AND ` + opensSQL(dialectSQLite, "data", "?3") + `
 RETURNING liquidhook_delivery.id, spec, data, idempotency_key, series, series_attempts,
 	coalesce(interrupted_at, 0), conversion, metadata, created_at`
 
@@ -60,22 +60,30 @@ SET state = 'sending', sending_at = $1, updated_at = $1,
 FROM unnest($2::bigint[], $3::bigint[]) AS c(id, job_id)
 WHERE d.id = c.id AND d.job_id = c.job_id
 	AND d.state IN ('scheduled', 'sending') AND coalesce(d.next_at, 0) <= $1
-	AND ` + opensPostgres("d.spec") + ` AND ` + opensPostgres("d.data") + `
+	AND ` + opensSQL(dialectPostgres, "d.spec", "$4") + ` AND ` + opensSQL(dialectPostgres, "d.data", "$4") + `
 RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
 	coalesce(d.interrupted_at, 0), d.conversion, d.metadata, d.created_at`
 
-// opensSQLite and opensPostgres return a condition that holds when col is
-// plain or sealed with one of the keys whose ids are the claim's last
-// parameter: a worker claims only what its keys open, and leaves the rest
-// as it is (see runner.unclaimed).
-func opensSQLite(col string) string {
+// opensSQL returns a condition that holds when col is plain or sealed with
+// one of the keys whose ids param holds (a JSON array on SQLite, a text
+// array on PostgreSQL): a worker claims only what its keys open, and
+// leaves the rest as it is (see runner.unclaimed).
+func opensSQL(d dialect, col, param string) string {
+	in := `IN (SELECT value FROM json_each(` + param + `))`
+	if d == dialectPostgres {
+		in = `= ANY(` + param + `::text[])`
+	}
 	return `(substr(` + col + `, 1, 5) <> '` + sealPrefix + `' OR substr(` + col + `, 6, 1) = ':'
-		OR substr(` + col + `, 6, 8) IN (SELECT value FROM json_each(?3)))`
+		OR substr(` + col + `, 6, 8) ` + in + `)`
 }
 
-func opensPostgres(col string) string {
-	return `(substr(` + col + `, 1, 5) <> '` + sealPrefix + `' OR substr(` + col + `, 6, 1) = ':'
-		OR substr(` + col + `, 6, 8) = ANY($4::text[]))`
+// keyIDsArg returns the ids of kr's keys as opensSQL's parameter.
+func keyIDsArg(d dialect, kr *keyring) any {
+	if d == dialectPostgres {
+		return kr.ids()
+	}
+	b, _ := json.Marshal(kr.ids()) // a []string always encodes
+	return string(b)
 }
 
 // claimBatch marks the batch's deliveries sending, those whose job it still
@@ -119,7 +127,7 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 		for i, op := range ops {
 			ids[i], jobs[i] = op.id, op.jobID
 		}
-		q, args = claimPostgres, []any{toMicros(now), ids, jobs, r.q.keys().ids()}
+		q, args = claimPostgres, []any{toMicros(now), ids, jobs, keyIDsArg(dialectPostgres, r.q.keys())}
 	} else {
 		pairs := make([][2]int64, len(ops))
 		for i, op := range ops {
@@ -129,11 +137,7 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 		if err != nil {
 			return err
 		}
-		keyIDs, err := json.Marshal(r.q.keys().ids())
-		if err != nil {
-			return err
-		}
-		q, args = claimSQLite, []any{toMicros(now), string(b), string(keyIDs)}
+		q, args = claimSQLite, []any{toMicros(now), string(b), keyIDsArg(dialectSQLite, r.q.keys())}
 	}
 	for _, op := range ops {
 		op.found, op.now = false, now

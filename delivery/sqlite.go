@@ -105,6 +105,10 @@ func createPrivate(path string) error {
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err // the caller names the path
+	}
 	if err != nil {
 		return err
 	}
