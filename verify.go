@@ -540,9 +540,10 @@ func (v *Verifier) VerifyRequest(r *http.Request) (Verified, error) {
 // with the body restored, byte for byte, and the Verified details in the
 // request's context (see VerifiedFromContext). A request that fails never
 // reaches next: it gets 401 Unauthorized without detail, 413 Request Entity
-// Too Large over the cap, 400 Bad Request if the body cannot be read, and
-// 500 if the Verifier is misconfigured (no key, unknown scheme), so that a
-// sender retries once it is fixed. OnReject learns why.
+// Too Large over the cap, 400 Bad Request if the body cannot be read, 500
+// if the Verifier is misconfigured (no key, unknown scheme), so that a
+// sender retries once it is fixed, and 503 if the ReplayStore fails.
+// OnReject learns why.
 //
 // The configuration is resolved here, once, not per request.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {

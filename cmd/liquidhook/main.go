@@ -161,5 +161,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "The signing key is read from %s.\n", envSigningKey)
+	fmt.Fprintf(w, "The signing key is read from %s, the keys that seal the delivery log from %s.\n", envSigningKey, envDBKey)
 }
