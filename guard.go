@@ -65,10 +65,20 @@ func (g AddressGuard) Check(ip netip.Addr) error {
 
 // refusal returns why ip may not be reached, or "". An address that carries
 // an IPv4 address reaches that address, so it is judged as that address
-// unless an allowed prefix within the carrying network allows it.
+// unless an allowed prefix within the carrying network allows it. A cloud
+// metadata address is judged before any allowed prefix, which opens it only
+// if it lies within the metadata address's own network (see metadata).
 func (g AddressGuard) refusal(ip netip.Addr) string {
 	ip = ip.Unmap()
 	v4, carrier, via := embeddedIPv4(ip)
+	if r := g.metadata(ip); r != "" {
+		return r
+	}
+	if v4.IsValid() {
+		if r := g.metadata(v4); r != "" {
+			return r + " (embedded in " + via + ")"
+		}
+	}
 	for _, p := range g.AllowedPrefixes {
 		if allows(p, ip, carrier) {
 			return ""
@@ -81,6 +91,35 @@ func (g AddressGuard) refusal(ip netip.Addr) string {
 		return ""
 	}
 	return nonPublic(ip)
+}
+
+// metadata returns why ip, if it is a cloud metadata address, may not be
+// reached, or "". Allowing a private network (10.0.0.0/8, 169.254.0.0/16,
+// fd00::/8, the CGNAT range a VPN uses) must not open the metadata service
+// inside it, which hands out the machine's credentials: only an allowed
+// prefix within the metadata network itself (169.254.169.254/32) opens it.
+func (g AddressGuard) metadata(ip netip.Addr) string {
+	for _, m := range cloudMetadata {
+		if !m.prefix.Contains(ip) {
+			continue
+		}
+		for _, p := range g.AllowedPrefixes {
+			if within(unmapPrefix(p), m.prefix) {
+				return ""
+			}
+		}
+		return m.reason
+	}
+	return ""
+}
+
+// unmapPrefix returns p as an IPv4 prefix if it is the IPv4-mapped form of
+// one (::ffff:169.254.169.254/128), or p itself.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
 }
 
 // allows reports whether the allowed prefix p covers ip. For an address in
@@ -134,8 +173,17 @@ func (g AddressGuard) Control(network, address string, _ syscall.RawConn) error 
 	return g.Check(ap.Addr())
 }
 
-// Special-purpose networks that are not reachable on the public internet,
-// from the IANA IPv4 and IPv6 special-purpose address registries.
+// Networks that a webhook may not reach: every block of the IANA IPv4 and
+// IPv6 Special-Purpose Address Registries that is not globally reachable,
+// and multicast. Two blocks are refused whole although the registries mark
+// a few of their entries globally reachable: 192.0.0.0/24 (the PCP and TURN
+// anycast addresses) and 2001::/23 (PCP, TURN and DNS-SD anycast, AMT,
+// AS112, ORCHIDv2, drone tags), anycast services that no webhook is sent
+// to. The globally reachable blocks outside them (AS112 and AMT relays:
+// 192.31.196.0/24, 192.52.193.0/24, 192.175.48.0/24, 2620:4f:8000::/48)
+// are public. An IPv6 address outside 2000::/3, the global unicast space,
+// is refused unless a rule below gives a more precise reason or it carries
+// an IPv4 address (IPv4-mapped, NAT64).
 var blockedV4 = []struct {
 	prefix netip.Prefix
 	reason string
@@ -154,6 +202,7 @@ var blockedV4 = []struct {
 	{netip.MustParsePrefix("198.51.100.0/24"), "a documentation address"},
 	{netip.MustParsePrefix("203.0.113.0/24"), "a documentation address"},
 	{netip.MustParsePrefix("224.0.0.0/4"), "a multicast address"},
+	{netip.MustParsePrefix("255.255.255.255/32"), "the broadcast address"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address"},
 }
 
@@ -169,6 +218,9 @@ var blockedV6 = []struct {
 	{netip.MustParsePrefix("::ffff:0:0:0/96"), "an IPv4-translated address"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local NAT64 address"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
+	{netip.MustParsePrefix("100:0:0:1::/64"), "a dummy address"},
+	{netip.MustParsePrefix("2001::/32"), "a Teredo address"},
+	{netip.MustParsePrefix("2001:2::/48"), "a benchmarking address"},
 	{netip.MustParsePrefix("2001::/23"), "an IETF protocol address"},
 	{netip.MustParsePrefix("2001:db8::/32"), "a documentation address"},
 	{netip.MustParsePrefix("3fff::/20"), "a documentation address"},
@@ -177,6 +229,30 @@ var blockedV6 = []struct {
 	{netip.MustParsePrefix("fe80::/10"), "a link-local address"},
 	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
 	{netip.MustParsePrefix("ff00::/8"), "a multicast address"},
+}
+
+// globalUnicast is the IPv6 global unicast space; the rest of IPv6 is
+// local, multicast or not yet assigned.
+var globalUnicast = netip.MustParsePrefix("2000::/3")
+
+// cloudMetadata lists the addresses at which cloud platforms serve a
+// machine's metadata and credentials. Most already lie in a refused
+// network; they are listed so that allowing that network does not open
+// them (see AddressGuard.metadata), and so is Azure's wire server, which
+// has a public address.
+var cloudMetadata = []struct {
+	prefix netip.Prefix
+	reason string
+}{
+	{netip.MustParsePrefix("169.254.169.254/32"), "a cloud metadata address (AWS, Google Cloud, Azure, Oracle Cloud, OpenStack, DigitalOcean)"},
+	{netip.MustParsePrefix("169.254.170.2/32"), "a cloud metadata address (AWS ECS task metadata)"},
+	{netip.MustParsePrefix("169.254.0.23/32"), "a cloud metadata address (Tencent Cloud)"},
+	{netip.MustParsePrefix("169.254.42.42/32"), "a cloud metadata address (Scaleway)"},
+	{netip.MustParsePrefix("168.63.129.16/32"), "a cloud metadata address (Azure's wire server)"},
+	{netip.MustParsePrefix("100.100.100.200/32"), "a cloud metadata address (Alibaba Cloud)"},
+	{netip.MustParsePrefix("fd00:ec2::254/128"), "a cloud metadata address (AWS, IPv6)"},
+	{netip.MustParsePrefix("fd20:ce::254/128"), "a cloud metadata address (Google Cloud, IPv6)"},
+	{netip.MustParsePrefix("fe80::a9fe:a9fe/128"), "a cloud metadata address (OpenStack, IPv6)"},
 }
 
 // Networks whose addresses carry an IPv4 address.
@@ -204,6 +280,9 @@ func nonPublic(ip netip.Addr) string {
 		if bl.prefix.Contains(ip) {
 			return bl.reason
 		}
+	}
+	if !globalUnicast.Contains(ip) {
+		return "a reserved address (outside the global unicast space, 2000::/3)"
 	}
 	return ""
 }

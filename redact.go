@@ -3,26 +3,71 @@ package webhook
 import (
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
 
 const redacted = "REDACTED"
 
-// sensitiveName reports whether a header or query parameter name suggests a
-// secret value.
+// secretNames lists the header and query parameter names whose values are
+// secret, compared without regard to case: a name is secret if it is one
+// of the exact names, or holds one of the parts (X-Api-Key, access_token,
+// client_secret, X-Hub-Signature-256, PHPSESSID).
+var secretNames = struct{ exact, parts []string }{
+	exact: []string{
+		"authorization", "proxy-authorization", "cookie", "set-cookie",
+		"code",             // an OAuth authorization code
+		"sid",              // a session id (and Twilio's)
+		"x-honeycomb-team", // Honeycomb's API key
+		"otp", "pin",
+	},
+	parts: []string{
+		"key", "token", "secret", "pass", "pwd", "auth", "sig", "cred",
+		"sess", "hmac", "jwt", "bearer",
+	},
+}
+
+// sensitiveName reports whether a header or query parameter name holds a
+// secret value (see secretNames). Idempotency keys are not secret.
 func sensitiveName(name string) bool {
 	n := strings.ToLower(name)
-	switch n {
-	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+	if strings.Contains(n, "idempotency") {
+		return false
+	}
+	if slices.Contains(secretNames.exact, n) {
 		return true
 	}
-	for _, s := range []string{"key", "token", "secret", "pass", "pwd", "auth", "sig", "cred", "session", "hmac", "jwt", "bearer"} {
-		if strings.Contains(n, s) && n != strings.ToLower(HeaderIdempotencyKey) {
+	for _, part := range secretNames.parts {
+		if strings.Contains(n, part) {
 			return true
 		}
 	}
 	return false
+}
+
+// secretPaths lists URL shapes whose path holds a secret: each pattern
+// matches the escaped path (of any host, unless host is set), and each of
+// its groups is replaced by REDACTED. Two rules apply to any path besides:
+// a segment that follows one named key, token, secret or password (IFTTT's
+// /with/key/KEY), and one that looks like a generated token (see
+// tokenSegment) are redacted too. Ids that are not secret (a Discord
+// webhook's number, a Slack team) are kept, so a redacted URL still tells
+// one integration from another.
+var secretPaths = []struct {
+	name string
+	host *regexp.Regexp // nil: any host
+	path *regexp.Regexp
+}{
+	{"Zapier hook", nil, regexp.MustCompile(`(?i)/hooks/(?:catch|standard)/[^/]+/([^/]+)`)},
+	{"Telegram bot", nil, regexp.MustCompile(`(?i)/(?:file/)?bot([0-9]+:[^/]+)`)},
+	{"Slack webhook", regexp.MustCompile(`(?i)(?:^|\.)slack\.com$`), regexp.MustCompile(`(?i)^/(?:services|workflows|triggers)/(?:[^/]+/)*?([^/]+)/?$`)},
+	{"Discord webhook", nil, regexp.MustCompile(`(?i)/webhooks/[0-9]+/([^/]+)`)},
+	{"Microsoft Teams webhook", nil, regexp.MustCompile(`(?i)/IncomingWebhook/([^/]+(?:/[^/]+)*)`)},
+	{"Mattermost or Rocket.Chat hook", nil, regexp.MustCompile(`(?i)^/hooks/([^/]+)(?:/([^/]+))?/?$`)},
+	{"PagerDuty integration", nil, regexp.MustCompile(`(?i)/integration/([^/]+)/enqueue`)},
+	{"Google Apps Script", nil, regexp.MustCompile(`(?i)/macros/s/([^/]+)/exec`)},
+	{"Make and Integromat hook", regexp.MustCompile(`(?i)(?:^|\.)(?:make|integromat)\.com$`), regexp.MustCompile(`^/([^/]+)`)},
 }
 
 // RedactURL returns rawURL fit for a log line or an error: userinfo and
@@ -70,7 +115,9 @@ func RedactURL(rawURL string) string {
 	return u.String()
 }
 
-// redactPath replaces the segments of u's path that may be credentials.
+// redactPath replaces the parts of u's path that may be credentials: those
+// of the shapes in secretPaths, and segments that look like generated
+// tokens.
 func redactPath(u *url.URL) {
 	// The path as written, so that an escaped slash inside a segment
 	// stays inside it, even when other characters were left unescaped.
@@ -78,10 +125,19 @@ func redactPath(u *url.URL) {
 	if path == "" {
 		path = u.EscapedPath()
 	}
-	segs := strings.Split(path, "/")
 	changed := false
-	for i, seg := range segs {
-		if seg != "" && (tokenSegment(seg) || i > 0 && keySegment(segs[i-1])) {
+	for _, sp := range secretPaths {
+		if sp.host != nil && !sp.host.MatchString(u.Hostname()) {
+			continue
+		}
+		ms := sp.path.FindAllStringSubmatchIndex(path, -1)
+		for _, m := range slices.Backward(ms) {
+			changed = redactGroups(&path, m) || changed
+		}
+	}
+	segs := strings.Split(path, "/")
+	for i, seg := range slices.Backward(segs) {
+		if seg != "" && seg != redacted && (tokenSegment(seg) || i > 0 && keySegment(segs[i-1])) {
 			segs[i], changed = redacted, true
 		}
 	}
@@ -91,6 +147,21 @@ func redactPath(u *url.URL) {
 	// Every segment is still escaped text, so the joined path unescapes.
 	u.RawPath = strings.Join(segs, "/")
 	u.Path, _ = url.PathUnescape(u.RawPath)
+}
+
+// redactGroups replaces the groups that match m found in *path, from the
+// last, and reports whether it replaced any that was not already REDACTED.
+func redactGroups(path *string, m []int) bool {
+	changed := false
+	for g := len(m)/2 - 1; g >= 1; g-- {
+		start, end := m[2*g], m[2*g+1]
+		if start < 0 || (*path)[start:end] == redacted {
+			continue
+		}
+		*path = (*path)[:start] + redacted + (*path)[end:]
+		changed = true
+	}
+	return changed
 }
 
 // keySegment reports whether a path segment names the credential that

@@ -130,6 +130,22 @@ type Verifier struct {
 	// it to log or count failures; the error never holds a key.
 	OnReject func(r *http.Request, err error)
 
+	// RefuseReplays refuses a request that was accepted before, while its
+	// timestamp is within the tolerance, with ErrReplayed (401 from
+	// Middleware): what it remembers is the signature under SchemeCIO,
+	// whose signature covers neither the idempotency key nor anything a
+	// replay must change, and the message id and timestamp under
+	// SchemeStandard. Every attempt the Sender makes is signed afresh, so
+	// only a copy of one attempt is refused; a sender that retried within
+	// the second it signed in, with the same body, would be refused too.
+	RefuseReplays bool
+
+	// ReplayStore remembers accepted requests for RefuseReplays; setting
+	// it refuses replays too. Use a shared store (see the redisreplay
+	// package) when several processes receive the webhooks. Defaults to a
+	// MemoryReplayStore of this Verifier's own.
+	ReplayStore ReplayStore
+
 	once sync.Once
 	c    *verifierConfig
 }
@@ -166,7 +182,8 @@ type verifierConfig struct {
 	maxBody   int64
 	now       func() time.Time
 	onReject  func(*http.Request, error)
-	err       error // a misconfiguration, returned for every request
+	replay    ReplayStore // nil: replays are not refused
+	err       error       // a misconfiguration, returned for every request
 }
 
 // keyedMAC pools HMAC-SHA256 states for one key. crypto/hmac saves the
@@ -206,6 +223,12 @@ func (v *Verifier) config() *verifierConfig {
 			c.now = v.Now
 		}
 		switch {
+		case v.ReplayStore != nil:
+			c.replay = v.ReplayStore
+		case v.RefuseReplays:
+			c.replay = &MemoryReplayStore{Now: v.Now}
+		}
+		switch {
 		case v.Scheme != SchemeCIO && v.Scheme != SchemeStandard:
 			c.err = fmt.Errorf("%w: %v", ErrUnknownScheme, v.Scheme)
 		case len(v.Keys) == 0:
@@ -228,17 +251,36 @@ func (v *Verifier) config() *verifierConfig {
 //
 // The error matches ErrMissingHeader, ErrMalformedTimestamp,
 // ErrMalformedSignature, ErrTimestampTooOld, ErrTimestampTooNew or
-// ErrInvalidSignature, checked in that order; or ErrNoKey or
-// ErrUnknownScheme when the Verifier is misconfigured.
+// ErrInvalidSignature, checked in that order, then ErrReplayed or
+// ErrReplayStore when replays are refused; or ErrNoKey or ErrUnknownScheme
+// when the Verifier is misconfigured. It is VerifyContext with
+// context.Background().
 func (v *Verifier) Verify(h http.Header, body []byte) (Verified, error) {
+	return v.VerifyContext(context.Background(), h, body)
+}
+
+// VerifyContext is Verify with a context for the ReplayStore.
+func (v *Verifier) VerifyContext(ctx context.Context, h http.Header, body []byte) (Verified, error) {
 	c := v.config()
 	if c.err != nil {
 		return Verified{}, c.err
 	}
+	var (
+		vd  Verified
+		err error
+	)
 	if c.scheme == SchemeStandard {
-		return c.verifyStandard(h, body)
+		vd, err = c.verifyStandard(h, body)
+	} else {
+		vd, err = c.verifyCIO(h, body)
 	}
-	return c.verifyCIO(h, body)
+	if err == nil {
+		err = c.checkReplay(ctx, h, vd)
+	}
+	if err != nil {
+		return Verified{}, err
+	}
+	return vd, nil
 }
 
 // Canonical forms of the header names, so lookups index the map directly
@@ -498,9 +540,10 @@ func (v *Verifier) VerifyRequest(r *http.Request) (Verified, error) {
 // with the body restored, byte for byte, and the Verified details in the
 // request's context (see VerifiedFromContext). A request that fails never
 // reaches next: it gets 401 Unauthorized without detail, 413 Request Entity
-// Too Large over the cap, 400 Bad Request if the body cannot be read, and
-// 500 if the Verifier is misconfigured (no key, unknown scheme), so that a
-// sender retries once it is fixed. OnReject learns why.
+// Too Large over the cap, 400 Bad Request if the body cannot be read, 500
+// if the Verifier is misconfigured (no key, unknown scheme), so that a
+// sender retries once it is fixed, and 503 if the ReplayStore fails.
+// OnReject learns why.
 //
 // The configuration is resolved here, once, not per request.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
@@ -539,7 +582,13 @@ func (c *verifierConfig) verifyRequest(w http.ResponseWriter, r *http.Request) (
 	} else {
 		vd, err = c.verifyCIO(r.Header, body)
 	}
-	return vd, body, err
+	if err == nil {
+		err = c.checkReplay(r.Context(), r.Header, vd)
+	}
+	if err != nil {
+		return Verified{}, body, err
+	}
+	return vd, body, nil
 }
 
 // errReadBody marks a body that could not be read (the client went away,
@@ -556,6 +605,8 @@ func rejectStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrNoKey), errors.Is(err, ErrUnknownScheme):
 		return http.StatusInternalServerError
+	case errors.Is(err, ErrReplayStore):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &re):
 		return http.StatusBadRequest
 	}

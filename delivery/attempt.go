@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/liquidhook/webhook"
@@ -27,6 +29,11 @@ type runner struct {
 
 	claims   *batcher[*claimOp]
 	finishes *batcher[*finishOp]
+
+	logger *slog.Logger
+	// sealedLeft is set once idle has said that deliveries sealed with
+	// other keys are left.
+	sealedLeft atomic.Bool
 }
 
 func newRunner(q *Queue, w *Worker) (*runner, error) {
@@ -57,6 +64,10 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		onDelivered: w.OnDelivered,
 		onFailed:    w.OnFailed,
 		onAttempt:   w.OnAttempt,
+		logger:      w.Logger,
+	}
+	if r.logger == nil {
+		r.logger = discardLogger()
 	}
 	if r.concurrency <= 0 {
 		r.concurrency = defaultConcurrency
@@ -140,18 +151,29 @@ func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
 // superseded, or early.
 func (r *runner) unclaimed(ctx context.Context, job *river.Job[sendArgs]) error {
 	var (
-		state  string
-		jobID  int64
-		nextAt int64
+		state      string
+		jobID      int64
+		nextAt     int64
+		spec, data string
 	)
 	err := r.q.s.db().queryRow(ctx,
-		`SELECT state, coalesce(job_id, 0), coalesce(next_at, 0) FROM liquidhook_delivery WHERE id = ?`,
-		job.Args.DeliveryID).Scan(&state, &jobID, &nextAt)
+		`SELECT state, coalesce(job_id, 0), coalesce(next_at, 0), substr(spec, 1, 14), substr(data, 1, 14)
+FROM liquidhook_delivery WHERE id = ?`,
+		job.Args.DeliveryID).Scan(&state, &jobID, &nextAt, &spec, &data)
 	if isNoRows(err) {
 		return nil // deleted: nothing to send
 	}
 	if err != nil {
 		return err
+	}
+	if jobID == job.ID {
+		// Sealed with a key this worker lacks: the job fails, to be retried
+		// by River (perhaps by a worker that holds the key), and the
+		// delivery is left as it is.
+		if err := r.q.keys().canOpen(job.Args.DeliveryID, map[string]string{"spec": spec, "data": data}); err != nil {
+			r.logger.WarnContext(ctx, "delivery: left for a worker that holds its key", "error", err)
+			return err
+		}
 	}
 	if jobID == job.ID && State(state) == StateScheduled {
 		// Early: River snoozes the job, without counting an attempt, and
@@ -182,11 +204,22 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 			waitFrom: start,
 		}
 	}
-	action, err := r.q.actions.get(r.q.Compiler, c.spec)
+	// The claim took only deliveries whose values these keys open: a value
+	// that does not open now was altered, and will not open on a retry.
+	kr := r.q.keys()
+	spec, err := kr.openString(place{id: c.id, field: "spec"}, c.spec)
 	if err != nil {
 		return invalid(err)
 	}
-	data, err := decodeData([]byte(c.data))
+	action, err := r.q.actions.get(r.q.Compiler, spec)
+	if err != nil {
+		return invalid(err)
+	}
+	dataJSON, err := kr.open(place{id: c.id, field: "data"}, []byte(c.data))
+	if err != nil {
+		return invalid(err)
+	}
+	data, err := decodeData(dataJSON)
 	if err != nil {
 		return invalid(err)
 	}

@@ -64,6 +64,13 @@ func BenchmarkDeliver(b *testing.B) {
 		q, dsn := openSQLiteTest(b)
 		benchmarkWork(b, q, dsn, 1)
 	})
+	b.Run("via=sqlite-sealed", func(b *testing.B) {
+		// The same with a key: spec and data opened for each attempt, its
+		// error, response and attributes sealed.
+		q, dsn := openSQLiteTest(b)
+		q.Keys = [][]byte{keyA}
+		benchmarkWork(b, q, dsn, 1)
+	})
 	b.Run("via=postgres-2", func(b *testing.B) {
 		q, dsn := openPostgresTest(b)
 		benchmarkWork(b, q, dsn, 2)
@@ -143,21 +150,25 @@ func enqueueMany(b testing.TB, q *Queue, action *webhook.Action, n int, opts *En
 
 // BenchmarkEnqueue queues one automatic delivery per op, from one
 // goroutine: a transaction with the delivery and its River job.
+// With keys=1 the delivery's spec and data are sealed.
 func BenchmarkEnqueue(b *testing.B) {
 	for _, be := range backends {
-		b.Run("db="+be.name, func(b *testing.B) {
-			ctx := context.Background()
-			q, _ := be.open(b)
-			action := testAction(b, "https://example.com", webhook.SendingAutomatic)
-			data := customer("ada@example.com")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				_, err := q.Enqueue(ctx, action, data, nil)
-				require.NoError(b, err)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
-		})
+		for _, keys := range [][][]byte{nil, {keyA}} {
+			b.Run("db="+be.name+"/keys="+itoa(len(keys)), func(b *testing.B) {
+				ctx := context.Background()
+				q, _ := be.open(b)
+				q.Keys = keys
+				action := testAction(b, "https://example.com", webhook.SendingAutomatic)
+				data := customer("ada@example.com")
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					_, err := q.Enqueue(ctx, action, data, nil)
+					require.NoError(b, err)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			})
+		}
 	}
 }
 

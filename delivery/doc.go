@@ -75,6 +75,24 @@
 // SQL texts over and over, and parsing them afresh each time would cost
 // about half of a worker's CPU.
 //
+// # Sealing
+//
+// With Queue.Keys set (32-byte keys; ParseKeys reads the form the CLI's
+// LIQUIDHOOK_DB_KEY holds), what the log keeps that is secret or personal
+// is sealed with AES-256-GCM before it reaches the database: each
+// delivery's spec (its URL may hold a password, its headers tokens), data,
+// mapped attributes and last error, and each attempt's error and response
+// excerpt, every value bound to its delivery and field. Get, List, the
+// workers and Resend open them transparently. Ids, states, times, attempt
+// numbers, statuses, error classes, idempotency keys and metadata stay
+// readable, for workers and filters: keep secrets out of metadata. The
+// first key seals and every key opens, so rotation is: put the new key
+// first, run Rekey, drop the old key. A value that the keys do not open is
+// a *SealError that names the delivery and changes nothing; a worker
+// leaves such deliveries to one that holds their key. A SQLite file that
+// OpenSQLite creates, and its -wal and -shm files, are private to their
+// owner (0600).
+//
 // None of River's types appear in this package's API, so River can be
 // upgraded or replaced without breaking its users.
 //

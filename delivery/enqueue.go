@@ -126,25 +126,39 @@ func (q *Queue) Enqueue(ctx context.Context, action *webhook.Action, data map[st
 	if nextAt != nil {
 		d.NextAt = fromMicros(toMicros(due))
 	}
+	kr := q.keys()
+	if kr.err != nil {
+		return nil, kr.err
+	}
 	err = q.s.inTx(ctx, func(tx txn) error {
+		// The row first, for the id that its sealed values are bound to;
+		// they are written, with the first attempt's job, in the same
+		// transaction.
 		err := tx.queryRow(ctx, `
 INSERT INTO liquidhook_delivery
 	(state, spec, data, idempotency_key, conversion, metadata, next_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, '', '', ?, ?, ?, ?, ?, ?)
 RETURNING id`,
-			string(state), specJSON, dataJSON, key, opts.Conversion, metaJSON, nextAt, toMicros(now), toMicros(now),
+			string(state), key, opts.Conversion, metaJSON, nextAt, toMicros(now), toMicros(now),
 		).Scan(&d.ID)
 		if err != nil {
 			return err
 		}
-		if state == StateDraft {
-			return nil
-		}
-		jobID, err := insertSendJob(ctx, tx, d.ID, due, now)
+		spec, err := kr.sealString(place{id: d.ID, field: "spec"}, specJSON)
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, `UPDATE liquidhook_delivery SET job_id = ? WHERE id = ?`, jobID, d.ID)
+		data, err := kr.sealString(place{id: d.ID, field: "data"}, dataJSON)
+		if err != nil {
+			return err
+		}
+		var jobID any
+		if state != StateDraft {
+			if jobID, err = insertSendJob(ctx, tx, d.ID, due, now); err != nil {
+				return err
+			}
+		}
+		_, err = tx.exec(ctx, `UPDATE liquidhook_delivery SET spec = ?, data = ?, job_id = ? WHERE id = ?`, spec, data, jobID, d.ID)
 		return err
 	})
 	if err != nil {

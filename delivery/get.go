@@ -16,8 +16,9 @@ import (
 const deliveryColumns = `id, state, spec, data, idempotency_key, conversion, metadata, attributes,
 	series, coalesce(next_at, 0), last_error, created_at, updated_at`
 
-// scanDelivery reads one row of deliveryColumns.
-func scanDelivery(s scanner) (*Delivery, error) {
+// scanDelivery reads one row of deliveryColumns, opening its sealed
+// values with kr.
+func scanDelivery(kr *keyring, s scanner) (*Delivery, error) {
 	var (
 		d                          Delivery
 		state, spec, data, meta    string
@@ -30,7 +31,16 @@ func scanDelivery(s scanner) (*Delivery, error) {
 		return nil, err
 	}
 	d.State = State(state)
+	open := func(field, stored string) (string, error) {
+		return kr.openString(place{id: d.ID, field: field}, stored)
+	}
+	if spec, err = open("spec", spec); err != nil {
+		return nil, err
+	}
 	if d.Spec, err = decodeSpec(spec); err != nil {
+		return nil, err
+	}
+	if data, err = open("data", data); err != nil {
 		return nil, err
 	}
 	if d.Data, err = decodeData([]byte(data)); err != nil {
@@ -40,9 +50,16 @@ func scanDelivery(s scanner) (*Delivery, error) {
 		return nil, fmt.Errorf("delivery: stored metadata: %w", err)
 	}
 	if attrs.Valid {
-		if err := json.Unmarshal([]byte(attrs.String), &d.Attributes); err != nil {
+		a, err := open("attributes", attrs.String)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(a), &d.Attributes); err != nil {
 			return nil, fmt.Errorf("delivery: stored attributes: %w", err)
 		}
+	}
+	if d.LastError, err = open("last_error", d.LastError); err != nil {
+		return nil, err
 	}
 	d.NextAt = fromMicros(nextAt)
 	d.CreatedAt = fromMicros(createdAt)
@@ -57,10 +74,14 @@ func (q *Queue) Get(ctx context.Context, id int64) (*Delivery, error) {
 	if err := q.check(); err != nil {
 		return nil, err
 	}
-	d, err := scanDelivery(q.s.db().queryRow(ctx,
+	d, err := scanDelivery(q.keys(), q.s.db().queryRow(ctx,
 		`SELECT `+deliveryColumns+` FROM liquidhook_delivery WHERE id = ?`, id))
 	if isNoRows(err) {
 		return nil, notFound(id)
+	}
+	var se *SealError
+	if errors.As(err, &se) || errors.Is(err, ErrSealKey) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("delivery: get %d: %w", id, err)
@@ -122,8 +143,11 @@ WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: list: %w", err)
 	}
-	out, err := scanDeliveries(rs)
+	out, err := scanDeliveries(q.keys(), rs)
 	if err != nil {
+		if errors.As(err, new(*SealError)) || errors.Is(err, ErrSealKey) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("delivery: list: %w", err)
 	}
 	if err := q.loadAttempts(ctx, out); err != nil {
@@ -132,13 +156,13 @@ WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	return out, nil
 }
 
-// scanDeliveries reads every row of deliveryColumns that rs holds, and
-// closes it.
-func scanDeliveries(rs rows) ([]*Delivery, error) {
+// scanDeliveries reads every row of deliveryColumns that rs holds, opening
+// sealed values with kr, and closes it.
+func scanDeliveries(kr *keyring, rs rows) ([]*Delivery, error) {
 	defer rs.Close()
 	var out []*Delivery
 	for rs.Next() {
-		d, err := scanDelivery(rs)
+		d, err := scanDelivery(kr, rs)
 		if err != nil {
 			return nil, err
 		}
@@ -195,6 +219,7 @@ func (q *Queue) loadAttempts(ctx context.Context, ds []*Delivery) error {
 		marks = append(marks, "?")
 		args = append(args, d.ID)
 	}
+	kr := q.keys()
 	rs, err := q.s.db().query(ctx, `
 SELECT delivery_id, series, number, started_at, duration, status, class, retry_after, wait, error, response
 FROM liquidhook_attempt WHERE delivery_id IN (`+strings.Join(marks, ", ")+`) ORDER BY id`, args...)
@@ -219,6 +244,12 @@ FROM liquidhook_attempt WHERE delivery_id IN (`+strings.Join(marks, ", ")+`) ORD
 		a.Start = fromMicros(start)
 		a.Duration, a.RetryAfter, a.Wait = time.Duration(duration), time.Duration(after), time.Duration(wait)
 		a.Class = webhook.ErrorClass(class)
+		if a.Error, err = kr.openString(place{id: id, field: "error", series: a.Series, number: a.Number}, a.Error); err != nil {
+			return err
+		}
+		if a.Response, err = kr.open(place{id: id, field: "response", series: a.Series, number: a.Number}, a.Response); err != nil {
+			return err
+		}
 		if d := byID[id]; d != nil {
 			d.Attempts = append(d.Attempts, a)
 		}

@@ -38,7 +38,7 @@ func opError(op string, id int64, err error) error {
 	switch {
 	case errors.As(err, &re):
 		return re.err
-	case errors.As(err, &se), errors.Is(err, ErrNotFound):
+	case errors.As(err, &se), errors.Is(err, ErrNotFound), errors.Is(err, ErrSealed), errors.Is(err, ErrSealKey):
 		return err
 	}
 	return fmt.Errorf("delivery: %s %d: %w", op, id, err)
@@ -50,7 +50,8 @@ type renderError struct{ err error }
 func (e *renderError) Error() string { return e.err.Error() }
 
 // lockedRow is a delivery's row as read, and locked, inside a transaction
-// that is about to change it.
+// that is about to change it. Its spec and data are as stored: sealed, if
+// they were.
 type lockedRow struct {
 	state  State
 	jobID  int64

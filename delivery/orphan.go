@@ -113,7 +113,11 @@ func (r *runner) failOrphan(ctx context.Context, o orphan) (bool, error) {
 		failed bool
 		lost   *Attempt // the attempt recorded for a sending orphan
 	)
-	err := r.q.s.inTx(ctx, func(tx txn) error {
+	lastError, err := r.q.keys().sealString(place{id: o.id, field: "last_error"}, why)
+	if err != nil {
+		return false, err
+	}
+	err = r.q.s.inTx(ctx, func(tx txn) error {
 		attempted := 0
 		if o.state == StateSending {
 			attempted = 1
@@ -123,7 +127,7 @@ UPDATE liquidhook_delivery
 SET state = ?, next_at = NULL, sending_at = NULL, interrupted_at = NULL,
 	attempts = attempts + ?, series_attempts = series_attempts + ?, last_error = ?, updated_at = ?
 WHERE id = ? AND job_id = ? AND state = ?`,
-			string(StateFailed), attempted, attempted, why, toMicros(now), o.id, o.jobID, string(o.state))
+			string(StateFailed), attempted, attempted, lastError, toMicros(now), o.id, o.jobID, string(o.state))
 		if err != nil || n == 0 {
 			return err
 		}

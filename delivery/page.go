@@ -106,8 +106,11 @@ scan:
 		if err != nil {
 			return nil, fmt.Errorf("delivery: page: %w", err)
 		}
-		batch, err := scanDeliveries(rs)
+		batch, err := scanDeliveries(q.keys(), rs)
 		if err != nil {
+			if errors.As(err, new(*SealError)) || errors.Is(err, ErrSealKey) {
+				return nil, err
+			}
 			return nil, fmt.Errorf("delivery: page: %w", err)
 		}
 		seen := 0

@@ -22,7 +22,21 @@ type Queue struct {
 	// settings of webhook.Compile.
 	Compiler *webhook.Compiler
 
+	// Keys seal what the delivery log keeps that is secret or personal:
+	// each delivery's spec, data, attributes and last error, and each
+	// attempt's error and response excerpt, with AES-256-GCM. Each key is
+	// 32 bytes (ParseKeys reads them from text). The first seals what is
+	// written; every one opens what was sealed with it, so a key is
+	// rotated by putting the new one first and running Rekey. Ids, states,
+	// times, statuses, error classes, idempotency keys and metadata are
+	// not sealed: keep secrets out of metadata. Without keys nothing is
+	// sealed, and a sealed value does not open (a *SealError, matching
+	// ErrSealed, that names the delivery and changes nothing). Set it
+	// before using the Queue: it is read once, on first use.
+	Keys [][]byte
+
 	s       store
+	kr      atomic.Pointer[keyring]
 	actions actionCache
 	closed  atomic.Bool
 	now     func() time.Time
@@ -74,6 +88,15 @@ func (q *Queue) check() error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// keys returns the Queue's keyring, made from Keys on first use.
+func (q *Queue) keys() *keyring {
+	if kr := q.kr.Load(); kr != nil {
+		return kr
+	}
+	q.kr.CompareAndSwap(nil, newKeyring(q.Keys))
+	return q.kr.Load()
 }
 
 // actionCache keeps compiled actions by their stored spec, so a worker

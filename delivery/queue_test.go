@@ -96,7 +96,7 @@ func TestOpenErrors(t *testing.T) {
 		{"empty SQLite path", "", ErrInvalidDatabase, "empty SQLite path"},
 		{"a query in the path", "x.db?mode=ro", ErrInvalidDatabase, "plain file path"},
 		{"a file: URI", "file:x.db", ErrInvalidDatabase, "plain file path"},
-		{"a directory that does not exist", filepath.Join(t.TempDir(), "missing", "x.db"), nil, "unable to open"},
+		{"a directory that does not exist", filepath.Join(t.TempDir(), "missing", "x.db"), nil, "missing/x.db: no such file or directory"},
 		{"bad PostgreSQL URL", "postgres://user:s3cret@host:notaport/db", ErrInvalidDatabase, "invalid PostgreSQL URL"},
 		{"a PostgreSQL URL in capitals", "POSTGRES://user:s3cret@127.0.0.1:1/db", ErrInvalidDatabase, `"POSTGRES://…" is a URL, not a SQLite file path`},
 		{"another database's URL", "mysql://user:s3cret@db.example/app?tls=true", ErrInvalidDatabase, `"mysql://…" is a URL`},

@@ -42,25 +42,49 @@ type claimed struct {
 
 // In the SQLite statements, the unary + keeps the planner from reading the
 // state index (every row of a busy queue) instead of probing by id.
-const claimSQLite = `
+var claimSQLite = `
 UPDATE liquidhook_delivery
 SET state = 'sending', sending_at = ?1, updated_at = ?1,
 	interrupted_at = CASE WHEN state = 'sending' THEN sending_at ELSE NULL END
 FROM (SELECT value ->> 0 AS id, value ->> 1 AS job_id FROM json_each(?2)) AS c
 WHERE liquidhook_delivery.id = c.id AND liquidhook_delivery.job_id = c.job_id
 	AND +state IN ('scheduled', 'sending') AND coalesce(next_at, 0) <= ?1
+	AND ` + opensSQL(dialectSQLite, "spec", "?3") + ` AND ` + opensSQL(dialectSQLite, "data", "?3") + `
 RETURNING liquidhook_delivery.id, spec, data, idempotency_key, series, series_attempts,
 	coalesce(interrupted_at, 0), conversion, metadata, created_at`
 
-const claimPostgres = `
+var claimPostgres = `
 UPDATE liquidhook_delivery AS d
 SET state = 'sending', sending_at = $1, updated_at = $1,
 	interrupted_at = CASE WHEN d.state = 'sending' THEN d.sending_at ELSE NULL END
 FROM unnest($2::bigint[], $3::bigint[]) AS c(id, job_id)
 WHERE d.id = c.id AND d.job_id = c.job_id
 	AND d.state IN ('scheduled', 'sending') AND coalesce(d.next_at, 0) <= $1
+	AND ` + opensSQL(dialectPostgres, "d.spec", "$4") + ` AND ` + opensSQL(dialectPostgres, "d.data", "$4") + `
 RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
 	coalesce(d.interrupted_at, 0), d.conversion, d.metadata, d.created_at`
+
+// opensSQL returns a condition that holds when col is plain or sealed with
+// one of the keys whose ids param holds (a JSON array on SQLite, a text
+// array on PostgreSQL): a worker claims only what its keys open, and
+// leaves the rest as it is (see runner.unclaimed).
+func opensSQL(d dialect, col, param string) string {
+	in := `IN (SELECT value FROM json_each(` + param + `))`
+	if d == dialectPostgres {
+		in = `= ANY(` + param + `::text[])`
+	}
+	return `(substr(` + col + `, 1, 5) <> '` + sealPrefix + `' OR substr(` + col + `, 6, 1) = ':'
+		OR substr(` + col + `, 6, 8) ` + in + `)`
+}
+
+// keyIDsArg returns the ids of kr's keys as opensSQL's parameter.
+func keyIDsArg(d dialect, kr *keyring) any {
+	if d == dialectPostgres {
+		return kr.ids()
+	}
+	b, _ := json.Marshal(kr.ids()) // a []string always encodes
+	return string(b)
+}
 
 // claimBatch marks the batch's deliveries sending, those whose job it still
 // is and that are due, in one statement.
@@ -103,7 +127,7 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 		for i, op := range ops {
 			ids[i], jobs[i] = op.id, op.jobID
 		}
-		q, args = claimPostgres, []any{toMicros(now), ids, jobs}
+		q, args = claimPostgres, []any{toMicros(now), ids, jobs, keyIDsArg(dialectPostgres, r.q.keys())}
 	} else {
 		pairs := make([][2]int64, len(ops))
 		for i, op := range ops {
@@ -113,7 +137,7 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 		if err != nil {
 			return err
 		}
-		q, args = claimSQLite, []any{toMicros(now), string(b)}
+		q, args = claimSQLite, []any{toMicros(now), string(b), keyIDsArg(dialectSQLite, r.q.keys())}
 	}
 	for _, op := range ops {
 		op.found, op.now = false, now
@@ -254,18 +278,34 @@ func (r *runner) updateFinished(ctx context.Context, tx txn, ops []*finishOp, ne
 		q    string
 		args []any
 	)
+	// The attributes and the last error, sealed for the log.
+	storedAttrs, storedErrs := make([]*string, len(ops)), make([]string, len(ops))
+	kr := r.q.keys()
+	for i, op := range ops {
+		var err error
+		if op.attributes != nil {
+			a, err := kr.sealString(place{id: op.id, field: "attributes"}, *op.attributes)
+			if err != nil {
+				return nil, err
+			}
+			storedAttrs[i] = &a
+		}
+		if storedErrs[i], err = kr.sealString(place{id: op.id, field: "last_error"}, op.attempt.Error); err != nil {
+			return nil, err
+		}
+	}
 	if r.q.s.dialect() == dialectPostgres {
 		n := len(ops)
 		ids, jobs, nextJobs, nextAts := make([]int64, n), make([]int64, n), make([]*int64, n), make([]*int64, n)
-		states, attrs, errs := make([]string, n), make([]*string, n), make([]string, n)
+		states := make([]string, n)
 		for i, op := range ops {
-			ids[i], jobs[i], states[i], attrs[i], errs[i] = op.id, op.jobID, string(op.state), op.attributes, op.attempt.Error
+			ids[i], jobs[i], states[i] = op.id, op.jobID, string(op.state)
 			if op.state == StateScheduled {
 				j, at := next[op.id], toMicros(op.due)
 				nextJobs[i], nextAts[i] = &j, &at
 			}
 		}
-		q, args = finishPostgres, []any{toMicros(now), ids, jobs, states, nextJobs, nextAts, attrs, errs}
+		q, args = finishPostgres, []any{toMicros(now), ids, jobs, states, nextJobs, nextAts, storedAttrs, storedErrs}
 	} else {
 		rows := make([][7]any, len(ops))
 		for i, op := range ops {
@@ -274,10 +314,10 @@ func (r *runner) updateFinished(ctx context.Context, tx txn, ops []*finishOp, ne
 				nextJob, nextAt = next[op.id], toMicros(op.due)
 			}
 			var attrs any
-			if op.attributes != nil {
-				attrs = *op.attributes
+			if storedAttrs[i] != nil {
+				attrs = *storedAttrs[i]
 			}
-			rows[i] = [7]any{op.id, op.jobID, string(op.state), nextJob, nextAt, attrs, op.attempt.Error}
+			rows[i] = [7]any{op.id, op.jobID, string(op.state), nextJob, nextAt, attrs, storedErrs[i]}
 		}
 		b, err := json.Marshal(rows)
 		if err != nil {
@@ -304,6 +344,19 @@ func (r *runner) updateFinished(ctx context.Context, tx txn, ops []*finishOp, ne
 // insertAttempts records every attempt of the batch, including those whose
 // delivery another run took over: the attempt happened.
 func (r *runner) insertAttempts(ctx context.Context, tx txn, ops []*finishOp) error {
+	// Each attempt's error and response, sealed for the log.
+	storedErrs, storedBodies := make([]string, len(ops)), make([][]byte, len(ops))
+	kr := r.q.keys()
+	for i, op := range ops {
+		a := op.attempt
+		var err error
+		if storedErrs[i], err = kr.sealString(place{id: op.id, field: "error", series: a.Series, number: a.Number}, a.Error); err != nil {
+			return err
+		}
+		if storedBodies[i], err = kr.seal(place{id: op.id, field: "response", series: a.Series, number: a.Number}, a.Response); err != nil {
+			return err
+		}
+	}
 	if r.q.s.dialect() == dialectPostgres {
 		n := len(ops)
 		ids, series, numbers, starts, durs := make([]int64, n), make([]int32, n), make([]int32, n), make([]int64, n), make([]int64, n)
@@ -311,7 +364,7 @@ func (r *runner) insertAttempts(ctx context.Context, tx txn, ops []*finishOp) er
 		for i, op := range ops {
 			a := op.attempt
 			ids[i], series[i], numbers[i], starts[i], durs[i] = op.id, int32(a.Series), int32(a.Number), toMicros(a.Start), int64(a.Duration)
-			statuses[i], classes[i], afters[i], waits[i], errs[i], bodies[i] = int32(a.Status), string(a.Class), int64(a.RetryAfter), int64(a.Wait), a.Error, a.Response
+			statuses[i], classes[i], afters[i], waits[i], errs[i], bodies[i] = int32(a.Status), string(a.Class), int64(a.RetryAfter), int64(a.Wait), storedErrs[i], storedBodies[i]
 		}
 		_, err := tx.exec(ctx, attemptsPostgres, ids, series, numbers, starts, durs, statuses, classes, afters, waits, errs, bodies)
 		return err
@@ -320,11 +373,11 @@ func (r *runner) insertAttempts(ctx context.Context, tx txn, ops []*finishOp) er
 	for i, op := range ops {
 		a := op.attempt
 		var body any
-		if a.Response != nil {
-			body = hex.EncodeToString(a.Response)
+		if storedBodies[i] != nil {
+			body = hex.EncodeToString(storedBodies[i])
 		}
 		rows[i] = [11]any{op.id, a.Series, a.Number, toMicros(a.Start), int64(a.Duration), a.Status, string(a.Class),
-			int64(a.RetryAfter), int64(a.Wait), a.Error, body}
+			int64(a.RetryAfter), int64(a.Wait), storedErrs[i], body}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {

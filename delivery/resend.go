@@ -29,14 +29,28 @@ func (q *Queue) Resend(ctx context.Context, id int64, data map[string]any) (*Del
 		default:
 			return &StateError{ID: id, Op: "resend", State: row.state}
 		}
+		kr := q.keys()
 		if data == nil {
-			var err error
+			// The stored data, as it is stored: sealed or not, it stays.
+			plain, err := kr.open(place{id: id, field: "data"}, []byte(row.data))
+			if err != nil {
+				return err
+			}
+			if decoded, err = decodeData(plain); err != nil {
+				return err
+			}
 			dataJSON = row.data
-			if decoded, err = decodeData([]byte(row.data)); err != nil {
+		} else {
+			var err error
+			if dataJSON, err = kr.sealString(place{id: id, field: "data"}, dataJSON); err != nil {
 				return err
 			}
 		}
-		action, err := q.actions.get(q.Compiler, row.spec)
+		spec, err := kr.openString(place{id: id, field: "spec"}, row.spec)
+		if err != nil {
+			return err
+		}
+		action, err := q.actions.get(q.Compiler, spec)
 		if err != nil {
 			return err
 		}

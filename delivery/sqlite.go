@@ -3,8 +3,11 @@ package delivery
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -19,7 +22,9 @@ const sqliteBusyTimeoutMillis = 30000
 
 // OpenSQLite opens (creating it if missing) the SQLite database file at
 // path, brings its schema up to date (River's tables and the delivery log),
-// and returns a Queue on it. No server is needed. A path that is a URL is
+// and returns a Queue on it. A file it creates, and the -wal and -shm files
+// beside it, are readable and writable by their owner only (0600); a file
+// that exists keeps its mode. No server is needed. A path that is a URL is
 // refused: PostgreSQL's go to OpenPostgres.
 //
 // The file is put in WAL mode, statements wait for another process's lock
@@ -44,6 +49,9 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	}
 	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("%w: SQLite path %q: want a plain file path (no ?, # or file: URI)", ErrInvalidDatabase, path)
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("delivery: open %s: %w", path, err)
 	}
 	// A connector rather than sql.Open, so that the statement cache can
 	// wrap its connections; it opens the DSN as sql.Open("sqlite", dsn) did,
@@ -86,6 +94,25 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 		return nil, fmt.Errorf("delivery: migrate %s: %w", path, err)
 	}
 	return newQueue(s), nil
+}
+
+// createPrivate creates the database file at path, empty, readable and
+// writable by its owner only, unless it exists: SQLite then gives its -wal
+// and -shm files the same mode. An existing file keeps the mode it has,
+// which may be the operator's choice (a group that makes backups).
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err // the caller names the path
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sqliteDSN returns the DSN for the file at path: modernc's driver runs the

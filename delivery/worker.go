@@ -116,13 +116,17 @@ func (q *Queue) Work(ctx context.Context, w *Worker) error {
 // WorkUntilIdle is Work that also returns, with nil, once no delivery is
 // scheduled or sending (each is delivered, failed, cancelled or a draft)
 // and no hook of w is pending. Deliveries scheduled for later are waited
-// for.
+// for; those sealed with keys the Queue does not hold are not (they are
+// left for a worker that holds them, and w.Logger hears of them).
 func (q *Queue) WorkUntilIdle(ctx context.Context, w *Worker) error {
 	return q.work(ctx, w, true)
 }
 
 func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	if err := q.check(); err != nil {
+		return err
+	}
+	if err := q.keys().err; err != nil {
 		return err
 	}
 	if w == nil {
@@ -213,13 +217,32 @@ func (q *Queue) run(ctx context.Context, r *runner, logger *slog.Logger, untilId
 	}
 }
 
+// idle reports whether no delivery that this worker can open is scheduled
+// or sending, and no hook is pending. Deliveries sealed with keys it lacks
+// wait for a worker that holds them; it says so, once, when only they are
+// left.
 func (q *Queue) idle(ctx context.Context, r *runner) (bool, error) {
-	var busy int
+	d, kr := q.s.dialect(), q.keys()
+	param := "?3"
+	if d == dialectPostgres {
+		param = "$3"
+	}
+	var busy, sealed int
 	err := q.s.db().queryRow(ctx, `SELECT count(*) FROM (
-	SELECT 1 FROM liquidhook_delivery WHERE state IN (?, ?) LIMIT 1) AS busy`,
-		string(StateScheduled), string(StateSending)).Scan(&busy)
+	SELECT 1 FROM liquidhook_delivery WHERE state IN (?, ?)
+		AND `+opensSQL(d, "spec", param)+` AND `+opensSQL(d, "data", param)+` LIMIT 1) AS busy`,
+		string(StateScheduled), string(StateSending), keyIDsArg(d, kr)).Scan(&busy)
 	if err != nil || busy > 0 {
 		return false, err
+	}
+	err = q.s.db().queryRow(ctx, `SELECT count(*) FROM liquidhook_delivery WHERE state IN (?, ?)`,
+		string(StateScheduled), string(StateSending)).Scan(&sealed)
+	if err != nil {
+		return false, err
+	}
+	if sealed > 0 && r.sealedLeft.CompareAndSwap(false, true) {
+		r.logger.WarnContext(ctx, "delivery: deliveries left to a worker that holds their keys", "deliveries", sealed,
+			"reason", "their values are sealed with keys this worker does not hold")
 	}
 	if !r.hooks() {
 		return true, nil

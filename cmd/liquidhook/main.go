@@ -7,10 +7,11 @@
 //	liquidhook send   --action A.json --data D.json [--timeout 4s] [--retries 10] [--backoff 10.5s] [--allow-private]
 //	liquidhook verify --timestamp T --signature HEX [--body FILE]
 //	liquidhook listen --addr 127.0.0.1:8080
-//	liquidhook queue  add|work|list|show|release|resend|cancel|ui ... --db DB
+//	liquidhook queue  add|work|list|show|release|resend|cancel|rekey|ui ... --db DB
 //
 // The signing key comes from the environment variable LIQUIDHOOK_SIGNING_KEY,
-// never from the command line.
+// and the keys that seal the delivery log from LIQUIDHOOK_DB_KEY, never from
+// the command line.
 //
 // Exit status: 0 success; 1 the webhook failed when sent, or the signature
 // is invalid; 2 anything that went wrong before a request was sent.
@@ -61,7 +62,7 @@ var commands = []command{
 	{"send", "send a webhook with retries and print the result as JSON", runSend},
 	{"verify", "check a signature against a body", runVerify},
 	{"listen", "receive webhooks locally and print them", runListen},
-	{"queue", "durable delivery: add, work, list, show, release, resend, cancel, ui", runQueue},
+	{"queue", "durable delivery: add, work, list, show, release, resend, cancel, rekey, ui", runQueue},
 }
 
 // exitError carries an exit code with the message to print.
@@ -160,5 +161,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "The signing key is read from %s.\n", envSigningKey)
+	fmt.Fprintf(w, "The signing key is read from %s, the keys that seal the delivery log from %s.\n", envSigningKey, envDBKey)
 }

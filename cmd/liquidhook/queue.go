@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,11 @@ command line.
         send again with new data, re-rendered, with the same idempotency key
   cancel ID
         stop a draft or a scheduled delivery
+  rekey
+        seal every delivery again under the first key of LIQUIDHOOK_DB_KEY
+        (deliveries written without a key, too), in batches, while work
+        goes on; print how many changed. Run it again: it changes only
+        what is not yet sealed under that key.
   ui [--addr 127.0.0.1:8025] [--read-only]
         serve the Sent tab, a web page over the delivery log, and print
         its URL (http://HOST:PORT/) as the first line of standard output;
@@ -56,6 +62,21 @@ command line.
         with the token once (a cookie), a script sends
         "Authorization: Bearer TOKEN". --read-only hides the forms and
         refuses changes.
+
+Sealing: LIQUIDHOOK_DB_KEY holds one or more base64-encoded 32-byte keys,
+comma-separated (make one with: head -c 32 /dev/urandom | base64). The
+first seals what is written; all of them open what they sealed, so a key
+is rotated by putting a new one first, running rekey, then dropping the
+old one. With it, what the log keeps that is secret or personal (the
+action, with its URL and headers; the data; each response excerpt; the
+mapped attributes; error texts) is sealed with AES-256-GCM. States, times,
+attempt numbers, statuses, error classes, idempotency keys and metadata
+stay readable. Without it nothing is sealed, and the commands say so once
+on standard error. A wrong or missing key is an error that names the
+delivery and changes nothing; a worker without the right key leaves such
+deliveries as they are and says why. A SQLite file that queue creates,
+and its -wal and -shm files, are readable by their owner only (0600); an
+existing file keeps its mode.
 
 --json prints objects with id, state (draft, scheduled, sending, delivered,
 failed, cancelled), idempotency_key, attempts (durations in nanoseconds)
@@ -68,6 +89,9 @@ cancelling a delivered delivery), which changes nothing.
 
 // envQueueDB names the variable that may hold --db.
 const envQueueDB = "LIQUIDHOOK_DB"
+
+// envDBKey names the variable that holds the keys that seal the log.
+const envDBKey = "LIQUIDHOOK_DB_KEY"
 
 type queueCommand struct {
 	name string
@@ -98,6 +122,7 @@ var queueCommands = []queueCommand{
 	{"release", true, nil, queueRelease},
 	{"resend", true, queueCheckResend, queueResend},
 	{"cancel", true, nil, queueCancel},
+	{"rekey", false, nil, queueRekey},
 	{"ui", false, queueCheckUI, queueUI},
 }
 
@@ -126,6 +151,7 @@ var queueOwnFlags = map[string][]string{
 	"release": nil,
 	"resend":  {"data"},
 	"cancel":  nil,
+	"rekey":   nil,
 	"ui":      {"addr", "read-only"},
 }
 
@@ -145,7 +171,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel or ui (see liquidhook queue --help)", quoted(args[0]))
+		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel, rekey or ui (see liquidhook queue --help)", quoted(args[0]))
 	}
 	call, err := parseQueueArgs(cmd, args[1:])
 	if err != nil {
@@ -167,12 +193,46 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	keys, err := queueKeys(e, cmd.name)
+	if err != nil {
+		return err
+	}
 	q, err := delivery.Open(ctx, call.f.db)
 	if err != nil {
 		return badInput("--db: %v", err)
 	}
 	defer q.Close()
+	if keys == nil {
+		fmt.Fprintf(e.stderr, "liquidhook queue: the delivery log is not sealed: set %s to seal secrets and personal data at rest (see liquidhook queue --help)\n", envDBKey)
+	}
+	q.Keys = keys
 	return cmd.run(ctx, e, q, call)
+}
+
+// queueKeys reads the sealing keys from LIQUIDHOOK_DB_KEY, or returns none
+// when it is unset; rekey needs them.
+func queueKeys(e *env, cmd string) ([][]byte, error) {
+	v := e.getenv(envDBKey)
+	if v == "" {
+		if cmd == "rekey" {
+			return nil, badInput("%s is not set: rekey seals under its first key", envDBKey)
+		}
+		return nil, nil
+	}
+	keys, err := delivery.ParseKeys(v)
+	if err != nil {
+		return nil, badInput("%s: %v", envDBKey, err)
+	}
+	return keys, nil
+}
+
+func queueRekey(ctx context.Context, e *env, q *delivery.Queue, _ *queueCall) error {
+	n, err := q.Rekey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d deliveries sealed again under the first key\n", n)
+	return nil
 }
 
 // parseQueueArgs parses flags before and after the ID.
@@ -294,6 +354,17 @@ func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 		Sender:      f.sender(e.getenv(envSigningKey)),
 		Concurrency: f.concurrency,
 		OnAttempt:   queueProgress(e.stderr),
+		// Warnings and errors (a delivery sealed with a key this worker
+		// lacks, a database that fails) go to standard error too.
+		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{
+			Level: slog.LevelWarn,
+			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+				if len(groups) == 0 && a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		})),
 	}
 	var err error
 	if f.untilIdle {

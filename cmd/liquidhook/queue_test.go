@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -256,7 +258,8 @@ func TestQueueImpossibleOperations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tt.args...), "--db", f.db)...)
+			// With a key, so that the only line is the error's.
+			code, stdout, stderr := runCLIEnv(t, "", dbKeys(testDBKeyA), append(append([]string{"queue"}, tt.args...), "--db", f.db)...)
 			assert.Equal(t, exitBadInput, code, stdout)
 			assert.Contains(t, stderr, tt.want)
 			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
@@ -461,4 +464,89 @@ func TestQueueKeepsTheDatabasePasswordOut(t *testing.T) {
 			})
 		}
 	}
+}
+
+// Sealing keys for the tests, base64 as LIQUIDHOOK_DB_KEY holds them.
+var (
+	testDBKeyA = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xa1}, 32))
+	testDBKeyB = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xb2}, 32))
+)
+
+// dbKeys is an environment holding keys as LIQUIDHOOK_DB_KEY, and the
+// signing key of the queue fixture.
+func dbKeys(keys ...string) map[string]string {
+	return map[string]string{envDBKey: strings.Join(keys, ","), envSigningKey: "queue-key"}
+}
+
+// TestQueueSealed runs the queue commands on a sealed log: the file holds
+// no data in the clear, a missing or wrong key is refused naming the
+// delivery, and rekey moves the log to a new key.
+func TestQueueSealed(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	queue := func(vars map[string]string, args ...string) (int, string, string) {
+		return runCLIEnv(t, "", vars, append(append([]string{"queue"}, args...), "--db", f.db)...)
+	}
+	code, stdout, stderr := queue(dbKeys(testDBKeyA), "add", "--action", f.action, "--data", f.data)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr, "no warning with a key")
+	id := strings.TrimSpace(stdout)
+	code, _, stderr = queue(dbKeys(testDBKeyA), "work", "--until-idle", "--allow-private", "--backoff", "10ms")
+	require.Equal(t, exitOK, code, stderr)
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(f.db + suffix)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // checkpointed into q.db when the last command closed it
+		}
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "ada@example.com", "q.db%s", suffix)
+		assert.NotContains(t, string(b), "lead-1", "q.db%s", suffix)
+	}
+
+	code, stdout, stderr = queue(dbKeys(testDBKeyA), "show", id, "--json")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, `"lead_id": "lead-1"`)
+
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"no key", nil, "delivery 1: spec is sealed"},
+		{"wrong key", dbKeys(testDBKeyB), "which is not among the queue's keys"},
+		{"a key that is not base64", dbKeys("not a key"), "LIQUIDHOOK_DB_KEY: delivery: invalid sealing key: key 1 of 1 is not base64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, sub := range [][]string{{"show", id}, {"list"}} {
+				code, stdout, stderr := queue(tc.vars, sub...)
+				assert.Equal(t, exitBadInput, code, stdout)
+				assert.Contains(t, stderr, tc.want)
+				assert.NotContains(t, stderr, testDBKeyA)
+			}
+		})
+	}
+
+	code, stdout, stderr = queue(dbKeys(testDBKeyB, testDBKeyA), "rekey")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, "1 deliveries sealed again under the first key\n", stdout)
+	code, stdout, stderr = queue(dbKeys(testDBKeyB), "show", id, "--json")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, `"lead_id": "lead-1"`)
+	code, _, stderr = queue(dbKeys(testDBKeyA), "show", id)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "delivery 1: spec is sealed with key")
+
+	code, _, stderr = queue(nil, "rekey")
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "LIQUIDHOOK_DB_KEY is not set")
+}
+
+// TestQueueNotSealedWarning: without LIQUIDHOOK_DB_KEY each command says
+// once that the log is not sealed.
+func TestQueueNotSealedWarning(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	code, _, stderr := runCLI(t, "queue", "add", "--action", f.action, "--data", f.data, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, "liquidhook queue: the delivery log is not sealed: set LIQUIDHOOK_DB_KEY to seal secrets and personal data at rest (see liquidhook queue --help)\n", stderr)
 }

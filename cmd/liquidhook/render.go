@@ -10,8 +10,16 @@ import (
 const renderUsage = `usage: liquidhook render --action A.json --data D.json
 
 Renders the action for the data and prints the request that would be sent
-as one JSON object: method, url (credentials removed, secret query values
-redacted), headers (secret values redacted) and body (the rendered text).
+as one JSON object:
+  method   the method
+  url      the URL without its user:password@ and #fragment; the values of
+           secret query parameters (key, token, secret, password, code,
+           sid, sig, ...) and the secret parts of known webhook paths
+           (Slack, Discord, Zapier, Telegram, ...) read REDACTED
+  headers  every header; the values of secret ones (Authorization,
+           Cookie, X-Api-Key, X-Honeycomb-Team, ...) read REDACTED
+  body     the rendered body exactly as it would be sent: secrets and
+           personal data in it are shown as they are
 Nothing is sent and no key is needed.
 
 Flags:
