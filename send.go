@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,12 +10,14 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // Defaults of a Sender.
@@ -36,15 +39,33 @@ const (
 // error until the policy stops retrying. Cancelling the context stops at
 // once, during an attempt or a wait, and is never retried.
 type Sender struct {
-	// Transport makes the HTTP round trips. If nil, a shared HTTP/1.1
-	// transport is used: it refuses private addresses at dial time (see
-	// AllowPrivate), keeps enough idle connections per host for high
-	// concurrency, and makes each round trip on the sending goroutine. It
-	// uses no proxy, since a proxy would hide the destination from the
-	// address check. A custom Transport (an *http.Transport for HTTP/2 or
-	// a proxy) is responsible for its own address checks
-	// (AddressGuard.Control helps).
+	// Transport makes the HTTP round trips. If nil, the Sender makes its
+	// own net/http Transport on first use (see CloseIdleConnections): HTTP/2
+	// over TLS, kept-alive connections (up to 1,024 idle per host), the
+	// address guard (AllowPrivate, AllowedPrefixes) applied to each
+	// connection as it is dialed, after DNS, TLS set by TLSConfig, a proxy
+	// by Proxy, and the TLS handshake and the wait for a response header
+	// each bounded by Timeout. The settings it is made from are read then:
+	// change them before the first Send. A custom Transport makes its own
+	// address checks (AddressGuard.Control helps) and ignores those
+	// settings.
 	Transport http.RoundTripper
+
+	// Proxy returns the HTTP proxy a request goes through, as
+	// http.Transport's Proxy does: http requests are sent to it in absolute
+	// form, https ones tunnelled through CONNECT. Nil, the default, sends
+	// directly; the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is read
+	// only when Proxy is http.ProxyFromEnvironment. The proxy's own address
+	// is the operator's choice and is dialed without the address guard;
+	// the destination is then reached by the proxy, which must do the
+	// checking (use one that refuses private addresses). A request that
+	// Proxy sends directly is guarded as usual.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// TLSConfig configures TLS for the default transport, to trust a
+	// private CA through RootCAs for example. It is cloned on first use.
+	// Defaults to the system's roots and crypto/tls's defaults.
+	TLSConfig *tls.Config
 
 	// Key is the signing key for Customer.io's scheme. Ignored when Signer
 	// is set. With neither, requests go unsigned.
@@ -113,8 +134,9 @@ type Result struct {
 	Attempts []Attempt
 	// Response is the last response received, or nil.
 	Response *Response
-	// Attributes holds the mapped response when the request was delivered
-	// and its Action maps responses; nil otherwise.
+	// Attributes holds what the ResponseMapper made of the delivered
+	// response; nil when the request was not delivered or nothing mapped
+	// it.
 	Attributes map[string]any
 }
 
@@ -167,12 +189,13 @@ var (
 )
 
 // Send delivers r: it makes attempts until one is delivered or the retry
-// policy stops, and maps the delivered response into attributes. It always
-// returns a Result; the error is nil exactly when the request was
-// delivered, and otherwise a *SendError carrying every attempt. A Request
-// without an idempotency key is given a new random one, which the Result
-// reports.
-func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
+// policy stops, and has m map the delivered response into attributes (an
+// Action's Mapper, for a request it rendered; nil maps nothing). A mapping
+// error fails the attempt, as a bad status does. Send always returns a
+// Result; the error is nil exactly when the request was delivered, and
+// otherwise a *SendError carrying every attempt. A Request without an
+// idempotency key is given a new random one, which the Result reports.
+func (s *Sender) Send(ctx context.Context, r *Request, m ResponseMapper) (*Result, error) {
 	if r == nil {
 		return &Result{}, &SendError{Err: fmt.Errorf("%w: nil request", ErrInvalidURL)}
 	}
@@ -204,8 +227,8 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 		if resp != nil {
 			res.Response = resp
 		}
-		if a.Class == "" {
-			attrs, err := req.MapResponse(resp)
+		if a.Class == "" && m != nil {
+			attrs, err := m.MapResponse(resp)
 			if err != nil {
 				a.Class, a.Err = ClassMapping, &attemptError{"mapping the response", err}
 			} else {
@@ -243,22 +266,11 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 		a.Start = s.Now()
 	}
 
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	// The attempt's deadline bounds it from dial to the end of the body:
-	// set on the connection by the default transport, through the
-	// request's context for any other.
-	deadline := start.Add(timeout)
-	actx := ctx
-	if rt.direct() {
-		wake()
-	} else {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	// The attempt's deadline bounds it whole, from waiting for a
+	// connection to the end of the body.
+	timeout := s.timeout()
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 
 	hr, err := r.NewHTTPRequest(actx)
 	if err != nil {
@@ -271,7 +283,7 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 		return a, nil, true
 	}
 
-	hresp, err := rt.do(hr, deadline)
+	hresp, err := rt.do(hr)
 	if err != nil {
 		if hresp != nil {
 			// A refused redirect: Do returns the 3xx, its body closed.
@@ -421,9 +433,9 @@ func (s *Sender) sign(h http.Header, id string, timestamp int64, body []byte) er
 			return err
 		}
 		// What a Signer of the application's own sets is checked like any
-		// other header, rather than sent mangled or dropped: the default
-		// transport writes headers as net/http's Request.Write does, which
-		// turns a line break into a space and skips a bad name.
+		// other header, so that a bad one fails as an invalid request
+		// rather than in the transport, as a connection error retried
+		// for hours.
 		for name, values := range h {
 			for _, v := range values {
 				if err := checkHeader(name, v); err != nil {
@@ -449,11 +461,11 @@ func (s *Sender) maxResponseBytes() int64 {
 // redirects to follow, that is the transport itself: an http.Client would
 // only copy the header again and hand back the 3xx. Following redirects
 // takes a Client, made per Send (clients are cheap; the transport, which
-// holds the connections, is shared).
+// holds the connections, is the Sender's).
 func (s *Sender) roundTripper() roundTripper {
 	t := s.Transport
 	if t == nil {
-		t = defaultTransport(AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: s.AllowedPrefixes})
+		t = s.defaultTransport()
 	}
 	if !s.FollowRedirects {
 		return roundTripper{transport: t}
@@ -498,22 +510,11 @@ type roundTripper struct {
 
 var errNoResponse = errors.New("webhook: the transport returned no response and no error")
 
-// direct reports whether round trips go straight to the default transport,
-// which takes their deadline itself.
-func (t roundTripper) direct() bool {
-	_, ok := t.transport.(*conns)
-	return ok
-}
-
-// do makes one round trip, to end by deadline when direct. With the
-// transport alone it checks what a custom transport returns as
-// http.Client.Do would.
-func (t roundTripper) do(r *http.Request, deadline time.Time) (*http.Response, error) {
+// do makes one round trip. With the transport alone it checks what a
+// custom transport returns as http.Client.Do would.
+func (t roundTripper) do(r *http.Request) (*http.Response, error) {
 	if t.client != nil {
 		return t.client.Do(r)
-	}
-	if c, ok := t.transport.(*conns); ok {
-		return c.roundTrip(r, deadline)
 	}
 	resp, err := t.transport.RoundTrip(r)
 	switch {
@@ -587,83 +588,186 @@ func resolveLocation(base, loc string) string {
 	return l.String()
 }
 
-// Default transports, one per address guard, shared by every Sender with
-// the same guard so that connections are reused across Senders.
-var transports sync.Map // string -> *conns
+func (s *Sender) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return DefaultTimeout
+}
 
-// Idle connections kept per host: more than the concurrency a busy
-// service sends with (a delivery worker runs 300 attempts at once by
-// default), so that warm connections are reused rather than closed when a
-// burst ends and redialed for the next. Only connections that were once in
-// use concurrently are kept, for at most idleConnTimeout.
+// CloseIdleConnections closes the connections that s's default transport
+// keeps open between requests, or calls CloseIdleConnections on Transport
+// when it has that method, as http.Client does. Connections in use are
+// left alone, and the next Send dials again as needed. A Sender that is no
+// longer reachable has its idle connections closed by the garbage
+// collector; call this to close them sooner (when a worker stops, say).
+func (s *Sender) CloseIdleConnections() {
+	if s.Transport != nil {
+		if c, ok := s.Transport.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+		return
+	}
+	if c, ok := transports.Load(weak.Make(s)); ok {
+		c.(*senderTransport).closeIdle()
+	}
+}
+
+// The default transport's pool. It keeps more idle connections per host
+// than the concurrency a busy service sends with (a delivery worker runs
+// 300 attempts at once by default), so that the connections of a burst
+// are reused by the next one rather than closed and dialed again; each is
+// closed after idleConnTimeout unused.
 const (
 	maxIdleConnsPerHost = 1024
+	maxIdleConns        = 4 * maxIdleConnsPerHost
 	idleConnTimeout     = 90 * time.Second
+	tcpKeepAlive        = 30 * time.Second
 )
 
-// plainTransports holds the default transports of the guards without
-// allowed prefixes, by AllowPrivate, so that finding the transport for a
-// Send costs neither a key nor a map lookup.
-var plainTransports [2]atomic.Pointer[conns]
+// transports holds the default transport of each Sender that has sent
+// without a Transport of its own, under a weak pointer to that Sender.
+// Each Sender owns its transport and its connections; a copy of a Sender
+// is another Sender and makes its own. Keeping the transport out of the
+// Sender keeps the Sender a plain value, which can be copied and printed
+// (String) while another goroutine sends with it. An entry goes when its
+// Sender is garbage-collected, its idle connections closed then, so the
+// map holds no more than the Senders alive. Nothing else is shared
+// between Senders.
+var transports sync.Map // weak.Pointer[Sender] -> *senderTransport
 
-func defaultTransport(g AddressGuard) *conns {
-	if len(g.AllowedPrefixes) == 0 {
-		i := 0
-		if g.AllowPrivate {
-			i = 1
-		}
-		if t := plainTransports[i].Load(); t != nil {
-			return t
-		}
-		t := sharedTransport(g)
-		plainTransports[i].Store(t)
-		return t
-	}
-	return sharedTransport(g)
+// senderTransport is one Sender's default transport, made once: t, or
+// t behind proxied when the Sender has a Proxy.
+type senderTransport struct {
+	once sync.Once
+	t    *http.Transport
+	rt   http.RoundTripper
 }
 
-func sharedTransport(g AddressGuard) *conns {
-	key := guardKey(g)
-	if t, ok := transports.Load(key); ok {
-		return t.(*conns)
+func (st *senderTransport) closeIdle() {
+	// A transport still being made has no connections yet.
+	if st.once.Do(func() {}); st.t != nil {
+		st.t.CloseIdleConnections()
 	}
-	dialer := &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control:   g.Control,
-	}
-	t := &conns{
-		idna: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-			IdleConnTimeout:       idleConnTimeout,
-			TLSHandshakeTimeout:   tlsHandshakeTimeout,
-			ExpectContinueTimeout: time.Second,
-		},
-		dial:        dialer.DialContext,
-		maxIdle:     maxIdleConnsPerHost,
-		maxIdleAll:  4 * maxIdleConnsPerHost,
-		idleTimeout: idleConnTimeout,
-	}
-	actual, _ := transports.LoadOrStore(key, t)
-	return actual.(*conns)
 }
 
-func guardKey(g AddressGuard) string {
-	var b strings.Builder
-	b.WriteString(strconv.FormatBool(g.AllowPrivate))
-	ps := make([]string, len(g.AllowedPrefixes))
-	for i, p := range g.AllowedPrefixes {
-		ps[i] = p.Masked().String()
+// defaultTransport returns s's own transport, made on first use from s's
+// settings.
+func (s *Sender) defaultTransport() http.RoundTripper {
+	key := weak.Make(s)
+	c, ok := transports.Load(key)
+	if !ok {
+		var loaded bool
+		if c, loaded = transports.LoadOrStore(key, new(senderTransport)); !loaded {
+			runtime.AddCleanup(s, dropTransport, key)
+		}
 	}
-	slices.Sort(ps)
-	for _, p := range ps {
-		b.WriteByte(' ')
-		b.WriteString(p)
+	st := c.(*senderTransport)
+	st.once.Do(func() { st.t, st.rt = s.newTransport() })
+	return st.rt
+}
+
+// dropTransport forgets the transport of a Sender that is gone.
+func dropTransport(key weak.Pointer[Sender]) {
+	if c, ok := transports.LoadAndDelete(key); ok {
+		c.(*senderTransport).closeIdle()
 	}
-	return b.String()
+}
+
+// newTransport makes the default transport from s's settings, and what
+// makes the round trips through it. Neither may refer to s, which would
+// then never be collected.
+func (s *Sender) newTransport() (*http.Transport, http.RoundTripper) {
+	timeout := s.timeout()
+	guard := AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: slices.Clone(s.AllowedPrefixes)}
+	guarded := &net.Dialer{Timeout: timeout, KeepAlive: tcpKeepAlive, Control: guard.Control}
+	t := &http.Transport{
+		DialContext:           guarded.DialContext,
+		TLSClientConfig:       s.TLSConfig.Clone(),
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConns:          maxIdleConns,
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       idleConnTimeout,
+		// The Sender decompresses a gzip response itself, within its cap,
+		// and asks for none: requests go out as the Request says.
+		DisableCompression: true,
+	}
+	if s.Proxy == nil {
+		return t, t
+	}
+	p := proxyDialer{proxy: s.Proxy, guarded: guarded, open: &net.Dialer{Timeout: timeout, KeepAlive: tcpKeepAlive}}
+	t.Proxy, t.DialContext = p.pick, p.dial
+	return t, proxied{t}
+}
+
+// proxied is the default transport of a Sender with a Proxy. Each round
+// trip carries a route of its own in its context, where the Proxy's choice
+// for that request is recorded, so that the dialer can tell the dial to
+// that proxy (the operator's choice, not checked) from one to a
+// destination (checked). net/http dials with the values of the context of
+// the request that needs the connection, and pools connections through a
+// proxy apart from direct ones.
+type proxied struct{ *http.Transport }
+
+func (t proxied) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.Transport.RoundTrip(r.WithContext(context.WithValue(r.Context(), routeKey{}, new(route))))
+}
+
+type routeKey struct{}
+
+// route records the address of the proxy chosen for one round trip.
+type route struct{ proxy atomic.Pointer[string] }
+
+// proxyDialer chooses proxies and dials for a proxied transport.
+type proxyDialer struct {
+	proxy         func(*http.Request) (*url.URL, error)
+	guarded, open *net.Dialer
+}
+
+// pick asks the Sender's Proxy for r's proxy, and records its address in
+// r's route.
+func (p proxyDialer) pick(r *http.Request) (*url.URL, error) {
+	u, err := p.proxy(r)
+	if rt, ok := r.Context().Value(routeKey{}).(*route); ok {
+		addr := ""
+		if err == nil && u != nil {
+			addr = proxyAddr(u)
+		}
+		rt.proxy.Store(&addr)
+	}
+	return u, err
+}
+
+// dial dials the proxy chosen for the request without the guard, and any
+// other address through it.
+func (p proxyDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if rt, ok := ctx.Value(routeKey{}).(*route); ok {
+		if proxy := rt.proxy.Load(); proxy != nil && *proxy != "" && *proxy == addr {
+			return p.open.DialContext(ctx, network, addr)
+		}
+	}
+	return p.guarded.DialContext(ctx, network, addr)
+}
+
+// proxyAddr is the address net/http dials for proxy u: its host and port,
+// the port defaulting by scheme. A host name that is not ASCII is dialed
+// as punycode, which this does not match: such a proxy goes through the
+// guard.
+func proxyAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "https":
+			port = "443"
+		case "socks5", "socks5h":
+			port = "1080"
+		default:
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
