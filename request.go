@@ -24,6 +24,9 @@ import (
 // handled.
 const HeaderIdempotencyKey = "X-CIO-Idempotency-Key"
 
+// canonicalIdempotencyKey is HeaderIdempotencyKey as http.Header keys it.
+var canonicalIdempotencyKey = http.CanonicalHeaderKey(HeaderIdempotencyKey)
+
 // Errors that describe a request that cannot be sent. Each is wrapped with
 // the detail of what was wrong and where; test for them with errors.Is.
 var (
