@@ -529,7 +529,7 @@ func rejectStatus(err error) int {
 // preallocBodyBytes bounds the buffer allocated for a declared
 // Content-Length before any of the body has arrived. Past it, a full
 // buffer grows to 1+growBodyBy times its size: a client holds at most four
-// times the memory it sent, and a 1 MiB body takes three allocations.
+// times the memory it sent.
 const (
 	preallocBodyBytes = 64 << 10
 	growBodyBy        = 3
