@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -108,16 +107,43 @@ func (r *Request) RedactedHeader() http.Header {
 // holds an empty Idempotency-Key entry, which tells net/http so and is
 // not sent.
 func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
-	method, err := r.validate()
+	// r is checked again, as it may have been assembled or changed by hand
+	// since Render or Build made it, so nothing half-made reaches the
+	// network.
+	method, err := normalizeMethod(r.Method)
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, method, r.URL, bytes.NewReader(r.Body))
-	if err != nil {
-		// The URL was checked above, so this is rare; do not echo it.
-		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, RedactURL(r.URL))
+	if _, _, hasUser := splitUserinfo(r.URL); hasUser {
+		return nil, fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
 	}
-	hr.Header = attemptHeader(r.Header, r.IdempotencyKey)
+	for name, values := range r.Header {
+		for _, v := range values {
+			if err := checkHeader(name, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := checkHeader(HeaderIdempotencyKey, r.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	if err := checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body); err != nil {
+		return nil, err
+	}
+	// The URL is parsed once, here; the error does not quote it.
+	hr, err := http.NewRequestWithContext(ctx, method, r.URL, bytes.NewReader(r.Body))
+	if err != nil || (hr.URL.Scheme != "http" && hr.URL.Scheme != "https") || hr.URL.Hostname() == "" {
+		return nil, fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	}
+	// One copy of the header for this attempt, with room for what the
+	// attempt adds.
+	hr.Header = r.Header.Clone()
+	if hr.Header == nil {
+		hr.Header = make(http.Header, 4)
+	}
+	if r.IdempotencyKey != "" {
+		hr.Header[canonicalIdempotencyKey] = []string{r.IdempotencyKey}
+	}
 	if _, set := hr.Header[replayableKey]; !set {
 		hr.Header[replayableKey] = nil
 	}
@@ -127,55 +153,6 @@ func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
 // replayableKey is the header whose presence, even without a value, makes
 // net/http treat a request as idempotent.
 const replayableKey = "Idempotency-Key"
-
-// attemptHeader copies h for one attempt, with the idempotency key (if
-// any) set and room for the signature headers.
-func attemptHeader(h http.Header, key string) http.Header {
-	h2 := make(http.Header, len(h)+4)
-	for name, vv := range h {
-		h2[name] = slices.Clone(vv)
-	}
-	if key != "" {
-		h2[canonicalIdempotencyKey] = []string{key}
-	}
-	return h2
-}
-
-// validate checks r again, as it may have been assembled or changed by
-// hand since Render or Build made it, so nothing half-made reaches the
-// network.
-func (r *Request) validate() (method string, err error) {
-	if method, err = normalizeMethod(r.Method); err != nil {
-		return "", err
-	}
-	if err := checkSendURL(r.URL); err != nil {
-		return "", err
-	}
-	for name, values := range r.Header {
-		for _, v := range values {
-			if err := checkHeader(name, v); err != nil {
-				return "", err
-			}
-		}
-	}
-	if err := checkHeader(HeaderIdempotencyKey, r.IdempotencyKey); err != nil {
-		return "", err
-	}
-	return method, checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body)
-}
-
-// checkSendURL checks a Request's URL: absolute, http or https, with a
-// host and without credentials.
-func checkSendURL(raw string) error {
-	if _, _, hasUser := splitUserinfo(raw); hasUser {
-		return fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
-	}
-	return nil
-}
 
 // NewIdempotencyKey returns a new random idempotency key: a version 4 UUID
 // from crypto/rand.

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -343,22 +344,28 @@ func FuzzParseURL(f *testing.F) {
 	})
 }
 
-// attemptHeader copies the request's header for one attempt: changing the
-// copy, even by appending to a value list, leaves the request alone, and
-// the idempotency key replaces any value the header had for it.
-func TestAttemptHeader(t *testing.T) {
+// The header of an attempt is a copy of the request's: changing the copy,
+// even by appending to a value list, leaves the request alone, and the
+// idempotency key replaces any value the header had for it. An empty
+// Idempotency-Key entry tells net/http the request may be sent again on a
+// new connection; it is not sent itself.
+func TestNewHTTPRequestHeader(t *testing.T) {
 	orig := http.Header{
 		"Content-Type":          {"application/json"},
 		"X-Multi":               {"a", "b"},
 		"X-Empty":               nil,
 		"X-Cio-Idempotency-Key": {"stale"},
 	}
-	h := attemptHeader(orig, "key-1")
+	r := &Request{Method: "POST", URL: "https://x.example/", Header: orig, IdempotencyKey: "key-1"}
+	hr, err := r.NewHTTPRequest(context.Background())
+	require.NoError(t, err)
+	h := hr.Header
 	assert.Equal(t, http.Header{
 		"Content-Type":          {"application/json"},
 		"X-Multi":               {"a", "b"},
 		"X-Empty":               nil,
 		"X-Cio-Idempotency-Key": {"key-1"},
+		"Idempotency-Key":       nil,
 	}, h)
 	h["X-Multi"] = append(h["X-Multi"], "c")
 	h.Add("Content-Type", "text/plain")
@@ -369,8 +376,21 @@ func TestAttemptHeader(t *testing.T) {
 	assert.Equal(t, []string{"key-1"}, h["X-Cio-Idempotency-Key"], "appending to one value list leaves the next alone")
 	assert.NotContains(t, orig, "X-New")
 
-	assert.Equal(t, http.Header{}, attemptHeader(nil, ""))
-	assert.Equal(t, http.Header{"X-Cio-Idempotency-Key": {"k"}}, attemptHeader(nil, "k"))
+	var wire bytes.Buffer
+	require.NoError(t, hr.Write(&wire))
+	assert.NotContains(t, wire.String(), "\r\nIdempotency-Key:")
+
+	for _, tc := range []struct {
+		key  string
+		want http.Header
+	}{
+		{"", http.Header{"Idempotency-Key": nil}},
+		{"k", http.Header{"X-Cio-Idempotency-Key": {"k"}, "Idempotency-Key": nil}},
+	} {
+		hr, err := (&Request{Method: "GET", URL: "https://x.example/", IdempotencyKey: tc.key}).NewHTTPRequest(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, hr.Header)
+	}
 }
 
 // FuzzCheckedRequest: whatever Render and Build accept, a Sender accepts
@@ -388,9 +408,9 @@ func FuzzCheckedRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m, err := r.validate()
-		if err != nil || m != r.Method {
-			t.Fatalf("built as %s %s, then refused before sending: %q, %v", r.Method, r.URL, m, err)
+		hr, err := r.NewHTTPRequest(context.Background())
+		if err != nil || hr.Method != r.Method {
+			t.Fatalf("built as %s %s, then refused before sending: %v", r.Method, r.URL, err)
 		}
 	})
 }

@@ -1196,8 +1196,11 @@ func BenchmarkSend(b *testing.B) {
 				var op func() error
 				switch client {
 				case "raw":
+					// An *http.Transport set up as the Sender's own is.
 					tr := http.DefaultTransport.(*http.Transport).Clone()
-					tr.MaxIdleConnsPerHost = 256
+					tr.Proxy = nil
+					tr.DisableCompression = true
+					tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4096, 1024
 					hc := &http.Client{Transport: tr}
 					b.Cleanup(tr.CloseIdleConnections)
 					op = func() error {
