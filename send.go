@@ -636,18 +636,20 @@ const (
 // between Senders.
 var transports sync.Map // weak.Pointer[Sender] -> *senderTransport
 
-// senderTransport is one Sender's default transport, made once: t, or
-// t behind proxied when the Sender has a Proxy.
+// senderTransport is one Sender's default transport, made once: t, and rt
+// that makes the round trips through it (t itself, or t behind proxied
+// when the Sender has a Proxy).
 type senderTransport struct {
 	once sync.Once
-	t    *http.Transport
 	rt   http.RoundTripper
+	t    atomic.Pointer[http.Transport] // nil until made
 }
 
+// closeIdle closes the transport's idle connections; one still being
+// made has none.
 func (st *senderTransport) closeIdle() {
-	// A transport still being made has no connections yet.
-	if st.once.Do(func() {}); st.t != nil {
-		st.t.CloseIdleConnections()
+	if t := st.t.Load(); t != nil {
+		t.CloseIdleConnections()
 	}
 }
 
@@ -663,7 +665,11 @@ func (s *Sender) defaultTransport() http.RoundTripper {
 		}
 	}
 	st := c.(*senderTransport)
-	st.once.Do(func() { st.t, st.rt = s.newTransport() })
+	st.once.Do(func() {
+		t, rt := s.newTransport()
+		st.rt = rt
+		st.t.Store(t)
+	})
 	return st.rt
 }
 

@@ -377,3 +377,21 @@ func TestSenderCopy(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rc.opened, "the original still has its connection")
 }
+
+// CloseIdleConnections may be called at any time, even while the first
+// Sends are making the transport.
+func TestSenderCloseIdleConnectionsConcurrently(t *testing.T) {
+	rc := newReceiver(t, status(200))
+	s := &webhook.Sender{AllowPrivate: true, RetryPolicy: webhook.NoRetry}
+	req := leadRequest(t, rc.URL)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(s.CloseIdleConnections)
+		wg.Go(func() {
+			_, err := s.Send(context.Background(), req, nil)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(8), rc.n.Load())
+}
