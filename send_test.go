@@ -1201,6 +1201,7 @@ func BenchmarkSend(b *testing.B) {
 					tr.Proxy = nil
 					tr.DisableCompression = true
 					tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4096, 1024
+					tr.TLSHandshakeTimeout, tr.ResponseHeaderTimeout = webhook.DefaultTimeout, webhook.DefaultTimeout
 					hc := &http.Client{Transport: tr}
 					b.Cleanup(tr.CloseIdleConnections)
 					op = func() error {
