@@ -144,7 +144,7 @@ func TestLaxMode(t *testing.T) {
 func TestCompareAgreesWithTheEngine(t *testing.T) {
 	nan := math.NaN()
 	operands := []any{
-		nil, true, false, 0, 1, -1, int64(1), int64(-7), int64(math.MaxInt64), 1.0, 1.5, -0.0, nan, math.Inf(1),
+		nil, true, false, 0, 1, -1, int64(1), int64(-7), int64(math.MaxInt64), 1.0, 1.5, math.Copysign(0, -1), nan, math.Inf(1),
 		float64(1 << 53), int64(1<<53 + 1), "", "1", "a", "b", json.Number("1"), uint(1), int32(1), float32(1.5),
 		[]any{1}, map[string]any{"a": 1},
 	}
