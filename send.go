@@ -32,7 +32,9 @@ const (
 // Sender sends Requests: each attempt signed afresh, retried by a policy,
 // the response read within a cap and mapped into attributes. The zero value
 // is ready to use; its defaults follow Customer.io. A Sender is safe for
-// concurrent use; do not change its fields while it is sending.
+// concurrent use; do not change its fields while it is sending. It keeps
+// connections open between Sends (see CloseIdleConnections); a copy of a
+// Sender is another Sender, with connections of its own.
 //
 // Every attempt carries the request's idempotency key and its identical
 // body, with a new timestamp and signature. A non-2xx response is not an
