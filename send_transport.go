@@ -45,6 +45,10 @@ const (
 	maxIdleConns        = 4 * maxIdleConnsPerHost
 	idleConnTimeout     = 90 * time.Second
 	tcpKeepAlive        = 30 * time.Second
+
+	// maxResponseHeaderBytes bounds a response's status line and header,
+	// as MaxResponseBytes bounds its body.
+	maxResponseHeaderBytes = 1 << 20
 )
 
 // transports holds the default transport of each Sender that has sent
@@ -110,14 +114,15 @@ func (s *Sender) newTransport() (*http.Transport, http.RoundTripper) {
 	guard := AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: slices.Clone(s.AllowedPrefixes)}
 	guarded := &net.Dialer{Timeout: timeout, KeepAlive: tcpKeepAlive, Control: guard.Control}
 	t := &http.Transport{
-		DialContext:           guarded.DialContext,
-		TLSClientConfig:       s.TLSConfig.Clone(),
-		ForceAttemptHTTP2:     true,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		MaxIdleConns:          maxIdleConns,
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		IdleConnTimeout:       idleConnTimeout,
+		DialContext:            guarded.DialContext,
+		TLSClientConfig:        s.TLSConfig.Clone(),
+		ForceAttemptHTTP2:      true,
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+		MaxIdleConns:           maxIdleConns,
+		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+		IdleConnTimeout:        idleConnTimeout,
 		// The Sender decompresses a gzip response itself, within its cap,
 		// and asks for none: requests go out as the Request says.
 		DisableCompression: true,

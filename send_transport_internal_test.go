@@ -28,6 +28,7 @@ func TestDefaultTransport(t *testing.T) {
 	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 300, "a delivery worker's concurrency")
 	assert.NotZero(t, tr.MaxIdleConns, "bounded for all hosts")
 	assert.NotZero(t, tr.IdleConnTimeout)
+	assert.Equal(t, int64(1<<20), tr.MaxResponseHeaderBytes)
 	require.NotNil(t, tr.TLSClientConfig)
 	assert.NotSame(t, cfg, tr.TLSClientConfig, "cloned")
 	assert.Equal(t, "api.example.com", tr.TLSClientConfig.ServerName)

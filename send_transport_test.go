@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,4 +395,22 @@ func TestSenderCloseIdleConnectionsConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, int32(8), rc.n.Load())
+}
+
+// TestSendResponseHeaderBound: a response header past 1 MiB fails the
+// attempt, as a body past the cap does.
+func TestSendResponseHeaderBound(t *testing.T) {
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		for i := range 40 {
+			w.Header().Set("X-Pad-"+strconv.Itoa(i), strings.Repeat("x", 32<<10))
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	s := &webhook.Sender{AllowPrivate: true, RetryPolicy: webhook.NoRetry}
+	res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "header")
+	require.Len(t, res.Attempts, 1)
+	assert.Equal(t, webhook.ClassConnection, res.Attempts[0].Class)
+	assert.Nil(t, res.Response)
 }
