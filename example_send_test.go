@@ -36,7 +36,8 @@ func ExampleSender_Send() {
 	if err != nil {
 		panic(err)
 	}
-	req, err := action.Render(map[string]any{"customer": map[string]any{"email": "ada@example.com"}})
+	data := map[string]any{"customer": map[string]any{"email": "ada@example.com"}}
+	req, err := action.Render(data)
 	if err != nil {
 		panic(err)
 	}
@@ -46,7 +47,7 @@ func ExampleSender_Send() {
 		AllowPrivate: true, // the test server is on loopback
 		RetryPolicy:  webhook.Exponential{FirstWait: 10 * time.Millisecond},
 	}
-	res, err := sender.Send(context.Background(), req)
+	res, err := sender.Send(context.Background(), req, action.Mapper(data))
 	if err != nil {
 		panic(err)
 	}
@@ -82,7 +83,7 @@ func ExampleSendError() {
 		AllowPrivate: true,
 		RetryPolicy:  webhook.Exponential{Retries: 2, FirstWait: time.Millisecond},
 	}
-	res, err := sender.Send(context.Background(), req)
+	res, err := sender.Send(context.Background(), req, nil)
 	var se *webhook.SendError
 	if errors.As(err, &se) {
 		fmt.Println(len(se.Attempts), "attempts; delivered:", res.Delivered())
@@ -100,7 +101,7 @@ func ExampleSendError() {
 func ExampleAddressGuard() {
 	var sender webhook.Sender // no AllowPrivate
 	req, _ := webhook.NewRequest("POST", "http://localhost:9/").JSON(map[string]int{"n": 1}).Build()
-	_, err := sender.Send(context.Background(), req)
+	_, err := sender.Send(context.Background(), req, nil)
 	fmt.Println(errors.Is(err, webhook.ErrBlockedAddress))
 	// Output:
 	// true

@@ -1071,7 +1071,6 @@ func (a *Action) render(data map[string]any) (*Request, error) {
 		return nil, a.fieldError(err)
 	}
 	r.IdempotencyKey = NewIdempotencyKey()
-	r.action, r.data = a, data
 	return r, nil
 }
 

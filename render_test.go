@@ -356,7 +356,7 @@ func TestRenderPooledConcurrently(t *testing.T) {
 					errs <- err
 					return
 				}
-				attrs, err := r.MapResponse(&Response{Status: 200, Body: fmt.Appendf(nil, `{"id": "r%d", "tags": [%d, %d]}`, j, i, j)})
+				attrs, err := a.Mapper(data).MapResponse(&Response{Status: 200, Body: fmt.Appendf(nil, `{"id": "r%d", "tags": [%d, %d]}`, j, i, j)})
 				if err != nil {
 					errs <- err
 					return

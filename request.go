@@ -23,6 +23,9 @@ import (
 // handled.
 const HeaderIdempotencyKey = "X-CIO-Idempotency-Key"
 
+// canonicalIdempotencyKey is HeaderIdempotencyKey as http.Header keys it.
+var canonicalIdempotencyKey = http.CanonicalHeaderKey(HeaderIdempotencyKey)
+
 // Errors that describe a request that cannot be sent. Each is wrapped with
 // the detail of what was wrong and where; test for them with errors.Is.
 var (
@@ -65,34 +68,6 @@ type Request struct {
 	// under a new key, reported in Result.IdempotencyKey; it does not
 	// change the Request.
 	IdempotencyKey string
-
-	// action and data let a Sender map the response into attributes; they
-	// are unset on requests built without templates.
-	action *Action
-	data   map[string]any
-
-	// checked holds the parts Render or Build found valid.
-	checked checkedParts
-}
-
-// checkedParts records a Request's method, URL, Content-Type and body as
-// they were when Render or Build checked them, so that sending can tell by
-// comparison, which costs a fraction of the checks, that they are
-// unchanged. Anything changed since, in place or by assignment, is checked
-// again in full; header values are checked on every attempt regardless.
-type checkedParts struct {
-	ok          bool
-	method      string
-	url         string
-	contentType string
-	body        []byte // a private copy, so a change in place is seen
-}
-
-// unchanged reports whether r's checked parts are as they were checked.
-func (c *checkedParts) unchanged(r *Request) bool {
-	return c.ok && r.Method == c.method && r.URL == c.url &&
-		(r.Body == nil) == (c.body == nil) && bytes.Equal(r.Body, c.body) &&
-		r.Header.Get("Content-Type") == c.contentType
 }
 
 // String describes r for logs: the method, the URL with credentials and
@@ -124,92 +99,60 @@ func (r *Request) RedactedHeader() http.Header {
 // NewHTTPRequest returns an *http.Request for one attempt at r. Its body can
 // be read again (GetBody is set), and it carries the idempotency key. The
 // caller adds signature headers.
+//
+// net/http sends a request again on a new connection when a kept-alive
+// one turns out to have been closed by the server as the request went
+// out, but only a request it knows to be idempotent. Every request here
+// carries an idempotency key for its receiver, so the header map also
+// holds an empty Idempotency-Key entry, which tells net/http so and is
+// not sent.
 func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
-	method, err := r.validate()
+	// r is checked again, as it may have been assembled or changed by hand
+	// since Render or Build made it, so nothing half-made reaches the
+	// network.
+	method, err := normalizeMethod(r.Method)
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, method, r.URL, bytes.NewReader(r.Body))
-	if err != nil {
-		// The URL was checked above, so this is rare; do not echo it.
-		return nil, fmt.Errorf("%w: %s", ErrInvalidURL, RedactURL(r.URL))
-	}
-	hr.Header = attemptHeader(r.Header, r.IdempotencyKey)
-	return hr, nil
-}
-
-// attemptHeader copies h for one attempt, with the idempotency key (if
-// any) set and room for the signature headers, in as few allocations as
-// http.Header.Clone makes.
-func attemptHeader(h http.Header, key string) http.Header {
-	nv := 0
-	for _, vv := range h {
-		nv += len(vv)
-	}
-	if key != "" {
-		nv++
-	}
-	h2 := make(http.Header, len(h)+3)
-	values := make([]string, nv)
-	for name, vv := range h {
-		if vv == nil {
-			h2[name] = nil
-			continue
-		}
-		n := copy(values, vv)
-		h2[name] = values[:n:n]
-		values = values[n:]
-	}
-	if key != "" {
-		values[0] = key
-		h2[canonicalIdempotencyKey] = values[:1:1]
-	}
-	return h2
-}
-
-// validate re-checks a Request that may have been assembled or changed by
-// hand, so nothing half-made reaches the network. What Render or Build
-// checked and is unchanged is not checked twice.
-func (r *Request) validate() (method string, err error) {
-	unchanged := r.checked.unchanged(r)
-	if unchanged {
-		method = r.Method
-	} else {
-		if method, err = normalizeMethod(r.Method); err != nil {
-			return "", err
-		}
-		if err := checkSendURL(r.URL); err != nil {
-			return "", err
-		}
+	if _, _, hasUser := splitUserinfo(r.URL); hasUser {
+		return nil, fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
 	}
 	for name, values := range r.Header {
 		for _, v := range values {
 			if err := checkHeader(name, v); err != nil {
-				return "", err
+				return nil, err
 			}
 		}
 	}
 	if err := checkHeader(HeaderIdempotencyKey, r.IdempotencyKey); err != nil {
-		return "", err
+		return nil, err
 	}
-	if unchanged {
-		return method, nil
+	if err := checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body); err != nil {
+		return nil, err
 	}
-	return method, checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body)
+	// The URL is parsed once, here; the error does not quote it.
+	hr, err := http.NewRequestWithContext(ctx, method, r.URL, bytes.NewReader(r.Body))
+	if err != nil || (hr.URL.Scheme != "http" && hr.URL.Scheme != "https") || hr.URL.Hostname() == "" {
+		return nil, fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	}
+	// One copy of the header for this attempt, with room for what the
+	// attempt adds.
+	hr.Header = r.Header.Clone()
+	if hr.Header == nil {
+		hr.Header = make(http.Header, 4)
+	}
+	if r.IdempotencyKey != "" {
+		hr.Header[canonicalIdempotencyKey] = []string{r.IdempotencyKey}
+	}
+	if _, set := hr.Header[replayableKey]; !set {
+		hr.Header[replayableKey] = nil
+	}
+	return hr, nil
 }
 
-// checkSendURL checks a Request's URL: absolute, http or https, with a
-// host and without credentials.
-func checkSendURL(raw string) error {
-	if _, _, hasUser := splitUserinfo(raw); hasUser {
-		return fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
-	}
-	return nil
-}
+// replayableKey is the header whose presence, even without a value, makes
+// net/http treat a request as idempotent.
+const replayableKey = "Idempotency-Key"
 
 // NewIdempotencyKey returns a new random idempotency key: a version 4 UUID
 // from crypto/rand.
@@ -320,19 +263,15 @@ func newRequest(method, rawURL string, header http.Header, body []byte) (*Reques
 	return buildRequest(requestParts{method: method, url: rawURL, header: header, body: body})
 }
 
-// preparedURL is a URL parsed by parseURL. sendable says that the clean
-// URL also passes the check a Sender makes (checkSendURL).
-type preparedURL struct {
-	clean, auth string
-	sendable    bool
-}
+// preparedURL is a URL parsed by parseURL.
+type preparedURL struct{ clean, auth string }
 
 func prepareURL(raw string) (preparedURL, error) {
 	clean, auth, err := parseURL(raw)
 	if err != nil {
 		return preparedURL{}, err
 	}
-	return preparedURL{clean: clean, auth: auth, sendable: checkSendURL(clean) == nil}, nil
+	return preparedURL{clean: clean, auth: auth}, nil
 }
 
 // requestParts are what buildRequest checks and assembles.
@@ -390,32 +329,10 @@ func buildRequest(p requestParts) (*Request, error) {
 	if err := checkBody(m, ct, body); err != nil {
 		return nil, &partError{"body", err}
 	}
-	r := &Request{Method: m, URL: u, Header: h, Body: body}
-	// The snapshot holds only what a full check of the finished Request
-	// would pass exactly as it passed here.
-	snapshot := pu.sendable && normalizeContentType(ct) == ct
-	var saved []byte
-	if body != nil {
-		// The Request's own body (when borrowed) and the checked copy share
-		// one allocation; the three-index slice keeps an append to the body
-		// from reaching the copy.
-		n := len(body)
-		switch {
-		case p.scratchBody && snapshot:
-			buf := make([]byte, 2*n)
-			copy(buf, body)
-			copy(buf[n:], body)
-			r.Body, saved = buf[:n:n], buf[n:]
-		case p.scratchBody:
-			r.Body = bytes.Clone(body)
-		case snapshot:
-			saved = bytes.Clone(body)
-		}
+	if p.scratchBody {
+		body = bytes.Clone(body)
 	}
-	if snapshot {
-		r.checked = checkedParts{ok: true, method: m, url: u, contentType: ct, body: saved}
-	}
-	return r, nil
+	return &Request{Method: m, URL: u, Header: h, Body: body}, nil
 }
 
 // normalizeMethod accepts the five methods Customer.io offers, in any case,

@@ -1,9 +1,10 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
-	"fmt"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -343,22 +344,28 @@ func FuzzParseURL(f *testing.F) {
 	})
 }
 
-// attemptHeader copies the request's header for one attempt: changing the
-// copy, even by appending to a value list, leaves the request alone, and
-// the idempotency key replaces any value the header had for it.
-func TestAttemptHeader(t *testing.T) {
+// The header of an attempt is a copy of the request's: changing the copy,
+// even by appending to a value list, leaves the request alone, and the
+// idempotency key replaces any value the header had for it. An empty
+// Idempotency-Key entry tells net/http the request may be sent again on a
+// new connection; it is not sent itself.
+func TestNewHTTPRequestHeader(t *testing.T) {
 	orig := http.Header{
 		"Content-Type":          {"application/json"},
 		"X-Multi":               {"a", "b"},
 		"X-Empty":               nil,
 		"X-Cio-Idempotency-Key": {"stale"},
 	}
-	h := attemptHeader(orig, "key-1")
+	r := &Request{Method: "POST", URL: "https://x.example/", Header: orig, IdempotencyKey: "key-1"}
+	hr, err := r.NewHTTPRequest(context.Background())
+	require.NoError(t, err)
+	h := hr.Header
 	assert.Equal(t, http.Header{
 		"Content-Type":          {"application/json"},
 		"X-Multi":               {"a", "b"},
 		"X-Empty":               nil,
 		"X-Cio-Idempotency-Key": {"key-1"},
+		"Idempotency-Key":       nil,
 	}, h)
 	h["X-Multi"] = append(h["X-Multi"], "c")
 	h.Add("Content-Type", "text/plain")
@@ -369,14 +376,26 @@ func TestAttemptHeader(t *testing.T) {
 	assert.Equal(t, []string{"key-1"}, h["X-Cio-Idempotency-Key"], "appending to one value list leaves the next alone")
 	assert.NotContains(t, orig, "X-New")
 
-	assert.Equal(t, http.Header{}, attemptHeader(nil, ""))
-	assert.Equal(t, http.Header{"X-Cio-Idempotency-Key": {"k"}}, attemptHeader(nil, "k"))
+	var wire bytes.Buffer
+	require.NoError(t, hr.Write(&wire))
+	assert.NotContains(t, wire.String(), "\r\nIdempotency-Key:")
+
+	for _, tc := range []struct {
+		key  string
+		want http.Header
+	}{
+		{"", http.Header{"Idempotency-Key": nil}},
+		{"k", http.Header{"X-Cio-Idempotency-Key": {"k"}, "Idempotency-Key": nil}},
+	} {
+		hr, err := (&Request{Method: "GET", URL: "https://x.example/", IdempotencyKey: tc.key}).NewHTTPRequest(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, hr.Header)
+	}
 }
 
-// FuzzCheckedRequest: what Render and Build record as checked changes
-// nothing about what a Sender accepts. For any request they build, the
-// check before sending gives the same answer whether it relies on the
-// record or checks everything again.
+// FuzzCheckedRequest: whatever Render and Build accept, a Sender accepts
+// too: the check before sending agrees with the one that built the
+// request.
 func FuzzCheckedRequest(f *testing.F) {
 	f.Add("POST", "https://user:pa%20ss@api.example.com/x?q=a b#frag", "application/json", []byte(`{"a": 1}`))
 	f.Add("get", "http://[::1]:80/", "", []byte(nil))
@@ -389,12 +408,9 @@ func FuzzCheckedRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		m1, err1 := r.validate()
-		full := *r
-		full.checked = checkedParts{}
-		m2, err2 := full.validate()
-		if m1 != m2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
-			t.Fatalf("with the record: %q, %v; checked in full: %q, %v", m1, err1, m2, err2)
+		hr, err := r.NewHTTPRequest(context.Background())
+		if err != nil || hr.Method != r.Method {
+			t.Fatalf("built as %s %s, then refused before sending: %v", r.Method, r.URL, err)
 		}
 	})
 }
@@ -402,8 +418,7 @@ func FuzzCheckedRequest(f *testing.F) {
 // BenchmarkSendFloor is the work a delivery does beyond a plain POST that
 // no implementation with the same guarantees can skip, at its cheapest and
 // without any templating: a new idempotency key, checking the body is
-// JSON, signing it (a pooled HMAC), the attempt's deadline, and parsing
-// the response. Set against the CPU a raw POST costs (BenchmarkSend), it
+// JSON, signing it, the attempt's deadline, and parsing the response. Set against the CPU a raw POST costs (BenchmarkSend), it
 // bounds how close to raw throughput a delivery can come.
 func BenchmarkSendFloor(b *testing.B) {
 	response := []byte(`{"id":"lead_EQ9nP2yXk4","status_id":"stat_1"}`)
@@ -412,14 +427,14 @@ func BenchmarkSendFloor(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		key := NewIdempotencyKey()
-		if !validJSON(floorBody) {
+		if !json.Valid(floorBody) {
 			b.Fatal("invalid")
 		}
 		if err := signer.SignHeader(h, key, 1614265384, floorBody); err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-		if _, ok := decodeJSON(response); !ok {
+		if _, ok := parseResponseBody(response).(map[string]any); !ok {
 			b.Fatal("invalid")
 		}
 		cancel()

@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // DefaultMaxResponseBytes is the response cap when a Sender sets none:
@@ -94,22 +92,45 @@ func isGzip(enc string) bool {
 	return strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip")
 }
 
-// MapResponse renders the response templates of the Action that r was
-// rendered from over resp and r's data, and returns the attributes. The
-// variable response is resp's body parsed as JSON, or the body as a string
-// when it is not JSON. It returns nil, nil for a request with no response
-// templates (one built with NewRequest, for example).
+// ResponseMapper turns the response of a delivered request into
+// attributes. A Sender calls MapResponse once per Send, with the response
+// of the attempt that delivered it; an error fails that attempt (class
+// mapping) for the retry policy to judge. A mapper shared between Sends
+// must be safe for concurrent use.
+type ResponseMapper interface {
+	MapResponse(resp *Response) (map[string]any, error)
+}
+
+// ResponseMapperFunc adapts a function to a ResponseMapper.
+type ResponseMapperFunc func(resp *Response) (map[string]any, error)
+
+// MapResponse calls f(resp).
+func (f ResponseMapperFunc) MapResponse(resp *Response) (map[string]any, error) { return f(resp) }
+
+// Mapper returns the ResponseMapper of the requests a renders from data:
+// it renders a's response templates over data and the variable response,
+// which is the response body parsed as JSON, or the body as a string when
+// it is not JSON. It maps to nil when a has no response templates.
 //
 // Each value is typed: a rendered value that is exactly a JSON number,
 // boolean, object or array becomes that value, unless that would lose
 // information, so "42" becomes 42 but a zip code "0123", "1.50" or an
 // integer too large for a float64 stays a string.
-func (r *Request) MapResponse(resp *Response) (map[string]any, error) {
-	if r == nil || r.action == nil || len(r.action.response) == 0 || resp == nil {
+func (a *Action) Mapper(data map[string]any) ResponseMapper {
+	return actionMapper{a: a, data: data}
+}
+
+type actionMapper struct {
+	a    *Action
+	data map[string]any
+}
+
+func (m actionMapper) MapResponse(resp *Response) (map[string]any, error) {
+	if m.a == nil || len(m.a.response) == 0 || resp == nil {
 		return nil, nil
 	}
-	attrs := make(map[string]any, len(r.action.response))
-	err := r.action.renderResponse(r.data, parseResponseBody(resp.Body), func(name, text string) {
+	attrs := make(map[string]any, len(m.a.response))
+	err := m.a.renderResponse(m.data, parseResponseBody(resp.Body), func(name, text string) {
 		attrs[name] = typedValue(text)
 	})
 	if err != nil {
@@ -203,197 +224,35 @@ func typedValue(s string) any {
 	return s
 }
 
-// decodeJSON decodes b, which must hold exactly one JSON value, keeping
-// numbers as json.Number: what a json.Decoder with UseNumber gives for a
-// document json.Valid accepts, without its buffering and reflection, since
-// every delivered response is decoded.
-func decodeJSON(b []byte) (any, bool) { return decodeJSONNumbers(b, nil) }
-
-// decodeJSONNumbers is decodeJSON with each number given to number, when
-// it is not nil, for the value to keep in its place.
+// decodeJSONNumbers decodes b, which must hold exactly one JSON value, as
+// a json.Decoder with UseNumber does, and gives each number to number for
+// the value to keep in its place. It reports whether b was one JSON value.
 func decodeJSONNumbers(b []byte, number func(json.Number) any) (any, bool) {
-	if !validJSON(b) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return nil, false
 	}
-	d := jsonDecoder{b: b, s: string(b), number: number}
-	d.space()
-	return d.value(), true
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // something after the value
+	}
+	return replaceNumbers(v, number), true
 }
 
-// jsonDecoder builds the value of a document validJSON accepted: objects
-// as map[string]any (a repeated key keeps its last value), arrays as
-// []any, numbers as json.Number (or what number makes of one, when set),
-// and strings as encoding/json unquotes them, invalid UTF-8 and lone
-// surrogates becoming U+FFFD. Since the document is valid it checks
-// nothing. Keys, strings without escapes and numbers are slices of one
-// copy of the document, s: one allocation for them all.
-type jsonDecoder struct {
-	b      []byte
-	s      string
-	i      int
-	number func(json.Number) any
-}
-
-func (d *jsonDecoder) space() {
-	for d.i < len(d.b) && (d.b[d.i] == ' ' || d.b[d.i] == '\n' || d.b[d.i] == '\t' || d.b[d.i] == '\r') {
-		d.i++
-	}
-}
-
-func (d *jsonDecoder) value() any {
-	switch c := d.b[d.i]; c {
-	case '"':
-		return d.str()
-	case '{':
-		d.i++
-		m := make(map[string]any)
-		d.space()
-		if d.b[d.i] == '}' {
-			d.i++
-			return m
+// replaceNumbers puts number(n) in place of every json.Number n in v.
+func replaceNumbers(v any, number func(json.Number) any) any {
+	switch v := v.(type) {
+	case json.Number:
+		return number(v)
+	case map[string]any:
+		for k, e := range v {
+			v[k] = replaceNumbers(e, number)
 		}
-		for {
-			d.space()
-			k := d.str()
-			d.space()
-			d.i++ // :
-			d.space()
-			m[k] = d.value()
-			d.space()
-			c := d.b[d.i]
-			d.i++ // , or }
-			if c == '}' {
-				return m
-			}
-		}
-	case '[':
-		d.i++
-		a := make([]any, 0)
-		d.space()
-		if d.b[d.i] == ']' {
-			d.i++
-			return a
-		}
-		for {
-			d.space()
-			a = append(a, d.value())
-			d.space()
-			c := d.b[d.i]
-			d.i++ // , or ]
-			if c == ']' {
-				return a
-			}
-		}
-	case 't':
-		d.i += len("true")
-		return true
-	case 'f':
-		d.i += len("false")
-		return false
-	case 'n':
-		d.i += len("null")
-		return nil
-	}
-	start := d.i
-	for d.i < len(d.b) && strings.IndexByte("+-.0123456789eE", d.b[d.i]) >= 0 {
-		d.i++
-	}
-	n := json.Number(d.s[start:d.i])
-	if d.number != nil {
-		return d.number(n)
-	}
-	return n
-}
-
-// str reads a string at d.i.
-func (d *jsonDecoder) str() string {
-	b := d.b
-	start := d.i + 1
-	i := start
-	for {
-		c := b[i]
-		switch {
-		case c == '"':
-			d.i = i + 1
-			return d.s[start:i]
-		case c == '\\':
-		case c < utf8.RuneSelf:
-			i++
-			continue
-		default:
-			if r, size := utf8.DecodeRune(b[i:]); r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-		}
-		break // an escape or invalid UTF-8: build the string
-	}
-	out := make([]byte, i-start, i-start+32)
-	copy(out, b[start:i])
-	for {
-		switch c := b[i]; {
-		case c == '"':
-			d.i = i + 1
-			return string(out)
-		case c == '\\':
-			switch e := b[i+1]; e {
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(b[i+2 : i+6])
-				i += 6
-				if utf16.IsSurrogate(r) {
-					next := rune(-1)
-					if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
-						next = hex4(b[i+2 : i+6])
-					}
-					if pair := utf16.DecodeRune(r, next); pair != utf8.RuneError {
-						out = utf8.AppendRune(out, pair)
-						i += 6
-						continue
-					}
-					r = utf8.RuneError
-				}
-				out = utf8.AppendRune(out, r)
-				continue
-			default: // " \\ /
-				out = append(out, e)
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(b[i:])
-			out = utf8.AppendRune(out, r)
-			i += size
+	case []any:
+		for i, e := range v {
+			v[i] = replaceNumbers(e, number)
 		}
 	}
-}
-
-// hex4 reads four hex digits, or returns -1.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
+	return v
 }

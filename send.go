@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,11 +10,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -29,22 +27,42 @@ const (
 // Sender sends Requests: each attempt signed afresh, retried by a policy,
 // the response read within a cap and mapped into attributes. The zero value
 // is ready to use; its defaults follow Customer.io. A Sender is safe for
-// concurrent use; do not change its fields while it is sending.
+// concurrent use; do not change its fields while it is sending. It keeps
+// connections open between Sends (see CloseIdleConnections); a copy of a
+// Sender is another Sender, with connections of its own.
 //
 // Every attempt carries the request's idempotency key and its identical
 // body, with a new timestamp and signature. A non-2xx response is not an
 // error until the policy stops retrying. Cancelling the context stops at
 // once, during an attempt or a wait, and is never retried.
 type Sender struct {
-	// Transport makes the HTTP round trips. If nil, a shared HTTP/1.1
-	// transport is used: it refuses private addresses at dial time (see
-	// AllowPrivate), keeps enough idle connections per host for high
-	// concurrency, and makes each round trip on the sending goroutine. It
-	// uses no proxy, since a proxy would hide the destination from the
-	// address check. A custom Transport (an *http.Transport for HTTP/2 or
-	// a proxy) is responsible for its own address checks
-	// (AddressGuard.Control helps).
+	// Transport makes the HTTP round trips. If nil, the Sender makes its
+	// own net/http Transport on first use (see CloseIdleConnections): HTTP/2
+	// over TLS, kept-alive connections (up to 1,024 idle per host), the
+	// address guard (AllowPrivate, AllowedPrefixes) applied to each
+	// connection as it is dialed, after DNS, TLS set by TLSConfig, a proxy
+	// by Proxy, and the TLS handshake and the wait for a response header
+	// each bounded by Timeout. The settings it is made from are read then:
+	// change them before the first Send. A custom Transport makes its own
+	// address checks (AddressGuard.Control helps) and ignores those
+	// settings.
 	Transport http.RoundTripper
+
+	// Proxy returns the HTTP proxy a request goes through, as
+	// http.Transport's Proxy does: http requests are sent to it in absolute
+	// form, https ones tunnelled through CONNECT. Nil, the default, sends
+	// directly; the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is read
+	// only when Proxy is http.ProxyFromEnvironment. The proxy's own address
+	// is the operator's choice and is dialed without the address guard;
+	// the destination is then reached by the proxy, which must do the
+	// checking (use one that refuses private addresses). A request that
+	// Proxy sends directly is guarded as usual.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// TLSConfig configures TLS for the default transport, to trust a
+	// private CA through RootCAs for example. It is cloned on first use.
+	// Defaults to the system's roots and crypto/tls's defaults.
+	TLSConfig *tls.Config
 
 	// Key is the signing key for Customer.io's scheme. Ignored when Signer
 	// is set. With neither, requests go unsigned.
@@ -113,8 +131,9 @@ type Result struct {
 	Attempts []Attempt
 	// Response is the last response received, or nil.
 	Response *Response
-	// Attributes holds the mapped response when the request was delivered
-	// and its Action maps responses; nil otherwise.
+	// Attributes holds what the ResponseMapper made of the delivered
+	// response; nil when the request was not delivered or nothing mapped
+	// it.
 	Attributes map[string]any
 }
 
@@ -167,12 +186,13 @@ var (
 )
 
 // Send delivers r: it makes attempts until one is delivered or the retry
-// policy stops, and maps the delivered response into attributes. It always
-// returns a Result; the error is nil exactly when the request was
-// delivered, and otherwise a *SendError carrying every attempt. A Request
-// without an idempotency key is given a new random one, which the Result
-// reports.
-func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
+// policy stops, and has m map the delivered response into attributes (an
+// Action's Mapper, for a request it rendered; nil maps nothing). A mapping
+// error fails the attempt, as a bad status does. Send always returns a
+// Result; the error is nil exactly when the request was delivered, and
+// otherwise a *SendError carrying every attempt. A Request without an
+// idempotency key is given a new random one, which the Result reports.
+func (s *Sender) Send(ctx context.Context, r *Request, m ResponseMapper) (*Result, error) {
 	if r == nil {
 		return &Result{}, &SendError{Err: fmt.Errorf("%w: nil request", ErrInvalidURL)}
 	}
@@ -204,8 +224,8 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Result, error) {
 		if resp != nil {
 			res.Response = resp
 		}
-		if a.Class == "" {
-			attrs, err := req.MapResponse(resp)
+		if a.Class == "" && m != nil {
+			attrs, err := m.MapResponse(resp)
 			if err != nil {
 				a.Class, a.Err = ClassMapping, &attemptError{"mapping the response", err}
 			} else {
@@ -243,22 +263,11 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 		a.Start = s.Now()
 	}
 
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	// The attempt's deadline bounds it from dial to the end of the body:
-	// set on the connection by the default transport, through the
-	// request's context for any other.
-	deadline := start.Add(timeout)
-	actx := ctx
-	if rt.direct() {
-		wake()
-	} else {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	// The attempt's deadline bounds it whole, from waiting for a
+	// connection to the end of the body.
+	timeout := s.timeout()
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 
 	hr, err := r.NewHTTPRequest(actx)
 	if err != nil {
@@ -271,7 +280,7 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 		return a, nil, true
 	}
 
-	hresp, err := rt.do(hr, deadline)
+	hresp, err := rt.do(hr)
 	if err != nil {
 		if hresp != nil {
 			// A refused redirect: Do returns the 3xx, its body closed.
@@ -421,9 +430,9 @@ func (s *Sender) sign(h http.Header, id string, timestamp int64, body []byte) er
 			return err
 		}
 		// What a Signer of the application's own sets is checked like any
-		// other header, rather than sent mangled or dropped: the default
-		// transport writes headers as net/http's Request.Write does, which
-		// turns a line break into a space and skips a bad name.
+		// other header, so that a bad one fails as an invalid request
+		// rather than in the transport, as a connection error retried
+		// for hours.
 		for name, values := range h {
 			for _, v := range values {
 				if err := checkHeader(name, v); err != nil {
@@ -449,11 +458,11 @@ func (s *Sender) maxResponseBytes() int64 {
 // redirects to follow, that is the transport itself: an http.Client would
 // only copy the header again and hand back the 3xx. Following redirects
 // takes a Client, made per Send (clients are cheap; the transport, which
-// holds the connections, is shared).
+// holds the connections, is the Sender's).
 func (s *Sender) roundTripper() roundTripper {
 	t := s.Transport
 	if t == nil {
-		t = defaultTransport(AddressGuard{AllowPrivate: s.AllowPrivate, AllowedPrefixes: s.AllowedPrefixes})
+		t = s.defaultTransport()
 	}
 	if !s.FollowRedirects {
 		return roundTripper{transport: t}
@@ -498,22 +507,11 @@ type roundTripper struct {
 
 var errNoResponse = errors.New("webhook: the transport returned no response and no error")
 
-// direct reports whether round trips go straight to the default transport,
-// which takes their deadline itself.
-func (t roundTripper) direct() bool {
-	_, ok := t.transport.(*conns)
-	return ok
-}
-
-// do makes one round trip, to end by deadline when direct. With the
-// transport alone it checks what a custom transport returns as
-// http.Client.Do would.
-func (t roundTripper) do(r *http.Request, deadline time.Time) (*http.Response, error) {
+// do makes one round trip. With the transport alone it checks what a
+// custom transport returns as http.Client.Do would.
+func (t roundTripper) do(r *http.Request) (*http.Response, error) {
 	if t.client != nil {
 		return t.client.Do(r)
-	}
-	if c, ok := t.transport.(*conns); ok {
-		return c.roundTrip(r, deadline)
 	}
 	resp, err := t.transport.RoundTrip(r)
 	switch {
@@ -587,83 +585,11 @@ func resolveLocation(base, loc string) string {
 	return l.String()
 }
 
-// Default transports, one per address guard, shared by every Sender with
-// the same guard so that connections are reused across Senders.
-var transports sync.Map // string -> *conns
-
-// Idle connections kept per host: more than the concurrency a busy
-// service sends with (a delivery worker runs 300 attempts at once by
-// default), so that warm connections are reused rather than closed when a
-// burst ends and redialed for the next. Only connections that were once in
-// use concurrently are kept, for at most idleConnTimeout.
-const (
-	maxIdleConnsPerHost = 1024
-	idleConnTimeout     = 90 * time.Second
-)
-
-// plainTransports holds the default transports of the guards without
-// allowed prefixes, by AllowPrivate, so that finding the transport for a
-// Send costs neither a key nor a map lookup.
-var plainTransports [2]atomic.Pointer[conns]
-
-func defaultTransport(g AddressGuard) *conns {
-	if len(g.AllowedPrefixes) == 0 {
-		i := 0
-		if g.AllowPrivate {
-			i = 1
-		}
-		if t := plainTransports[i].Load(); t != nil {
-			return t
-		}
-		t := sharedTransport(g)
-		plainTransports[i].Store(t)
-		return t
+func (s *Sender) timeout() time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
 	}
-	return sharedTransport(g)
-}
-
-func sharedTransport(g AddressGuard) *conns {
-	key := guardKey(g)
-	if t, ok := transports.Load(key); ok {
-		return t.(*conns)
-	}
-	dialer := &net.Dialer{
-		Timeout:   30 * time.Second,
-		KeepAlive: 30 * time.Second,
-		Control:   g.Control,
-	}
-	t := &conns{
-		idna: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-			IdleConnTimeout:       idleConnTimeout,
-			TLSHandshakeTimeout:   tlsHandshakeTimeout,
-			ExpectContinueTimeout: time.Second,
-		},
-		dial:        dialer.DialContext,
-		maxIdle:     maxIdleConnsPerHost,
-		maxIdleAll:  4 * maxIdleConnsPerHost,
-		idleTimeout: idleConnTimeout,
-	}
-	actual, _ := transports.LoadOrStore(key, t)
-	return actual.(*conns)
-}
-
-func guardKey(g AddressGuard) string {
-	var b strings.Builder
-	b.WriteString(strconv.FormatBool(g.AllowPrivate))
-	ps := make([]string, len(g.AllowedPrefixes))
-	for i, p := range g.AllowedPrefixes {
-		ps[i] = p.Masked().String()
-	}
-	slices.Sort(ps)
-	for _, p := range ps {
-		b.WriteByte(' ')
-		b.WriteString(p)
-	}
-	return b.String()
+	return DefaultTimeout
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -177,7 +177,7 @@ func TestSendStatuses(t *testing.T) {
 				w.WriteHeader(c.code)
 			})
 			req := leadRequest(t, rc.URL)
-			res, err := testSender(2).Send(context.Background(), req)
+			res, err := testSender(2).Send(context.Background(), req, nil)
 			require.NotNil(t, res)
 			assert.Equal(t, c.delivered, res.Delivered())
 			require.Len(t, res.Attempts, c.attempts)
@@ -218,7 +218,7 @@ func TestSendRetriesThenDelivers(t *testing.T) {
 	var hooked []webhook.Attempt
 	s.OnAttempt = func(r *webhook.Request, a webhook.Attempt) { hooked = append(hooked, a) }
 
-	res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.NoError(t, err)
 	require.True(t, res.Delivered())
 	require.Len(t, res.Attempts, 3)
@@ -250,13 +250,13 @@ func TestSendGeneratesIdempotencyKey(t *testing.T) {
 		Header: http.Header{"Content-Type": {"application/json"}},
 		Body:   []byte(leadBody),
 	}
-	res, err := testSender(1).Send(context.Background(), req)
+	res, err := testSender(1).Send(context.Background(), req, nil)
 	require.NoError(t, err)
 	assert.Len(t, res.IdempotencyKey, 36)
 	assert.Empty(t, req.IdempotencyKey, "the caller's Request is not modified")
 	rc.requireSigned(t, 2, res.IdempotencyKey, []byte(leadBody))
 
-	res2, err := testSender(0).Send(context.Background(), req)
+	res2, err := testSender(0).Send(context.Background(), req, nil)
 	require.NoError(t, err)
 	assert.NotEqual(t, res.IdempotencyKey, res2.IdempotencyKey, "each delivery gets a new key")
 }
@@ -267,7 +267,7 @@ func TestSendTimeout(t *testing.T) {
 	})
 	s := testSender(1)
 	s.Timeout = 100 * time.Millisecond
-	res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, res.Attempts, 2)
 	for _, a := range res.Attempts {
@@ -297,7 +297,7 @@ func TestSendSlowDrip(t *testing.T) {
 	})
 	s := testSender(1)
 	s.Timeout = 400 * time.Millisecond // well past the status line, well short of the body
-	res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Len(t, res.Attempts, 2)
 	for _, a := range res.Attempts {
@@ -318,7 +318,7 @@ func TestSendConnectionResetMidResponse(t *testing.T) {
 		conn.(*net.TCPConn).SetLinger(0) // close with RST
 		conn.Close()
 	})
-	res, err := testSender(2).Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := testSender(2).Send(context.Background(), leadRequest(t, rc.URL), nil)
 	var se *webhook.SendError
 	require.ErrorAs(t, err, &se)
 	require.Len(t, res.Attempts, 3)
@@ -333,7 +333,7 @@ func TestSendConnectionRefused(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	res, err := testSender(2).Send(context.Background(), leadRequest(t, "http://"+addr+"/"))
+	res, err := testSender(2).Send(context.Background(), leadRequest(t, "http://"+addr+"/"), nil)
 	require.Error(t, err)
 	require.Len(t, res.Attempts, 3)
 	assert.Equal(t, webhook.ClassConnection, res.Attempts[2].Class)
@@ -368,7 +368,7 @@ func TestSendResponseSize(t *testing.T) {
 				}
 				w.Write(body)
 			})
-			res, err := testSender(3).Send(context.Background(), leadRequest(t, rc.URL))
+			res, err := testSender(3).Send(context.Background(), leadRequest(t, rc.URL), nil)
 			require.Len(t, res.Attempts, tc.attempts, "a response over the cap is not retried")
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
@@ -392,7 +392,7 @@ func TestSendGzipBomb(t *testing.T) {
 	})
 	var before, after runtimeMem
 	before.read()
-	res, err := testSender(3).Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := testSender(3).Send(context.Background(), leadRequest(t, rc.URL), nil)
 	after.read()
 	require.ErrorIs(t, err, webhook.ErrResponseTooLarge)
 	require.Len(t, res.Attempts, 1)
@@ -430,7 +430,7 @@ func TestSendRetryAfter(t *testing.T) {
 			s := testSender(0)
 			s.RetryPolicy = policy
 			s.Now = func() time.Time { return now }
-			res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+			res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 			require.NoError(t, err)
 			require.Len(t, res.Attempts, 2)
 			assert.Equal(t, tc.wantRetryAfter, res.Attempts[0].RetryAfter)
@@ -461,7 +461,7 @@ func TestSendRefusesPrivateAddresses(t *testing.T) {
 			before := rc.n.Load()
 			s := tc.sender
 			s.RetryPolicy = fast(3)
-			res, err := s.Send(context.Background(), leadRequest(t, tc.url))
+			res, err := s.Send(context.Background(), leadRequest(t, tc.url), nil)
 			if tc.wantErr == nil {
 				require.NoError(t, err)
 				assert.Equal(t, before+1, rc.n.Load())
@@ -485,7 +485,7 @@ func TestSendCancel(t *testing.T) {
 		s := testSender(0)
 		s.RetryPolicy = webhook.Exponential{FirstWait: time.Hour, Jitter: -1}
 		s.OnAttempt = func(*webhook.Request, webhook.Attempt) { cancel() }
-		res, err := s.Send(ctx, leadRequest(t, rc.URL))
+		res, err := s.Send(ctx, leadRequest(t, rc.URL), nil)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, time.Hour, res.Attempts[0].Wait, "the wait that was cut short")
@@ -498,7 +498,7 @@ func TestSendCancel(t *testing.T) {
 			cancel()
 			<-r.Context().Done()
 		})
-		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL))
+		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL), nil)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Len(t, res.Attempts, 1, "a cancelled attempt is never retried")
 		assert.Equal(t, webhook.ClassCanceled, res.Attempts[0].Class)
@@ -517,7 +517,7 @@ func TestSendCancel(t *testing.T) {
 			<-r.Context().Done()
 		})
 		start := time.Now()
-		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL))
+		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL), nil)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassCanceled, res.Attempts[0].Class)
@@ -528,7 +528,7 @@ func TestSendCancel(t *testing.T) {
 		rc := newReceiver(t, status(200))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL))
+		res, err := testSender(5).Send(ctx, leadRequest(t, rc.URL), nil)
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Empty(t, res.Attempts)
 		assert.Zero(t, rc.n.Load())
@@ -544,7 +544,7 @@ func TestSendRedirects(t *testing.T) {
 		s := testSender(0)
 		s.FollowRedirects = true
 		req := leadRequest(t, strings.Replace(first.URL, "http://", "http://user:hunter2@", 1)+"/?api_key=s3cret")
-		res, err := s.Send(context.Background(), req)
+		res, err := s.Send(context.Background(), req, nil)
 		require.NoError(t, err)
 		assert.Equal(t, "ok", string(res.Response.Body))
 		require.Len(t, first.seen(), 1)
@@ -566,7 +566,7 @@ func TestSendRedirects(t *testing.T) {
 		s := testSender(0)
 		s.FollowRedirects = true
 		req := leadRequest(t, strings.Replace(rc.URL, "http://", "http://user:hunter2@", 1))
-		_, err := s.Send(context.Background(), req)
+		_, err := s.Send(context.Background(), req, nil)
 		require.NoError(t, err)
 		got := rc.seen()
 		require.Len(t, got, 2)
@@ -582,7 +582,7 @@ func TestSendRedirects(t *testing.T) {
 			FollowRedirects: true,
 			RetryPolicy:     fast(2),
 		}
-		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 		require.ErrorIs(t, err, webhook.ErrBlockedAddress)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassBlocked, res.Attempts[0].Class)
@@ -594,7 +594,7 @@ func TestSendRedirects(t *testing.T) {
 		})
 		s := testSender(2)
 		s.FollowRedirects = true
-		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 		require.Error(t, err)
 		require.Len(t, res.Attempts, 1, "a bad Location is final")
 		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
@@ -607,7 +607,7 @@ func TestSendRedirects(t *testing.T) {
 		})
 		s := testSender(2)
 		s.FollowRedirects = true
-		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 		require.Error(t, err)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
@@ -623,7 +623,7 @@ func TestSendRedirects(t *testing.T) {
 		s := testSender(0)
 		s.FollowRedirects = true
 		s.Transport = tlsSrv.Client().Transport
-		res, err := s.Send(context.Background(), leadRequest(t, tlsSrv.URL))
+		res, err := s.Send(context.Background(), leadRequest(t, tlsSrv.URL), nil)
 		require.Error(t, err)
 		assert.Equal(t, webhook.ClassRedirect, res.Attempts[0].Class)
 		assert.ErrorIs(t, err, webhook.ErrRedirect)
@@ -654,11 +654,12 @@ func TestSendMapsResponse(t *testing.T) {
 		}
 		io.WriteString(w, `{"id": "lead_42", "score": 97, "zip": "0123", "vip": true}`)
 	})
-	req, err := action.Render(map[string]any{"customer": map[string]any{"email": "ada@example.com"}})
+	data := map[string]any{"customer": map[string]any{"email": "ada@example.com"}}
+	req, err := action.Render(data)
 	require.NoError(t, err)
 	req.URL = rc.URL + "/leads"
 
-	res, err := testSender(1).Send(context.Background(), req)
+	res, err := testSender(1).Send(context.Background(), req, action.Mapper(data))
 	require.NoError(t, err)
 	require.Len(t, res.Attempts, 2)
 	assert.Equal(t, map[string]any{
@@ -684,7 +685,7 @@ func TestSendNoAttributesOnFailure(t *testing.T) {
 	req, err := action.Render(map[string]any{})
 	require.NoError(t, err)
 	req.URL = rc.URL
-	res, err := testSender(3).Send(context.Background(), req)
+	res, err := testSender(3).Send(context.Background(), req, action.Mapper(map[string]any{}))
 	require.ErrorIs(t, err, webhook.ErrStatus)
 	assert.Nil(t, res.Attributes)
 	assert.Len(t, res.Attempts, 1)
@@ -703,7 +704,7 @@ func TestSendInvalidRequest(t *testing.T) {
 		{"header with CRLF", &webhook.Request{Method: "POST", URL: "http://127.0.0.1/", Header: http.Header{"X-A": {"a\r\nX-B: b"}}}, webhook.ErrInvalidHeader},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := testSender(3).Send(context.Background(), tc.req)
+			res, err := testSender(3).Send(context.Background(), tc.req, nil)
 			require.ErrorIs(t, err, tc.wantErr)
 			var se *webhook.SendError
 			require.ErrorAs(t, err, &se)
@@ -746,7 +747,7 @@ func TestSendRechecksChangedRequests(t *testing.T) {
 			req, err := action.Render(sampleCustomer())
 			require.NoError(t, err)
 			tc.change(req)
-			res, err := testSender(0).Send(context.Background(), req)
+			res, err := testSender(0).Send(context.Background(), req, nil)
 			require.ErrorIs(t, err, tc.wantErr)
 			assert.Empty(t, res.Attempts, "nothing is sent half-made")
 		})
@@ -757,11 +758,11 @@ func TestSendRechecksChangedRequests(t *testing.T) {
 	// now is.
 	req, err := action.Render(sampleCustomer())
 	require.NoError(t, err)
-	_, err = testSender(0).Send(context.Background(), req)
+	_, err = testSender(0).Send(context.Background(), req, nil)
 	require.NoError(t, err)
 	req.Body = []byte(`{"replaced": true}`)
 	req.Header.Set("X-Team", "blue")
-	_, err = testSender(0).Send(context.Background(), req)
+	_, err = testSender(0).Send(context.Background(), req, nil)
 	require.NoError(t, err)
 	got := rc.seen()
 	require.Len(t, got, 2)
@@ -789,7 +790,7 @@ func TestSendTransportContract(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &webhook.Sender{Transport: tc.rt, RetryPolicy: webhook.NoRetry}
-			res, err := s.Send(context.Background(), req)
+			res, err := s.Send(context.Background(), req, nil)
 			require.Len(t, res.Attempts, 1)
 			if tc.delivered {
 				require.NoError(t, err)
@@ -807,7 +808,7 @@ func TestSendSignerError(t *testing.T) {
 	s := testSender(3)
 	errBroken := errors.New("broken signer")
 	s.Signer = signerFunc(func(http.Header, string, int64, []byte) error { return errBroken })
-	res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.ErrorIs(t, err, errBroken)
 	require.Len(t, res.Attempts, 1)
 	assert.Equal(t, webhook.ClassInvalid, res.Attempts[0].Class)
@@ -825,12 +826,12 @@ func (f signerFunc) SignHeader(h http.Header, id string, ts int64, body []byte) 
 func TestSenderZeroValue(t *testing.T) {
 	rc := newReceiver(t, status(200))
 	var s webhook.Sender
-	res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.ErrorIs(t, err, webhook.ErrBlockedAddress)
 	assert.Len(t, res.Attempts, 1)
 
 	allowed := webhook.Sender{AllowPrivate: true}
-	_, err = allowed.Send(context.Background(), leadRequest(t, rc.URL))
+	_, err = allowed.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.NoError(t, err)
 	got := rc.seen()
 	require.Len(t, got, 1)
@@ -934,7 +935,7 @@ func TestSendNoSecretsLeak(t *testing.T) {
 				}
 				hooked = append(hooked, r.String(), fmt.Sprint(a))
 			}
-			res, err := s.Send(context.Background(), req)
+			res, err := s.Send(context.Background(), req, nil)
 			require.Error(t, err)
 			texts := append(hooked, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprint(res.Attempts))
 			for _, text := range texts {
@@ -969,7 +970,7 @@ func TestSendAfterServerClosesIdle(t *testing.T) {
 	req := leadRequest(t, srv.URL)
 	const n = 60
 	for i := range n {
-		res, err := s.Send(context.Background(), req)
+		res, err := s.Send(context.Background(), req, nil)
 		require.NoError(t, err, "send %d", i)
 		require.Len(t, res.Attempts, 1)
 		// Waits around the idle timeout, and past the transport's check.
@@ -1020,7 +1021,7 @@ func TestSendReusesConnections(t *testing.T) {
 		for range conc {
 			wg.Go(func() {
 				for next.Add(1) <= int64(n) {
-					if _, err := s.Send(context.Background(), req); err != nil {
+					if _, err := s.Send(context.Background(), req, nil); err != nil {
 						t.Error(err)
 						return
 					}
@@ -1037,14 +1038,13 @@ func TestSendReusesConnections(t *testing.T) {
 	// A connection the pool has no room for is closed once its request
 	// is done, and the next request dials again: without room for the
 	// whole concurrency, about one in thirty requests does. With room,
-	// none is closed. New connections are zero when the machine is idle,
-	// but net/http also dials while a request waits for a connection that
-	// its read loop has not yet handed back, which a loaded machine
-	// delays; those join the pool, so they are tolerated, within bounds.
+	// none is closed and none is dialed: net/http puts a connection back
+	// in the pool before the body that reached its end returns, so each
+	// goroutine finds one idle for its next request.
 	fresh := newConns.Load() - conc
 	t.Logf("%d new connections and %d closed per %d warm requests at concurrency %d", fresh, closed.Load(), total, conc)
 	assert.Zero(t, closed.Load(), "connections closed while warm")
-	assert.LessOrEqual(t, fresh, int64(conc/5), "new connections per %d warm requests", total)
+	assert.Zero(t, fresh, "new connections per %d warm requests", total)
 }
 
 func gzipped(t testing.TB, b []byte) []byte {
@@ -1196,8 +1196,12 @@ func BenchmarkSend(b *testing.B) {
 				var op func() error
 				switch client {
 				case "raw":
+					// An *http.Transport set up as the Sender's own is.
 					tr := http.DefaultTransport.(*http.Transport).Clone()
-					tr.MaxIdleConnsPerHost = 256
+					tr.Proxy = nil
+					tr.DisableCompression = true
+					tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 4096, 1024
+					tr.TLSHandshakeTimeout, tr.ResponseHeaderTimeout = webhook.DefaultTimeout, webhook.DefaultTimeout
 					hc := &http.Client{Transport: tr}
 					b.Cleanup(tr.CloseIdleConnections)
 					op = func() error {
@@ -1225,7 +1229,7 @@ func BenchmarkSend(b *testing.B) {
 					plain, err := webhook.NewRequest("POST", srv.URL+"/api/v1/lead/").Body("application/json", body).Build()
 					require.NoError(b, err)
 					op = func() error {
-						_, err := s.Send(context.Background(), plain)
+						_, err := s.Send(context.Background(), plain, nil)
 						return err
 					}
 				case "sender":
@@ -1235,7 +1239,7 @@ func BenchmarkSend(b *testing.B) {
 						if err != nil {
 							return err
 						}
-						res, err := s.Send(context.Background(), req)
+						res, err := s.Send(context.Background(), req, action.Mapper(data))
 						if err != nil {
 							return err
 						}
@@ -1275,7 +1279,7 @@ func TestSendLogs(t *testing.T) {
 	var buf bytes.Buffer
 	s := testSender(1)
 	s.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
-	_, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+	_, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 	require.NoError(t, err)
 
 	var records []map[string]any
@@ -1312,7 +1316,7 @@ func TestSendMappingFails(t *testing.T) {
 	req, err := action.Render(map[string]any{})
 	require.NoError(t, err)
 	req.URL = rc.URL
-	res, err := testSender(3).Send(context.Background(), req)
+	res, err := testSender(3).Send(context.Background(), req, action.Mapper(map[string]any{}))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "response.lead.id")
 	require.Len(t, res.Attempts, 1)
@@ -1341,7 +1345,7 @@ func TestSendMapsJSONValues(t *testing.T) {
 	req, err := action.Render(map[string]any{})
 	require.NoError(t, err)
 	req.URL = rc.URL
-	res, err := testSender(0).Send(context.Background(), req)
+	res, err := testSender(0).Send(context.Background(), req, action.Mapper(map[string]any{}))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{
 		"tags":  []any{"vip", int64(2)},
@@ -1404,7 +1408,7 @@ func BenchmarkSendSteps(b *testing.B) {
 	b.Run("step=map", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			attrs, err := req.MapResponse(resp)
+			attrs, err := action.Mapper(data).MapResponse(resp)
 			if err != nil || attrs["close_lead_id"] != "lead_EQ9nP2yXk4" {
 				b.Fatal(attrs, err)
 			}
@@ -1439,7 +1443,7 @@ func BenchmarkSendSteps(b *testing.B) {
 		require.NoError(b, err)
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := s.Send(context.Background(), plain); err != nil {
+			if _, err := s.Send(context.Background(), plain, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -1452,7 +1456,7 @@ func BenchmarkSendSteps(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			res, err := s.Send(context.Background(), r)
+			res, err := s.Send(context.Background(), r, action.Mapper(data))
 			if err != nil || res.Attributes["close_lead_id"] != "lead_EQ9nP2yXk4" {
 				b.Fatal(res, err)
 			}
@@ -1479,7 +1483,7 @@ func TestSendChecksSignerHeaders(t *testing.T) {
 		rc := newReceiver(t, status(200))
 		s := testSender(3)
 		s.Signer = signer
-		res, err := s.Send(context.Background(), leadRequest(t, rc.URL))
+		res, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
 		require.ErrorIs(t, err, webhook.ErrInvalidHeader, signer.name)
 		require.Len(t, res.Attempts, 1)
 		assert.Equal(t, webhook.ClassInvalid, res.Attempts[0].Class)
@@ -1494,7 +1498,7 @@ func TestSendChecksIdempotencyKey(t *testing.T) {
 	rc := newReceiver(t, status(200))
 	req := leadRequest(t, rc.URL)
 	req.IdempotencyKey = "key\r\nX-Injected: yes"
-	res, err := testSender(3).Send(context.Background(), req)
+	res, err := testSender(3).Send(context.Background(), req, nil)
 	require.ErrorIs(t, err, webhook.ErrInvalidHeader)
 	assert.Contains(t, err.Error(), webhook.HeaderIdempotencyKey)
 	assert.Empty(t, res.Attempts, "nothing was sent")

@@ -1,20 +1,14 @@
 package webhook
 
 import (
-	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 )
 
 // Header names of Customer.io's signature scheme.
@@ -66,50 +60,7 @@ func (s Scheme) String() string {
 // Customer.io's published CheckSignature accepts it. Sign computes what it
 // is given, even for an empty key; the Signers refuse one.
 func Sign(key []byte, timestamp int64, body []byte) string {
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], newMACState(key).cio(timestamp, body))
-	return string(out[:])
-}
-
-// macState is a keyed HMAC-SHA256 with scratch space for the message
-// prefix and the sum, so that once it exists, hashing a request allocates
-// nothing: the hash is an interface, and anything passed to it would
-// otherwise escape to the heap on every call.
-type macState struct {
-	mac hash.Hash
-	buf [64]byte
-	sum [sha256.Size]byte
-}
-
-func newMACState(key []byte) *macState {
-	return &macState{mac: hmac.New(sha256.New, key)}
-}
-
-// cio returns the MAC of Customer.io's signed message,
-// "v0:" + timestamp + ":" + body. The state must be fresh or reset.
-func (s *macState) cio(timestamp int64, body []byte) []byte {
-	b := append(s.buf[:0], "v0:"...)
-	b = strconv.AppendInt(b, timestamp, 10)
-	b = append(b, ':')
-	s.mac.Write(b)
-	s.mac.Write(body)
-	return s.mac.Sum(s.sum[:0])
-}
-
-// standard returns the MAC of the Standard Webhooks signed message,
-// id + "." + timestamp + "." + body. The state must be fresh or reset.
-func (s *macState) standard(id string, timestamp int64, body []byte) []byte {
-	for rest := id; len(rest) > 0; {
-		n := copy(s.buf[:], rest)
-		s.mac.Write(s.buf[:n])
-		rest = rest[n:]
-	}
-	b := append(s.buf[:0], '.')
-	b = strconv.AppendInt(b, timestamp, 10)
-	b = append(b, '.')
-	s.mac.Write(b)
-	s.mac.Write(body)
-	return s.mac.Sum(s.sum[:0])
+	return hex.EncodeToString(cioMAC(key, timestamp, body))
 }
 
 // Signer adds signature headers to one attempt of a request. A Sender calls
@@ -137,68 +88,9 @@ func (s CIOSigner) SignHeader(h http.Header, _ string, timestamp int64, body []b
 	if len(s.Key) == 0 {
 		return ErrNoKey
 	}
-	k := signingMACs.get(s.Key)
-	m := k.get()
-	sum := m.cio(timestamp, body)
-
-	// Both values share one string and one slice array: an attempt's
-	// signature costs two small allocations. The three-index slices keep
-	// an append to one value from overwriting the other.
-	var buf [20 + 2*sha256.Size]byte
-	b := strconv.AppendInt(buf[:0], timestamp, 10)
-	n := len(b)
-	b = b[:n+2*sha256.Size]
-	hex.Encode(b[n:], sum)
-	k.put(m)
-	v := string(b)
-	vals := []string{v[:n], v[n:]}
-	h[canonicalTimestamp] = vals[0:1:1]
-	h[canonicalSignature] = vals[1:2:2]
+	h[canonicalTimestamp] = []string{strconv.FormatInt(timestamp, 10)}
+	h[canonicalSignature] = []string{Sign(s.Key, timestamp, body)}
 	return nil
-}
-
-// signingMACs pools keyed HMAC states for the keys that signers use, so
-// that signing an attempt hashes its own message and nothing more: the
-// key's padded blocks are hashed once per key rather than once per
-// request, and no hash state is allocated. Signers are values with an
-// exported key, so the pools are found by the key's bytes, which are
-// copied: a key changed in place is a new key.
-var signingMACs macCache
-
-// maxSigningKeys bounds the keys signingMACs holds. A process that signs
-// with more keys than that (one per tenant, say) drops them all and starts
-// again, which costs what building each MAC afresh would.
-const maxSigningKeys = 16
-
-// macCache maps keys to their pools. Lookups, on every attempt, read an
-// immutable map without locking; adding a key copies it.
-type macCache struct {
-	m  atomic.Pointer[map[string]*keyedMAC]
-	mu sync.Mutex
-}
-
-func (c *macCache) get(key []byte) *keyedMAC {
-	if m := c.m.Load(); m != nil {
-		if k := (*m)[string(key)]; k != nil {
-			return k
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.m.Load()
-	if old != nil {
-		if k := (*old)[string(key)]; k != nil {
-			return k
-		}
-	}
-	next := make(map[string]*keyedMAC, maxSigningKeys)
-	if old != nil && len(*old) < maxSigningKeys {
-		maps.Copy(next, *old)
-	}
-	k := &keyedMAC{key: bytes.Clone(key)}
-	next[string(k.key)] = k
-	c.m.Store(&next)
-	return k
 }
 
 // String hides the key, so a signer can be logged.
@@ -251,10 +143,7 @@ func (s StandardSigner) SignHeader(h http.Header, id string, timestamp int64, bo
 		if i > 0 {
 			sig.WriteByte(' ')
 		}
-		k := signingMACs.get(key)
-		m := k.get()
-		base64.StdEncoding.Encode(enc[:], m.standard(id, timestamp, body))
-		k.put(m)
+		base64.StdEncoding.Encode(enc[:], standardMAC(key, id, timestamp, body))
 		sig.WriteString("v1,")
 		sig.Write(enc[:])
 	}

@@ -283,10 +283,9 @@ func TestSchemeString(t *testing.T) {
 	assert.Equal(t, webhook.SchemeCIO, zero, "Customer.io's scheme is the default")
 }
 
-// The signers reuse keyed MAC states across calls and goroutines. From
-// many goroutines, with more keys than are kept at once (so states are
-// dropped and rebuilt while others are in use), every signature must be
-// the one Sign and a fresh HMAC compute. Run it with -race.
+// Signers are safe for concurrent use: from many goroutines, with many
+// keys, every signature is the one Sign and a fresh HMAC compute. Run it
+// with -race.
 func TestSignersReuseStatesSafely(t *testing.T) {
 	keys := make([][]byte, 40)
 	for i := range keys {

@@ -79,7 +79,7 @@ func Verify(key []byte, signature string, timestamp int64, body []byte) error {
 	if !decodeHexSignature(&want, signature) {
 		return errNotHex
 	}
-	if !hmac.Equal(newMACState(key).cio(timestamp, body), want[:]) {
+	if !hmac.Equal(cioMAC(key, timestamp, body), want[:]) {
 		return ErrInvalidSignature
 	}
 	return nil
@@ -173,10 +173,9 @@ type Verified struct {
 }
 
 // verifierConfig is a Verifier's configuration resolved once: defaults
-// applied, keys copied, and a pool of keyed HMAC states per key so that a
-// request costs the hashing of its own bytes and nothing more.
+// applied and keys copied.
 type verifierConfig struct {
-	keys      []*keyedMAC
+	keys      [][]byte
 	scheme    Scheme
 	tolerance int64 // seconds
 	maxBody   int64
@@ -185,24 +184,6 @@ type verifierConfig struct {
 	replay    ReplayStore // nil: replays are not refused
 	err       error       // a misconfiguration, returned for every request
 }
-
-// keyedMAC pools HMAC-SHA256 states for one key. crypto/hmac saves the
-// state after the key's two padded blocks on the first Reset, so a pooled
-// MAC starts each message without rehashing the key or allocating.
-type keyedMAC struct {
-	key  []byte
-	pool sync.Pool
-}
-
-func (k *keyedMAC) get() *macState {
-	if m, ok := k.pool.Get().(*macState); ok {
-		m.mac.Reset()
-		return m
-	}
-	return newMACState(k.key)
-}
-
-func (k *keyedMAC) put(m *macState) { k.pool.Put(m) }
 
 func (v *Verifier) config() *verifierConfig {
 	v.once.Do(func() {
@@ -238,7 +219,7 @@ func (v *Verifier) config() *verifierConfig {
 			if len(key) == 0 && c.err == nil {
 				c.err = fmt.Errorf("%w: Verifier.Keys[%d] is empty", ErrNoKey, i)
 			}
-			c.keys = append(c.keys, &keyedMAC{key: bytes.Clone(key)})
+			c.keys = append(c.keys, bytes.Clone(key))
 		}
 		v.c = c
 	})
@@ -283,18 +264,6 @@ func (v *Verifier) VerifyContext(ctx context.Context, h http.Header, body []byte
 	return vd, nil
 }
 
-// Canonical forms of the header names, so lookups index the map directly
-// instead of canonicalizing (and allocating) on every request, as
-// http.Header.Get would for X-CIO-*.
-var (
-	canonicalSignature        = http.CanonicalHeaderKey(HeaderSignature)
-	canonicalTimestamp        = http.CanonicalHeaderKey(HeaderTimestamp)
-	canonicalIdempotencyKey   = http.CanonicalHeaderKey(HeaderIdempotencyKey)
-	canonicalWebhookID        = http.CanonicalHeaderKey(HeaderWebhookID)
-	canonicalWebhookTimestamp = http.CanonicalHeaderKey(HeaderWebhookTimestamp)
-	canonicalWebhookSignature = http.CanonicalHeaderKey(HeaderWebhookSignature)
-)
-
 // Refusals of input from the network, made once: refusing a request costs
 // no more than accepting one.
 var (
@@ -336,14 +305,11 @@ func (c *verifierConfig) verifyCIO(h http.Header, body []byte) (Verified, error)
 	if err := c.checkTime(ts); err != nil {
 		return Verified{}, err
 	}
-	for i, k := range c.keys {
-		m := k.get()
-		ok := hmac.Equal(m.cio(ts, body), want[:])
-		k.put(m)
-		if ok {
+	for i, key := range c.keys {
+		if hmac.Equal(cioMAC(key, ts, body), want[:]) {
 			return Verified{
 				Timestamp:      time.Unix(ts, 0),
-				IdempotencyKey: header(h, canonicalIdempotencyKey),
+				IdempotencyKey: h.Get(HeaderIdempotencyKey),
 				KeyIndex:       i,
 			}, nil
 		}
@@ -380,14 +346,12 @@ func (c *verifierConfig) verifyStandard(h http.Header, body []byte) (Verified, e
 	if err := c.checkTime(ts); err != nil {
 		return Verified{}, err
 	}
-	for i, k := range c.keys {
-		m := k.get()
-		got := m.standard(id, ts, body)
+	for i, key := range c.keys {
+		got := standardMAC(key, id, ts, body)
 		match := false
 		for j := range n {
 			match = hmac.Equal(got, want[j][:]) || match
 		}
-		k.put(m)
 		if match {
 			return Verified{Timestamp: time.Unix(ts, 0), IdempotencyKey: id, KeyIndex: i}, nil
 		}
@@ -616,7 +580,7 @@ func rejectStatus(err error) int {
 // preallocBodyBytes bounds the buffer allocated for a declared
 // Content-Length before any of the body has arrived. Past it, a full
 // buffer grows to 1+growBodyBy times its size: a client holds at most four
-// times the memory it sent, and a 1 MiB body takes three allocations.
+// times the memory it sent.
 const (
 	preallocBodyBytes = 64 << 10
 	growBodyBy        = 3

@@ -780,7 +780,7 @@ func benchRawHMAC(key, prefix, body, want []byte) func(*testing.B) {
 // BenchmarkVerify compares, over the same bytes in the same run:
 // impl=raw, the least any verifier must do (crypto/hmac over the prefix
 // and body, hmac.Equal against a decoded MAC); impl=Verify, the function;
-// and impl=Verifier, the method over headers with its keyed states pooled.
+// and impl=Verifier, the method over headers.
 // Compare them with: benchstat -col /impl.
 func BenchmarkVerify(b *testing.B) {
 	key := []byte(kaKey)

@@ -13,10 +13,11 @@
 //		Response: map[string]string{"lead_id": "{{ response.id }}"},
 //	})
 //	if err != nil { ... } // a *TemplateError names the field and line
-//	req, err := action.Render(map[string]any{"customer": customer})
+//	data := map[string]any{"customer": customer}
+//	req, err := action.Render(data)
 //	if err != nil { ... } // a missing attribute, or a body that is not JSON
 //	sender := &webhook.Sender{Key: signingKey}
-//	res, err := sender.Send(ctx, req) // retried on 408, 409, 429, 5xx
+//	res, err := sender.Send(ctx, req, action.Mapper(data)) // retried on 408, 409, 429, 5xx
 //	if err != nil { ... } // a *SendError with every attempt
 //	fmt.Println(res.Attributes["lead_id"])
 //
@@ -37,6 +38,7 @@
 //   - A Sender's default transport refuses loopback, private, link-local
 //     (cloud metadata), CGNAT and other non-public addresses at dial time,
 //     after DNS, unless AllowPrivate or AllowedPrefixes say otherwise.
+//     Through a Proxy, the proxy reaches the destination and must check it.
 //   - Redirects are not followed unless asked, and then never carry
 //     credentials or signatures to another host.
 //   - Credentials from a URL's user:pass@ become an Authorization header;

@@ -73,7 +73,6 @@ func TestCompileDefaults(t *testing.T) {
 	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 	assert.Empty(t, r.Body)
 	assert.Regexp(t, uuidPattern, r.IdempotencyKey)
-	assert.Same(t, a, r.action)
 
 	lower, err := Compile(Spec{Method: "patch", URL: "https://api.example.com/x", Body: "{}"})
 	require.NoError(t, err)

@@ -17,7 +17,7 @@ import (
 // runner makes attempts for one Work call.
 type runner struct {
 	q           *Queue
-	send        func(ctx context.Context, r *webhook.Request) (*webhook.Result, error)
+	sender      *webhook.Sender // the Worker's, with no retries of its own
 	policy      webhook.RetryPolicy
 	concurrency int
 	jobTimeout  time.Duration
@@ -46,7 +46,7 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		policy = webhook.DefaultRetryPolicy
 	}
 	// One attempt per job run: the policy is applied here, across runs.
-	sender := base
+	sender := &base
 	sender.RetryPolicy = webhook.NoRetry
 	sender.OnAttempt = nil // it would see every attempt as number 1
 	timeout := base.Timeout
@@ -55,7 +55,7 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 	}
 	r := &runner{
 		q:           q,
-		send:        sender.Send,
+		sender:      sender,
 		policy:      policy,
 		concurrency: w.Concurrency,
 		jobTimeout:  timeout + cmp.Or(w.jobMargin, jobMargin),
@@ -92,6 +92,9 @@ func (r *runner) start() {
 func (r *runner) stop() {
 	r.claims.close()
 	r.finishes.close()
+	// The copy of the Worker's Sender is this run's: its connections go
+	// with it.
+	r.sender.CloseIdleConnections()
 }
 
 // batchMax bounds the operations in one batch, and so the size of one
@@ -229,7 +232,7 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	}
 	req.IdempotencyKey = c.key
 
-	res, err := r.send(ctx, req)
+	res, err := r.sender.Send(ctx, req, action.Mapper(data))
 	o := outcome{waitFrom: r.q.now()}
 	var atts []webhook.Attempt
 	var se *webhook.SendError

@@ -36,11 +36,16 @@ func BenchmarkDeliver(b *testing.B) {
 		w := testWorker(0)
 		r, err := newRunner(nil, w)
 		require.NoError(b, err)
-		reqs := make(chan *webhook.Request, b.N)
+		type rendered struct {
+			req    *webhook.Request
+			mapper webhook.ResponseMapper
+		}
+		reqs := make(chan rendered, b.N)
 		for i := range b.N {
-			req, err := action.Render(customer("p" + itoa(i) + "@example.com"))
+			data := customer("p" + itoa(i) + "@example.com")
+			req, err := action.Render(data)
 			require.NoError(b, err)
-			reqs <- req
+			reqs <- rendered{req, action.Mapper(data)}
 		}
 		close(reqs)
 		b.ReportAllocs()
@@ -48,8 +53,8 @@ func BenchmarkDeliver(b *testing.B) {
 		var wg sync.WaitGroup
 		for range defaultConcurrency {
 			wg.Go(func() {
-				for req := range reqs {
-					res, err := r.send(context.Background(), req)
+				for rd := range reqs {
+					res, err := r.sender.Send(context.Background(), rd.req, rd.mapper)
 					if err != nil || !res.Delivered() {
 						b.Error("not delivered", err)
 					}

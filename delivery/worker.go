@@ -24,8 +24,9 @@ type Worker struct {
 	// outlive the process. The policy and timeout in force are this
 	// Worker's when each attempt finishes, whatever was true at enqueue.
 	// Sender.OnAttempt is not called (see OnAttempt), and attempts that
-	// Sender.Logger reports are numbered from 1 in every job run.
-	// Defaults to a zero Sender.
+	// Sender.Logger reports are numbered from 1 in every job run. Work
+	// sends with a copy of it, whose connections are its own and are
+	// closed when Work returns. Defaults to a zero Sender.
 	Sender *webhook.Sender
 
 	// Concurrency is how many attempts are in flight at once in this

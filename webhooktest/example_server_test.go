@@ -31,11 +31,12 @@ func ExampleNewServer() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, err := action.Render(map[string]any{"customer": map[string]any{"email": "ada@example.com"}})
+		data := map[string]any{"customer": map[string]any{"email": "ada@example.com"}}
+		req, err := action.Render(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := srv.Sender().Send(context.Background(), req)
+		res, err := srv.Sender().Send(context.Background(), req, action.Mapper(data))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func ExampleServer_WaitFor() {
 					t.Error(err)
 					return
 				}
-				if _, err := sender.Send(context.Background(), req); err != nil {
+				if _, err := sender.Send(context.Background(), req, nil); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -94,7 +95,7 @@ func ExampleServer_RespondWith() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := sender.Send(context.Background(), req)
+		res, err := sender.Send(context.Background(), req, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func ExampleNewUnstartedServer() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := srv.Sender().Send(context.Background(), req) // signed with StandardSigner
+		res, err := srv.Sender().Send(context.Background(), req, nil) // signed with StandardSigner
 		if err != nil {
 			t.Fatal(err)
 		}

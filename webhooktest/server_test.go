@@ -26,7 +26,7 @@ func send(t *testing.T, sender *webhook.Sender, url string, body string) (*webho
 	t.Helper()
 	req, err := webhook.NewRequest(http.MethodPost, url).Body("application/json", []byte(body)).Build()
 	require.NoError(t, err)
-	return sender.Send(context.Background(), req)
+	return sender.Send(context.Background(), req, nil)
 }
 
 // post sends a request with the given headers and no signature of its own.

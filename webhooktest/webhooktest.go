@@ -8,8 +8,8 @@
 //
 //	srv := webhooktest.NewServer(t, key)
 //	srv.Respond(503, 201)
-//	res, err := srv.Sender().Send(ctx, req) // two attempts, a millisecond apart
-//	got := srv.Requests()                   // both, signatures checked
+//	res, err := srv.Sender().Send(ctx, req, nil) // two attempts, a millisecond apart
+//	got := srv.Requests()                        // both, signatures checked
 //
 // AssertRender compares an action's render with a golden file. For the
 // handlers that receive webhooks, NewRequest makes signed requests:

@@ -102,21 +102,21 @@ func loadData(path string) (map[string]any, error) {
 }
 
 // renderFiles renders the action file for the data file: the request that
-// render prints and send sends.
-func renderFiles(actionPath, dataPath string) (*webhook.Request, error) {
+// render prints and send sends, and the mapper of its response.
+func renderFiles(actionPath, dataPath string) (*webhook.Request, webhook.ResponseMapper, error) {
 	action, err := loadAction(actionPath, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := loadData(dataPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := action.Render(data)
 	if err != nil {
-		return nil, fileError(actionPath, err)
+		return nil, nil, fileError(actionPath, err)
 	}
-	return req, nil
+	return req, action.Mapper(data), nil
 }
 
 // fileError describes err in one line that starts with the file and

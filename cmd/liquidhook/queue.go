@@ -31,13 +31,14 @@ command line.
         queue a delivery and print its id; an action whose sending is
         "draft" (the default) is held as a draft too
   work [--until-idle] [--timeout 4s] [--retries 10] [--backoff 10.5s]
-       [--allow-private] [--concurrency 100]
+       [--allow-private] [--proxy URL] [--concurrency 100]
         send what is due, with progress on standard error, until
         interrupted; --until-idle stops once every delivery is delivered,
         failed, cancelled or a draft (exit 0 either way). The policy and
         timeout apply to each attempt as it finishes. Several work
         processes may share one DB. The signing key is read from
-        LIQUIDHOOK_SIGNING_KEY.
+        LIQUIDHOOK_SIGNING_KEY; --proxy (an HTTP proxy, which then checks
+        the destinations) from LIQUIDHOOK_PROXY when absent.
   list [--state S[,S...]] [--limit N] [--json]
         list deliveries, oldest first
   show ID [--json]
@@ -145,7 +146,7 @@ type queueFlags struct {
 // queueOwnFlags lists the flags each subcommand accepts besides --db.
 var queueOwnFlags = map[string][]string{
 	"add":     {"action", "data", "draft"},
-	"work":    {"until-idle", "timeout", "retries", "backoff", "allow-private", "concurrency"},
+	"work":    {"until-idle", "timeout", "retries", "backoff", "allow-private", "proxy", "concurrency"},
 	"list":    {"state", "limit", "json"},
 	"show":    {"json"},
 	"release": nil,
@@ -188,6 +189,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 	if call.f.db == "" {
 		return badInput("--db is required (or %s): a SQLite file or a postgres:// URL", envQueueDB)
 	}
+	call.getenv = e.getenv
 	if cmd.check != nil {
 		if err := cmd.check(call); err != nil {
 			return err
@@ -339,6 +341,7 @@ func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) erro
 }
 
 func queueCheckWork(c *queueCall) error {
+	c.f.proxyFromEnv(c.getenv)
 	if err := c.f.check(); err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func runRender(ctx context.Context, e *env, args []string) error {
 	if *actionPath == "" {
 		return badInput("--action is required: the webhook action file")
 	}
-	req, err := renderFiles(*actionPath, *dataPath)
+	req, _, err := renderFiles(*actionPath, *dataPath)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,6 +30,11 @@ Flags:
   --retries N        retries after the first attempt (default 10; 0 for none)
   --backoff D        the wait before the first retry, doubling after (default 10.5s)
   --allow-private    allow loopback, private and link-local destinations
+  --proxy URL        send through this HTTP proxy (https goes through
+                     CONNECT); defaults to LIQUIDHOOK_PROXY, which is where
+                     proxy credentials belong. The proxy then checks the
+                     destination: the address guard checks only direct
+                     connections. HTTP_PROXY and HTTPS_PROXY are not read.
   --dry-run          render and print the request instead of sending it
   --response FILE    with --dry-run: map this recorded response body
                      (as a 200 answer) into attributes
@@ -62,16 +68,17 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	case *responsePath != "" && !*dryRun:
 		return badInput("--response needs --dry-run: it maps a recorded response without sending")
 	}
+	how.proxyFromEnv(e.getenv)
 	if err := how.check(); err != nil {
 		return err
 	}
 
-	req, err := renderFiles(*actionPath, *dataPath)
+	req, mapper, err := renderFiles(*actionPath, *dataPath)
 	if err != nil {
 		return err
 	}
 	if *dryRun {
-		return sendDryRun(e, req, *actionPath, *responsePath)
+		return sendDryRun(e, req, mapper, *actionPath, *responsePath)
 	}
 
 	key := e.getenv(envSigningKey)
@@ -81,7 +88,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	sender := how.sender(key)
 	sender.OnAttempt = sendProgress(e.stderr)
 	fmt.Fprintf(e.stderr, "sending %s, idempotency key %s\n", req, req.IdempotencyKey)
-	res, err := sender.Send(ctx, req)
+	res, err := sender.Send(ctx, req, mapper)
 	var se *webhook.SendError
 	if errors.As(err, &se) && len(se.Attempts) == 0 && !errors.Is(err, context.Canceled) {
 		// Nothing went out: the request itself is wrong.
@@ -91,7 +98,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return failed(werr)
 	}
 	if err != nil {
-		if errors.Is(err, webhook.ErrBlockedAddress) {
+		if errors.Is(err, webhook.ErrBlockedAddress) && how.proxy == "" {
 			fmt.Fprintln(e.stderr, "hint: the destination is not a public address; --allow-private allows it")
 		}
 		return failed(err)
@@ -107,13 +114,29 @@ type senderFlags struct {
 	retries      int
 	backoff      time.Duration
 	allowPrivate bool
+	proxy        string
+	proxyFrom    string   // where proxy came from: the flag or the variable
+	proxyURL     *url.URL // proxy, checked
 }
+
+// envProxy names the variable that holds --proxy when the flag is absent.
+const envProxy = "LIQUIDHOOK_PROXY"
 
 func (f *senderFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "per-attempt timeout")
 	fs.IntVar(&f.retries, "retries", webhook.DefaultRetries, "retries after the first attempt")
 	fs.DurationVar(&f.backoff, "backoff", webhook.DefaultFirstWait, "the first wait, doubling after")
 	fs.BoolVar(&f.allowPrivate, "allow-private", false, "allow non-public destinations")
+	fs.StringVar(&f.proxy, "proxy", "", "an HTTP proxy URL")
+}
+
+// proxyFromEnv takes the proxy from LIQUIDHOOK_PROXY when --proxy is
+// absent.
+func (f *senderFlags) proxyFromEnv(getenv func(string) string) {
+	f.proxyFrom = "--proxy"
+	if f.proxy == "" {
+		f.proxy, f.proxyFrom = getenv(envProxy), envProxy
+	}
 }
 
 // check refuses values that make no policy.
@@ -126,6 +149,24 @@ func (f *senderFlags) check() error {
 	case f.backoff <= 0:
 		return badInput("--backoff %s: want a positive duration, such as 10.5s", f.backoff)
 	}
+	return f.checkProxy()
+}
+
+// checkProxy parses the proxy, if any, without ever quoting its
+// credentials, and refuses credentials on the command line, where other
+// users of the machine can read them.
+func (f *senderFlags) checkProxy() error {
+	if f.proxy == "" {
+		return nil
+	}
+	u, err := url.Parse(f.proxy)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "" {
+		return badInput("%s %s: want an http:// or https:// proxy URL, such as http://proxy.internal:3128", f.proxyFrom, quoted(webhook.RedactURL(f.proxy)))
+	}
+	if u.User != nil && f.proxyFrom == "--proxy" {
+		return badInput("--proxy: credentials do not belong on the command line, where other users can see them: set %s instead", envProxy)
+	}
+	f.proxyURL = u
 	return nil
 }
 
@@ -136,12 +177,16 @@ func (f *senderFlags) sender(key string) *webhook.Sender {
 	if f.retries > 0 {
 		policy = webhook.Exponential{Retries: f.retries, FirstWait: f.backoff}
 	}
-	return &webhook.Sender{
+	s := &webhook.Sender{
 		Key:          []byte(key),
 		Timeout:      f.timeout,
 		RetryPolicy:  policy,
 		AllowPrivate: f.allowPrivate,
 	}
+	if f.proxyURL != nil {
+		s.Proxy = http.ProxyURL(f.proxyURL)
+	}
+	return s
 }
 
 // sendOutput is the JSON result on standard output.
@@ -231,7 +276,7 @@ func sendProgress(w io.Writer) func(*webhook.Request, webhook.Attempt) {
 
 // sendDryRun prints the request that would be sent and, given a recorded
 // response, the attributes it would map to.
-func sendDryRun(e *env, req *webhook.Request, actionPath, responsePath string) error {
+func sendDryRun(e *env, req *webhook.Request, mapper webhook.ResponseMapper, actionPath, responsePath string) error {
 	out := sendOutput{
 		DryRun:         true,
 		IdempotencyKey: req.IdempotencyKey,
@@ -245,7 +290,7 @@ func sendDryRun(e *env, req *webhook.Request, actionPath, responsePath string) e
 		if err != nil {
 			return err
 		}
-		attrs, err := req.MapResponse(&webhook.Response{Status: http.StatusOK, Body: body})
+		attrs, err := mapper.MapResponse(&webhook.Response{Status: http.StatusOK, Body: body})
 		if err != nil {
 			return fileError(actionPath, fmt.Errorf("mapping %s: %w", responsePath, err))
 		}

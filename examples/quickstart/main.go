@@ -70,7 +70,8 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req, err := compiled.Render(map[string]any{"customer": customer, "receiver": addr})
+	data := map[string]any{"customer": customer, "receiver": addr}
+	req, err := compiled.Render(data)
 	if err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func run(ctx context.Context, out io.Writer) error {
 			fmt.Fprintln(out)
 		},
 	}
-	res, err := sender.Send(ctx, req)
+	res, err := sender.Send(ctx, req, compiled.Mapper(data))
 	if err != nil {
 		return err
 	}

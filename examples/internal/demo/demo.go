@@ -151,7 +151,7 @@ func Run(ctx context.Context, out io.Writer, folder string, action, data []byte)
 		AllowPrivate: true, // the stand-in listens on loopback
 		RetryPolicy:  webhook.Exponential{Retries: 2, FirstWait: 100 * time.Millisecond},
 	}
-	res, err := sender.Send(ctx, req)
+	res, err := sender.Send(ctx, req, compiled.Mapper(vars))
 	if err != nil {
 		return err
 	}
