@@ -301,6 +301,10 @@ func contains(a, b any) bool {
 		}
 		return strings.Contains(s, t)
 	}
+	if r, ok := a.(rangeValue); ok {
+		n, isNum := numberOf(b)
+		return isNum && !n.isFloat && int64(r.from) <= n.i && n.i <= int64(r.to)
+	}
 	if items, ok := listOf(a); ok {
 		for _, item := range items {
 			if equal(item, b) {
@@ -368,8 +372,8 @@ func (f *filteredExpr) lastFilter() string {
 // apply calls the filter on in. In strict mode an undefined input passes
 // through unchanged, so that a later default stands in for it or printing
 // it fails naming it; an undefined argument fails the render, naming it,
-// unless a default follows (rescued). Filters that stand in for missing
-// values (default) are handed them.
+// unless a default follows (rescued), and is nil then. Filters that stand
+// in for missing values (default) are handed them.
 func (c *filterCall) apply(st *state, in any, rescued bool) (any, error) {
 	if u, ok := in.(*undefined); ok && !st.lax && !c.def.tolerant {
 		return u, nil
@@ -386,7 +390,8 @@ func (c *filterCall) apply(st *state, in any, rescued bool) (any, error) {
 				if !rescued {
 					return nil, missing(u.name)
 				}
-				return u, nil
+				st.args = append(st.args, nil)
+				continue
 			}
 			st.args = append(st.args, u) // default hands it on
 			continue

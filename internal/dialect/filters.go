@@ -127,6 +127,7 @@ func (fa *filterArgs) list(v any) ([]any, error) {
 		if err := fa.st.run.checkLen(x.len()); err != nil {
 			return nil, err
 		}
+		return x.items(), nil
 	}
 	if items, ok := listOf(v); ok {
 		return items, nil
@@ -142,7 +143,8 @@ func (fa *filterArgs) flatten(v any) ([]any, error) {
 	}
 	nested := false
 	for _, item := range items {
-		if _, ok := listOf(item); ok {
+		_, isRange := item.(rangeValue)
+		if _, ok := listOf(item); ok || isRange {
 			nested = true
 			break
 		}
@@ -157,12 +159,14 @@ func (fa *filterArgs) flatten(v any) ([]any, error) {
 			return errTooDeep
 		}
 		for _, item := range items {
-			if sub, ok := listOf(item); ok {
-				if r, isRange := item.(rangeValue); isRange {
-					if err := fa.st.run.checkLen(r.len()); err != nil {
-						return err
-					}
+			sub, ok := listOf(item)
+			if r, isRange := item.(rangeValue); isRange {
+				if err := fa.st.run.checkLen(r.len()); err != nil {
+					return err
 				}
+				sub, ok = r.items(), true
+			}
+			if ok {
 				if err := walk(sub, depth+1); err != nil {
 					return err
 				}

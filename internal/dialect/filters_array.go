@@ -38,7 +38,8 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := listOf(fa.arg(0)); !ok {
+		if _, isRange := fa.arg(0).(rangeValue); isRange {
+		} else if _, ok := listOf(fa.arg(0)); !ok {
 			return nil, errorf("concat needs an array, not %s", describe(fa.arg(0)))
 		}
 		b, err := fa.list(fa.arg(0))
@@ -465,12 +466,14 @@ func slice(fa *filterArgs, in any) (any, error) {
 		}
 		return offset, min(offset+length, n), true
 	}
-	if items, isList := listOf(in); isList {
-		if r, isRange := in.(rangeValue); isRange {
-			if err := fa.st.run.checkLen(r.len()); err != nil {
-				return nil, err
-			}
+	items, isList := listOf(in)
+	if r, isRange := in.(rangeValue); isRange {
+		if err := fa.st.run.checkLen(r.len()); err != nil {
+			return nil, err
 		}
+		items, isList = r.items(), true
+	}
+	if isList {
 		lo, hi, ok := window(len(items))
 		if !ok {
 			return []any{}, nil

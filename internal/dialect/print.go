@@ -340,8 +340,11 @@ func appendJSON(b []byte, v any, max, depth int) ([]byte, error) {
 	if d := deref(v); d != v {
 		return appendJSON(b, d, max, depth+1)
 	}
-	if r, ok := v.(rangeValue); ok && r.len() > max {
-		return b, outputLimit(max)
+	if r, ok := v.(rangeValue); ok {
+		if r.len() > max {
+			return b, outputLimit(max)
+		}
+		return appendJSON(b, r.items(), max, depth)
 	}
 	if items, ok := listOf(v); ok {
 		return appendJSON(b, items, max, depth)

@@ -95,7 +95,7 @@ type caseNode struct {
 }
 
 func parseCase(p *parser, tok token) (node, bool, error) {
-	subject, err := parseCondition(tok.args)
+	subject, err := parseFiltered(tok.args)
 	if err != nil {
 		return nil, false, exprError(tok, err)
 	}

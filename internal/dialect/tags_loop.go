@@ -81,40 +81,60 @@ func parseLoopSpec(tok token, allowCols bool) (*loopSpec, error) {
 	return spec, nil
 }
 
+// sequence is what a loop walks: items, or a window of a range, which is
+// not expanded (a loop's iterations are budgeted one by one).
+type sequence struct {
+	items    []any
+	from, n  int // the range window, when items is nil
+	isRange  bool
+	reversed bool
+}
+
+func (s *sequence) len() int {
+	if s.isRange {
+		return s.n
+	}
+	return len(s.items)
+}
+
+func (s *sequence) at(i int) any {
+	if s.reversed {
+		i = s.len() - 1 - i
+	}
+	if s.isRange {
+		return s.from + i
+	}
+	return s.items[i]
+}
+
 // items evaluates the collection and applies offset, limit and reversed,
 // as Liquid does (in that order). An offset: continue starts where the
 // last loop of the same name stopped.
-func (l *loopSpec) items(st *state) ([]any, int, error) {
+func (l *loopSpec) items(st *state) (*sequence, error) {
 	v, err := l.collection.eval(st)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	from := 0
 	if l.continued {
 		from = st.offsets[l.name]
 	} else if l.offset != nil {
 		if from, err = l.intArg(st, l.offset, "offset"); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
 	limit := -1
 	if l.limit != nil {
 		if limit, err = l.intArg(st, l.limit, "limit"); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
+	seq := &sequence{reversed: l.reversed}
 	var items []any
 	switch x := deref(v).(type) {
 	case rangeValue:
-		n := x.len()
-		lo, hi := window(n, from, limit)
-		if err := st.run.checkLen(hi - lo); err != nil {
-			return nil, 0, err
-		}
-		items = make([]any, hi-lo)
-		for i := range items {
-			items[i] = x.from + lo + i
-		}
+		lo, hi := window(x.len(), from, limit)
+		seq.isRange, seq.from, seq.n = true, x.from+lo, hi-lo
 	case string:
 		if x != "" && from == 0 && limit != 0 {
 			items = []any{x}
@@ -135,18 +155,12 @@ func (l *loopSpec) items(st *state) ([]any, int, error) {
 		lo, hi := window(len(all), from, limit)
 		items = all[lo:hi]
 	}
+	seq.items = items
 	if st.offsets == nil {
 		st.offsets = make(map[string]int)
 	}
-	st.offsets[l.name] = from + len(items)
-	if l.reversed {
-		rev := make([]any, len(items))
-		for i, item := range items {
-			rev[len(items)-1-i] = item
-		}
-		items = rev
-	}
-	return items, from, nil
+	st.offsets[l.name] = from + seq.len()
+	return seq, nil
 }
 
 // window returns the bounds of n items from from, at most limit of them
@@ -257,30 +271,30 @@ func parseFor(p *parser, tok token) (node, bool, error) {
 }
 
 func (n *forNode) render(st *state) error {
-	items, _, err := n.spec.items(st)
+	seq, err := n.spec.items(st)
 	if err != nil {
 		return atLine(n.spec.line, err)
 	}
-	if len(items) == 0 {
+	if seq.len() == 0 {
 		return st.renderBody(n.elseBody)
 	}
 	var parent *forloop
 	if len(st.loops) > 0 {
 		parent = st.loops[len(st.loops)-1]
 	}
-	loop := &forloop{name: n.spec.name, length: len(items), parent: parent}
+	loop := &forloop{name: n.spec.name, length: seq.len(), parent: parent}
 	st.loops = append(st.loops, loop)
 	st.frames = append(st.frames, binding{"forloop", loop}, binding{n.spec.variable, nil})
 	defer func() {
 		st.frames = st.frames[:len(st.frames)-2]
 		st.loops = st.loops[:len(st.loops)-1]
 	}()
-	for i, item := range items {
+	for i := range seq.len() {
 		if err := st.run.iterate(); err != nil {
 			return atLine(n.spec.line, err)
 		}
 		loop.index = i
-		st.frames[len(st.frames)-1].value = item
+		st.frames[len(st.frames)-1].value = seq.at(i)
 		if err := st.renderBody(n.body); err != nil {
 			return err
 		}
@@ -336,11 +350,11 @@ func parseTablerow(p *parser, tok token) (node, bool, error) {
 }
 
 func (n *tablerowNode) render(st *state) error {
-	items, _, err := n.spec.items(st)
+	seq, err := n.spec.items(st)
 	if err != nil {
 		return atLine(n.spec.line, err)
 	}
-	cols := len(items)
+	cols := seq.len()
 	if n.spec.cols != nil {
 		c, err := n.spec.intArg(st, n.spec.cols, "cols")
 		if err != nil {
@@ -351,18 +365,18 @@ func (n *tablerowNode) render(st *state) error {
 		}
 	}
 	cols = max(cols, 1)
-	loop := &tablerowloop{forloop: forloop{name: n.spec.name, length: len(items)}, cols: cols}
+	loop := &tablerowloop{forloop: forloop{name: n.spec.name, length: seq.len()}, cols: cols}
 	st.frames = append(st.frames, binding{"tablerowloop", loop}, binding{n.spec.variable, nil})
 	defer func() { st.frames = st.frames[:len(st.frames)-2] }()
 	if err := st.write("<tr class=\"row1\">\n"); err != nil {
 		return err
 	}
-	for i, item := range items {
+	for i := range seq.len() {
 		if err := st.run.iterate(); err != nil {
 			return atLine(n.spec.line, err)
 		}
 		loop.index = i
-		st.frames[len(st.frames)-1].value = item
+		st.frames[len(st.frames)-1].value = seq.at(i)
 		if err := st.write(`<td class="col` + strconv.Itoa(i%cols+1) + `">`); err != nil {
 			return err
 		}
@@ -372,7 +386,7 @@ func (n *tablerowNode) render(st *state) error {
 		if err := st.write("</td>"); err != nil {
 			return err
 		}
-		if i%cols == cols-1 && i != len(items)-1 {
+		if i%cols == cols-1 && i != seq.len()-1 {
 			if err := st.write("</tr>\n<tr class=\"row" + strconv.Itoa(i/cols+2) + "\">"); err != nil {
 				return err
 			}

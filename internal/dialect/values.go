@@ -33,6 +33,15 @@ type undefined struct{ name string }
 // rangeValue is (from..to), both ends included.
 type rangeValue struct{ from, to int }
 
+// items expands the range; callers check its size first.
+func (r rangeValue) items() []any {
+	out := make([]any, r.len())
+	for i := range out {
+		out[i] = r.from + i
+	}
+	return out
+}
+
 func (r rangeValue) len() int {
 	if r.to < r.from {
 		return 0
@@ -364,19 +373,14 @@ func isEmpty(v any) bool {
 	return false
 }
 
-// listOf returns the elements of an array (a []any or any Go slice or
-// array but []byte) or a range.
+// listOf returns the elements of an array: a []any or any Go slice or
+// array but []byte. A range is not expanded here: see filterArgs.list,
+// which checks its size first.
 func listOf(v any) ([]any, bool) {
 	switch x := v.(type) {
 	case []any:
 		return x, true
-	case rangeValue:
-		out := make([]any, x.len())
-		for i := range out {
-			out[i] = x.from + i
-		}
-		return out, true
-	case string, map[string]any, nil, []byte:
+	case string, map[string]any, nil, []byte, rangeValue:
 		return nil, false
 	}
 	rv := reflect.ValueOf(v)
