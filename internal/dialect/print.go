@@ -210,8 +210,8 @@ func appendInspect(b []byte, v any, max, depth int) ([]byte, error) {
 	if nb, ok := appendScalar(b, v); ok {
 		return nb, nil
 	}
-	if d := deref(v); d != v {
-		return appendInspect(b, d, max, depth+1)
+	if reflect.ValueOf(v).Kind() == reflect.Pointer {
+		return appendInspect(b, deref(v), max, depth+1)
 	}
 	if items, ok := listOf(v); ok {
 		return appendInspect(b, items, max, depth)
@@ -337,8 +337,8 @@ func appendJSON(b []byte, v any, max, depth int) ([]byte, error) {
 		nb, _ := appendScalar(b, v)
 		return nb, nil
 	}
-	if d := deref(v); d != v {
-		return appendJSON(b, d, max, depth+1)
+	if reflect.ValueOf(v).Kind() == reflect.Pointer {
+		return appendJSON(b, deref(v), max, depth+1)
 	}
 	if r, ok := v.(rangeValue); ok {
 		if r.len() > max {
