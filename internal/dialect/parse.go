@@ -85,12 +85,12 @@ func (p *parser) parseBody(ends []string) (body, token, error) {
 	defer func() { p.depth-- }()
 	if p.depth > maxNesting {
 		tok, _ := p.src.next()
-		return b, token{}, syntaxError(tok.line, "blocks nested more than %d deep", maxNesting)
+		return b, token{kind: tokTag}, syntaxError(tok.line, "blocks nested more than %d deep", maxNesting)
 	}
 	for {
 		tok, err := p.src.next()
 		if err != nil {
-			return b, token{}, err
+			return b, token{kind: tokTag}, err
 		}
 		switch tok.kind {
 		case tokEOF:
