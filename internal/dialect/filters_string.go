@@ -185,7 +185,9 @@ func split(fa *filterArgs, in any) (any, error) {
 	switch {
 	case s == "":
 	case sep == " ":
-		parts = strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r' || r == 0 })
+		parts = strings.FieldsFunc(s, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r' || r == 0
+		})
 	case sep == "":
 		parts = strings.Split(s, "")
 	default:

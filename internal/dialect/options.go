@@ -54,10 +54,3 @@ func (o *Options) maxIterations() int {
 	}
 	return o.MaxIterations
 }
-
-func (o *Options) now() time.Time {
-	if o.Now == nil {
-		return time.Now()
-	}
-	return o.Now()
-}

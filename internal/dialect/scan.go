@@ -30,12 +30,10 @@ type token struct {
 // scanner produces tokens one at a time, so that raw and comment blocks
 // can take the source that follows them as it is.
 type scanner struct {
-	src       string
-	pos       int
-	line      int
-	trimNext  bool // the previous markup asked for the next text's leading whitespace to go
-	inLiquid  bool // lines of a {% liquid %} tag: see liquidScanner
-	liquidSrc []token
+	src      string
+	pos      int
+	line     int
+	trimNext bool // the previous markup asked for the next text's leading whitespace to go
 }
 
 func newScanner(src string, line int) *scanner {
@@ -117,9 +115,7 @@ func (s *scanner) next() (token, error) {
 		inner := s.src[start+2 : end]
 		s.advance(end + 2)
 		tok := token{kind: tokOutput, line: line}
-		if strings.HasPrefix(inner, "-") {
-			inner = inner[1:]
-		}
+		inner = strings.TrimPrefix(inner, "-")
 		if strings.HasSuffix(inner, "-") {
 			inner = inner[:len(inner)-1]
 			tok.trimRight, s.trimNext = true, true
@@ -135,9 +131,7 @@ func (s *scanner) next() (token, error) {
 	inner := s.src[start+2 : end]
 	s.advance(end + 2)
 	tok := token{kind: tokTag, line: line}
-	if strings.HasPrefix(inner, "-") {
-		inner = inner[1:]
-	}
+	inner = strings.TrimPrefix(inner, "-")
 	if strings.HasSuffix(inner, "-") {
 		inner = inner[:len(inner)-1]
 		tok.trimRight, s.trimNext = true, true

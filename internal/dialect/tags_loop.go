@@ -27,9 +27,7 @@ func parseLoopSpec(tok token, allowCols bool) (*loopSpec, error) {
 	if !ok {
 		return nil, syntaxError(tok.line, "%s: expected {%% %s item in collection %%}", tok.name, tok.name)
 	}
-	if strings.HasSuffix(variable, "?") {
-		variable = variable[:len(variable)-1]
-	}
+	variable = strings.TrimSuffix(variable, "?")
 	rest = trimLeftSpace(rest)
 	if strings.HasPrefix(rest, "?") {
 		variable += "?"

@@ -186,9 +186,7 @@ func textNumber(s string) number {
 
 // isDecimal matches -?\d+\.\d+.
 func isDecimal(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	dot := strings.IndexByte(s, '.')
 	if dot <= 0 || dot == len(s)-1 {
 		return false
