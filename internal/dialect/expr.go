@@ -164,21 +164,27 @@ type logicExpr struct {
 }
 
 func (l *logicExpr) eval(st *state) (any, error) {
-	a, err := l.left.eval(st)
-	if err != nil {
-		return nil, err
+	for {
+		a, err := l.left.eval(st)
+		if err != nil {
+			return nil, err
+		}
+		if l.and && !truthy(a) {
+			return false, nil
+		}
+		if !l.and && truthy(a) {
+			return true, nil
+		}
+		next, ok := l.right.(*logicExpr)
+		if !ok {
+			b, err := l.right.eval(st)
+			if err != nil {
+				return nil, err
+			}
+			return truthy(b), nil
+		}
+		l = next
 	}
-	if l.and && !truthy(a) {
-		return false, nil
-	}
-	if !l.and && truthy(a) {
-		return true, nil
-	}
-	b, err := l.right.eval(st)
-	if err != nil {
-		return nil, err
-	}
-	return truthy(b), nil
 }
 
 // compareExpr is a comparison: == != < > <= >= contains.

@@ -248,6 +248,9 @@ func uniq(fa *filterArgs, in any) (any, error) {
 		}
 		dup := false
 		for _, s := range seen {
+			if err := fa.st.run.step(); err != nil {
+				return nil, err
+			}
 			if equal(s, k) && sameKind(s, k) {
 				dup = true
 				break
@@ -507,6 +510,9 @@ func groupBy(fa *filterArgs, in any) (any, error) {
 		}
 		found := false
 		for _, g := range groups {
+			if err := fa.st.run.step(); err != nil {
+				return nil, err
+			}
 			gm := g.(map[string]any)
 			if equal(gm["name"], k) {
 				gm["items"] = append(gm["items"].([]any), item)

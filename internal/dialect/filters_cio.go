@@ -293,6 +293,9 @@ func expFilter(name string) func(fa *filterArgs, in any) (any, error) {
 				v = plain(v)
 				found := false
 				for _, g := range groups {
+					if err := st.run.step(); err != nil {
+						return nil, err
+					}
 					gm := g.(map[string]any)
 					if equal(gm["name"], v) {
 						gm["items"] = append(gm["items"].([]any), item)

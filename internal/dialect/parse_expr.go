@@ -8,10 +8,14 @@ import (
 // and/or (grouped from the right, as Liquid does), and filter chains.
 
 type exprParser struct {
-	src  string
-	toks []lexeme
-	i    int
+	src   string
+	toks  []lexeme
+	i     int
+	depth int // brackets and ranges open
 }
+
+// maxExprNesting bounds brackets and ranges within one another.
+const maxExprNesting = 50
 
 func newExprParser(src string) (*exprParser, error) {
 	toks, err := lex(src)
@@ -140,19 +144,26 @@ func (p *exprParser) filter() (filterCall, error) {
 // cond parses comparisons joined by and/or. Liquid groups them from the
 // right: a and b or c is a and (b or c).
 func (p *exprParser) cond() (expr, error) {
-	left, err := p.comparison()
-	if err != nil {
-		return nil, err
-	}
-	if t := p.peek(); t.word("and") || t.word("or") {
-		p.next()
-		right, err := p.cond()
+	var terms []expr
+	var ands []bool
+	for {
+		term, err := p.comparison()
 		if err != nil {
 			return nil, err
 		}
-		return &logicExpr{and: t.text == "and", left: left, right: right}, nil
+		terms = append(terms, term)
+		t := p.peek()
+		if !t.word("and") && !t.word("or") {
+			break
+		}
+		p.next()
+		ands = append(ands, t.text == "and")
 	}
-	return left, nil
+	e := terms[len(terms)-1]
+	for i := len(terms) - 2; i >= 0; i-- {
+		e = &logicExpr{and: ands[i], left: terms[i], right: e}
+	}
+	return e, nil
 }
 
 func (p *exprParser) comparison() (expr, error) {
@@ -178,6 +189,11 @@ func (p *exprParser) comparison() (expr, error) {
 
 // primary parses a literal, a range or a path.
 func (p *exprParser) primary() (expr, error) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxExprNesting {
+		return nil, errorf("expression nested more than %d deep", maxExprNesting)
+	}
 	t := p.peek()
 	switch {
 	case t.kind == lexString:

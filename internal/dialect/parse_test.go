@@ -99,3 +99,18 @@ func TestTags(t *testing.T) {
 		{name: "a range bound read as Liquid reads it", src: "{% for i in (1..customer.price) %}{{ i }}{% endfor %}|{% for i in ('2'..customer.first_name) %}{{ i }}{% endfor %}", want: "123456789101112|"},
 	})
 }
+
+// Long and/or chains and deep brackets neither exhaust the stack nor
+// change the grouping.
+func TestDeepExpressions(t *testing.T) {
+	chain := "false"
+	for range 5000 {
+		chain += " or false"
+	}
+	out, err := renderText(t, Options{}, "{% if "+chain+" or true %}yes{% endif %}", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "yes", out)
+	_, err = Compile("{{ a" + repeat("[a", 60) + repeat("]", 60) + " }}")
+	assert.ErrorIs(t, err, ErrTemplateSyntax)
+	assert.Contains(t, err.Error(), "nested more than")
+}
