@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,6 +130,9 @@ func TestGoldenLiquid(t *testing.T) {
 	path := os.Getenv("LIQUIDHOOK_GOLDEN_LIQUID")
 	if path == "" {
 		t.Skip("LIQUIDHOOK_GOLDEN_LIQUID is not set: the Golden Liquid suite is not run")
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join("..", "..", path) // relative to the repository's root
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
