@@ -91,6 +91,14 @@ func init() {
 	register("hmac_sha1", 1, 1, mac(sha1.New))
 	register("hmac_sha256", 1, 1, mac(sha256.New))
 	register("to_json", 0, 1, filterJSON)
+	register("jsonify", 0, 1, filterJSON)
+	register("inspect", 0, 0, func(fa *filterArgs, in any) (any, error) {
+		b, err := appendInspect(nil, in, fa.st.max, 0)
+		if err != nil {
+			return nil, fa.st.run.fail(err)
+		}
+		return fa.result(string(b))
+	})
 	register("from_json", 0, 0, fromJSON)
 }
 

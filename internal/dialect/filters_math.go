@@ -54,6 +54,7 @@ func init() {
 		return x.value(), nil
 	})
 	register("ceil", 0, 0, integerPart(math.Ceil))
+	register("to_integer", 0, 0, integerPart(math.Trunc))
 	register("floor", 0, 0, integerPart(math.Floor))
 	register("round", 0, 1, round)
 	register("at_least", 1, 1, func(fa *filterArgs, in any) (any, error) {

@@ -31,6 +31,7 @@ func init() {
 	text1("titlecase", titlecase)
 	text1("normalize_whitespace", func(s string) string { return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ") })
 	text1("slugify", slugify)
+	register("raw", 0, 0, func(fa *filterArgs, in any) (any, error) { return in, nil })
 
 	register("append", 1, 1, func(fa *filterArgs, in any) (any, error) { return concatText(fa, in, fa.arg(0)) })
 	register("prepend", 1, 1, func(fa *filterArgs, in any) (any, error) { return concatText(fa, fa.arg(0), in) })

@@ -73,6 +73,7 @@ func TestArrayFilters(t *testing.T) {
 		{name: "group_by", src: "{% assign g = people | group_by: 'team' %}{% for x in g %}{{ x.name }}={{ x.items | map: 'name' | join: '+' }};{% endfor %}", want: "red=b+c;blue=a;"},
 		{name: "where_exp and find_exp", src: "{{ people | where_exp: 'p', 'p.age > 25 or p.name == \"c\"' | map: 'name' | join }}|{{ people | find_exp: 'p', 'p.team == \"blue\"' | map: 'name' }}", want: "b c|a"},
 		{name: "group_by_exp", src: "{% assign g = people | group_by_exp: 'p', 'p.team contains \"r\"' %}{% for x in g %}{{ x.name }}:{{ x.items.size }};{% endfor %}", want: "true:2;false:1;"},
+		{name: "LiquidJS's jsonify, inspect, to_integer and raw", src: "{{ people[1] | jsonify }} {{ people[1] | inspect }} {{ '3.9' | to_integer }} {{ words | raw | size }}", want: `{"age":20,"name":"a","team":"blue"} {"age"=>20, "name"=>"a", "team"=>"blue"} 3 3`},
 		{name: "json_array_uniq", src: "{{ people | concat: people | json_array_uniq: 'name' | size }}", want: "3"},
 		{name: "array_to_sentence_string", src: "{{ words | array_to_sentence_string }}|{{ words | array_to_sentence_string: 'or' }}", want: "b, B, and a|b, B, or a"},
 		{name: "concat needs an array", src: "{{ words | concat: 5 }}", wantErr: ErrTemplate, errHas: "concat needs an array"},
