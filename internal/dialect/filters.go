@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Filters: the registry, what a filter is handed, and the helpers that
+// Filters: the registry, what a filter is handed, and the functions that
 // keep every string and array a filter builds within the limits.
 
 // filterDef describes a filter: how many positional arguments it takes,
