@@ -75,6 +75,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/liquidhook/webhook/internal/dialect"
 )
 
 // Spec is the JSON-able definition of a webhook action. URL, the header
@@ -136,9 +138,8 @@ var ErrInvalidSpec = errors.New("webhook: invalid spec")
 // render with ErrLimitExceeded instead of taking the process down.
 type Compiler struct {
 	// Lax prints a missing variable or attribute as empty text instead of
-	// failing the render with ErrMissingVariable. A missing bound of a
-	// range, (1..customer.count), still fails (with ErrTemplate), since
-	// nothing can stand in for it.
+	// failing the render with ErrMissingVariable, and reads a missing
+	// bound of a range, (1..customer.count), as 0, as Liquid does.
 	Lax bool
 
 	// Timeout bounds the time one Render (all of an Action's templates
@@ -164,24 +165,23 @@ type Compiler struct {
 // for concurrent use.
 type Action struct {
 	spec      Spec
-	eng       *engine
+	opts      dialect.Options
 	method    string
-	url       *tmpl
+	url       *fieldTemplate
 	staticURL *preparedURL // the URL parsed once, when it has no markup
 	headers   []headerTmpl // sorted by name
-	body      *tmpl        // nil without a body
-	bodyHint  int          // initial capacity for the rendered body
+	body      *fieldTemplate
 	response  []responseTmpl
 }
 
 type headerTmpl struct {
 	key string // canonical header name
-	t   *tmpl
+	t   *fieldTemplate
 }
 
 type responseTmpl struct {
 	name string
-	t    *tmpl
+	t    *fieldTemplate
 }
 
 // Compile parses every template in spec once, with the default options. A
@@ -220,8 +220,7 @@ var headersManaged = func() map[string]string {
 // is reported as a *TemplateError naming the field and, for a template,
 // the line.
 func (c *Compiler) Compile(spec Spec) (*Action, error) {
-	e := c.engine()
-	a := &Action{spec: cloneSpec(spec), eng: e}
+	a := &Action{spec: cloneSpec(spec), opts: c.options()}
 	var err error
 	if a.method, err = normalizeMethod(spec.Method); err != nil {
 		return nil, &TemplateError{Field: "method", Err: err}
@@ -234,11 +233,11 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 	if strings.TrimSpace(spec.URL) == "" {
 		return nil, &TemplateError{Field: "url", Err: fmt.Errorf("%w: empty", ErrInvalidURL)}
 	}
-	if a.url, err = e.compile("url", spec.URL); err != nil {
+	if a.url, err = c.compileField("url", spec.URL); err != nil {
 		return nil, err
 	}
-	if a.url.static {
-		pu, err := prepareURL(a.url.literal)
+	if lit, static := a.url.literal(); static {
+		pu, err := prepareURL(lit)
 		if err != nil {
 			return nil, &TemplateError{Field: "url", Err: err}
 		}
@@ -259,12 +258,12 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 			return nil, &TemplateError{Field: field, Err: fmt.Errorf("%w: %s and %s name the same header", ErrInvalidHeader, other, name)}
 		}
 		seen[key] = name
-		t, err := e.compile(field, spec.Headers[name])
+		t, err := c.compileField(field, spec.Headers[name])
 		if err != nil {
 			return nil, err
 		}
-		if t.static {
-			if err := checkHeader(key, t.literal); err != nil {
+		if lit, static := t.literal(); static {
+			if err := checkHeader(key, lit); err != nil {
 				return nil, &TemplateError{Field: field, Err: err}
 			}
 		}
@@ -272,12 +271,11 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 	}
 
 	if spec.Body != "" {
-		if a.body, err = e.compile("body", spec.Body); err != nil {
+		if a.body, err = c.compileField("body", spec.Body); err != nil {
 			return nil, err
 		}
-		a.bodyHint = min(len(spec.Body)+len(spec.Body)/2+64, e.maxOutput)
-		if a.body.static && a.staticContentType() {
-			if err := checkBody(a.method, normalizeContentType(a.contentType()), []byte(a.body.literal)); err != nil {
+		if lit, static := a.body.literal(); static && a.staticContentType() {
+			if err := checkBody(a.method, normalizeContentType(a.contentType()), []byte(lit)); err != nil {
 				return nil, &TemplateError{Field: "body", Err: err}
 			}
 		}
@@ -288,7 +286,7 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 		if strings.TrimSpace(name) == "" {
 			return nil, &TemplateError{Field: field, Err: fmt.Errorf("%w: empty attribute name", ErrInvalidSpec)}
 		}
-		t, err := e.compile(field, spec.Response[name])
+		t, err := c.compileField(field, spec.Response[name])
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +299,8 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 func (a *Action) contentType() string {
 	for _, h := range a.headers {
 		if h.key == "Content-Type" {
-			return h.t.literal
+			lit, _ := h.t.literal()
+			return lit
 		}
 	}
 	return ""
@@ -310,7 +309,8 @@ func (a *Action) contentType() string {
 func (a *Action) staticContentType() bool {
 	for _, h := range a.headers {
 		if h.key == "Content-Type" {
-			return h.t.static
+			_, static := h.t.literal()
+			return static
 		}
 	}
 	return true
@@ -328,19 +328,3 @@ func (a *Action) Spec() Spec { return cloneSpec(a.spec) }
 // ErrNotCompiled is returned by Render on an Action that Compile did not
 // make.
 var ErrNotCompiled = errors.New("webhook: action not compiled: use Compile")
-
-// Render renders the request for one person's data: each top-level key of
-// data (customer, event, ...) is a Liquid variable. The Request has a new
-// idempotency key. A problem is reported as a *TemplateError naming the
-// field.
-//
-// Numbers in data are Go numbers (int, int64, float64, ...). A json.Number,
-// as a json.Decoder with UseNumber gives, prints as written but is text to
-// Liquid: it does no arithmetic and compares as text. ParseData decodes
-// JSON data with numbers that do both.
-func (a *Action) Render(data map[string]any) (*Request, error) {
-	if a == nil || a.eng == nil {
-		return nil, ErrNotCompiled
-	}
-	return a.render(data)
-}

@@ -31,7 +31,7 @@ func TestDates(t *testing.T) {
 // time in: an IANA name, an offset, or, as in Customer.io, a number of
 // minutes behind UTC.
 func TestDateTimeZones(t *testing.T) {
-	data := mustData(t, `{"customer": {"tz": "Asia/Kolkata", "bad_tz": "Mars/Olympus_Mons", "offset": 360}, "event": {"ts": 1614265384, "summer": 1625079104}}`)
+	data := mustData(t, `{"customer": {"tz": "Asia/Kolkata", "bad_tz": "Mars/Olympus_Mons", "offset": 360}, "event": {"ts": 1614265384, "summer": 1625079104, "iso": "2021-02-25T16:03:04+01:00"}}`)
 	runDialect(t, Options{}, data, []dialectCase{
 		{name: "IANA name", src: `{{ event.ts | date: "%F %H:%M %Z %z", "America/New_York" }}`, want: "2021-02-25 10:03 EST -0500"},
 		{name: "daylight saving time", src: `{{ event.summer | date: "%F %H:%M %Z", "America/New_York" }}`, want: "2021-06-30 14:51 EDT"},
@@ -41,12 +41,29 @@ func TestDateTimeZones(t *testing.T) {
 		{name: "empty zone is UTC", src: `{{ event.ts | date: "%H:%M", "" }}`, want: "15:03"},
 		{name: "offset with colon", src: `{{ event.ts | date: "%H:%M %z", "+05:30" }}`, want: "20:33 +0530"},
 		{name: "offset without colon", src: `{{ event.ts | date: "%H:%M %z", "-0800" }}`, want: "07:03 -0800"},
+		{name: "offset in hours", src: `{{ event.ts | date: "%H:%M %Z", "+02" }}`, want: "17:03 +0200"},
+		{name: "zoned text converted", src: `{{ event.iso | date: "%H:%M", "Europe/Berlin" }}`, want: "16:03"},
 		{name: "minutes behind UTC, as Customer.io reads a number", src: `{{ event.ts | date: "%H:%M %z", 360 }} {{ event.ts | date: "%H:%M %z", -330 }} {{ event.ts | date: "%H:%M", customer.offset }}`, want: "09:03 -0600 20:33 +0530 09:03"},
 		{name: "padding flags", src: `{{ event.ts | date: "%-H:%M %:z", "America/New_York" }}`, want: "10:03 -05:00"},
 		{name: "unknown zone fails", src: `{{ event.ts | date: "%F", customer.bad_tz }}`, wantErr: ErrTemplate, errHas: `unknown time zone "Mars/Olympus_Mons"`},
 		{name: "machine's zone refused", src: `{{ event.ts | date: "%F", "Local" }}`, wantErr: ErrTemplate, errHas: `unknown time zone "Local"`},
 		{name: "path refused", src: `{{ event.ts | date: "%F", "../../etc/passwd" }}`, wantErr: ErrTemplate, errHas: "unknown time zone"},
+		{name: "offset text out of range", src: `{{ event.ts | date: "%F", "+24:00" }}`, wantErr: ErrTemplate, errHas: "unknown time zone"},
 		{name: "offset out of range", src: `{{ event.ts | date: "%F", 100000 }}`, wantErr: ErrTemplate, errHas: "out of range"},
+	})
+}
+
+// TestDateTextForms: the date filter reads the textual dates data commonly
+// holds, ISO 8601 in its variants above all.
+func TestDateTextForms(t *testing.T) {
+	runDialect(t, Options{}, nil, []dialectCase{
+		{name: "RFC 3339", src: `{{ "2021-02-25T16:03:04+01:00" | date: "%F %T" }}`, want: "2021-02-25 15:03:04"},
+		{name: "ISO 8601 offset without colon, with fraction", src: `{{ "2021-02-25T16:03:04.250-0130" | date: "%F %T.%L" }}`, want: "2021-02-25 17:33:04.250"},
+		{name: "ISO 8601 offset in hours", src: `{{ "2021-02-25T16:03:04+01" | date: "%F %T" }}`, want: "2021-02-25 15:03:04"},
+		{name: "ISO 8601 without seconds", src: `{{ "2021-02-25T16:03" | date: "%F %T" }} {{ "2021-02-25T16:03Z" | date: "%T" }} {{ "2021-02-25T16:03+01:00" | date: "%T" }}`, want: "2021-02-25 16:03:00 16:03:00 15:03:00"},
+		{name: "space separated with a zone", src: `{{ "2021-02-25 16:03:04+01:00" | date: "%T" }} {{ "2021-02-25 16:03:04Z" | date: "%T" }} {{ "2021-02-25 16:03:04 +0100" | date: "%T" }}`, want: "15:03:04 16:03:04 15:03:04"},
+		{name: "a day of one digit", src: `{{ "1 Mar 2021" | date: "%F" }} {{ "01 Mar 2021" | date: "%F" }}`, want: "2021-03-01 2021-03-01"},
+		{name: "not a date stays as it is", src: `{{ "2021-02-30" | date: "%F" }} {{ "soon" | date: "%F" }}`, want: "2021-02-30 soon"},
 	})
 }
 

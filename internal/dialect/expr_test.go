@@ -63,6 +63,8 @@ func TestMissingDynamicKeys(t *testing.T) {
 		{name: "default", src: `{% assign k = "nope" %}{{ customer[k] | default: "none" }}`, want: "none"},
 		{name: "if", src: `{% assign k = "nope" %}{% if customer[k] %}a{% else %}b{% endif %}`, want: "b"},
 		{name: "blank", src: `{% assign k = "nope" %}{% if customer[k] == blank %}blank{% endif %}`, want: "blank"},
+		{name: "unless", src: `{% assign k = "nope" %}{% unless customer[k] %}u{% endunless %}`, want: "u"},
+		{name: "assigned, then printed", src: `{% assign k = "nope" %}{% assign v = customer[k] %}{{ v }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
 		{name: "a root read from a variable", src: `{% assign k = "customer" %}{{ [k].first_name }}`, want: "Ann"},
 	})
 	runDialect(t, Options{Lax: true}, data, []dialectCase{
@@ -84,6 +86,9 @@ func TestBlankAndEmpty(t *testing.T) {
 		{name: "false is blank", src: test("false == blank"), want: "T"},
 		{name: "blank on the left", src: test("blank != customer.first_name"), want: "T"},
 		{name: "with and", src: test("customer.first_name != blank and customer.empty == blank"), want: "T"},
+		{name: "with or", src: test("customer.empty != blank or customer.tags.first == 'vip'"), want: "T"},
+		{name: "nested property", src: test("customer.address.city != blank"), want: "T"},
+		{name: "literal text", src: test(`"" == blank`), want: "T"},
 		{name: "indexed", src: test("customer.tags[0] != blank"), want: "T"},
 		{name: "unless", src: "{% unless customer.empty == blank %}x{% else %}blank{% endunless %}", want: "blank"},
 		{name: "empty text is empty", src: test("customer.empty == empty"), want: "T"},
@@ -94,6 +99,36 @@ func TestBlankAndEmpty(t *testing.T) {
 		{name: "case when blank", src: "{% case customer.nick %}{% when blank %}none{% else %}some{% endcase %}", want: "none"},
 		{name: "case when empty", src: "{% case customer.spaces | strip %}{% when empty %}empty{% else %}full{% endcase %}", want: "empty"},
 		{name: "case when, in a list", src: "{% case customer.empty %}{% when 'Ann', blank %}b{% endcase %}|{% case customer.first_name %}{% when 'x' or blank, 'Ann' %}a{% endcase %}", want: "b|a"},
+	})
+}
+
+// TestCaseWhenBlankAndEmpty: when blank and when empty mean what
+// == blank and == empty mean.
+func TestCaseWhenBlankAndEmpty(t *testing.T) {
+	data := mustData(t, customerDoc)
+	blank := func(subject string) string {
+		return "{% case " + subject + " %}{% when blank %}none{% else %}some{% endcase %}"
+	}
+	empty := func(subject string) string {
+		return "{% case " + subject + " %}{% when empty %}empty{% else %}full{% endcase %}"
+	}
+	runDialect(t, Options{}, data, []dialectCase{
+		{name: "null is blank", src: blank("customer.nothing"), want: "none"},
+		{name: "empty text is blank", src: blank("customer.empty"), want: "none"},
+		{name: "spaces are blank", src: blank("customer.spaces"), want: "none"},
+		{name: "empty array is blank", src: blank("customer.no_tags"), want: "none"},
+		{name: "false is blank", src: blank("false"), want: "none"},
+		{name: "text is not blank", src: blank("customer.first_name"), want: "some"},
+		{name: "zero is not blank", src: blank("0"), want: "some"},
+		{name: "missing is not empty", src: empty("customer.nick"), want: "full"},
+		{name: "null is not empty", src: empty("customer.nothing"), want: "full"},
+		{name: "empty text is empty", src: empty("customer.empty"), want: "empty"},
+		{name: "spaces are not empty", src: empty("customer.spaces"), want: "full"},
+		{name: "empty array is empty", src: empty("customer.no_tags"), want: "empty"},
+		{name: "after other values", src: "{% case customer.spaces %}{% when 'x' %}x{% when empty %}e{% when blank %}b{% endcase %}", want: "b"},
+		{name: "nested cases", src: "{% case customer.empty %}{% when blank %}{% case customer.first_name %}{% when blank %}inner{% else %}outer{% endcase %}{% endcase %}", want: "outer"},
+		{name: "whitespace control", src: "x {%- case customer.empty -%} {%- when blank -%} b {%- endcase %}", want: "xb"},
+		{name: "a case over lines keeps line numbers", src: "{% case customer.empty\n %}{% when blank %}b{% endcase %}\n{{ customer.nope }}", wantErr: ErrMissingVariable, line: 3},
 	})
 }
 

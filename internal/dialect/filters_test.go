@@ -20,6 +20,7 @@ func TestStringFilters(t *testing.T) {
 		{name: "number_of_words", src: "{{ 'one two  three' | number_of_words }}", want: "3"},
 		{name: "truncate", src: "{{ 'Ground control to Major Tom.' | truncate: 20 }}|{{ 'abc' | truncate: 2, '' }}", want: "Ground control to...|ab"},
 		{name: "truncatewords", src: "{{ 'one two three four' | truncatewords: 2 }}", want: "one two..."},
+		{name: "standard filters", src: "{{ 'Hello' | upcase }} {{ '  x ' | strip }} {{ 'a,b' | split: ',' | size }}", want: "HELLO x 2"},
 		{name: "split on a space splits on whitespace", src: "{{ 'a  b\nc' | split: ' ' | join: '|' }}", want: "a|b|c"},
 		{name: "replace family", src: "{{ 'aXbXc' | replace: 'X', '-' }} {{ 'aXbXc' | replace_first: 'X', '-' }} {{ 'aXbXc' | replace_last: 'X', '-' }} {{ 'aXbXc' | remove: 'X' }}", want: "a-b-c a-bXc aXb-c abc"},
 		{name: "url_encode", src: "{{ s | url_encode }}", want: "a+b%26c%3Dd%2F%C3%A9"},
@@ -42,14 +43,26 @@ func TestStringFilters(t *testing.T) {
 
 func TestMathFilters(t *testing.T) {
 	data := mustData(t, `{"c": {"price": 12.5, "text": "12.5", "digits": "7", "n": 7, "neg": -7, "zero": 0, "p2": 2.675, "cents": 1.005, "big": 12345678901234567}}`)
+	data["typed"] = map[string]int{"a": 1, "b": 2, "c": 3}
 	runDialect(t, Options{}, data, []dialectCase{
 		{name: "integers divide to an integer rounded down", src: "{{ c.n | divided_by: 2 }} {{ c.neg | divided_by: 2 }} {{ c.n | divided_by: -2 }}", want: "3 -4 -4"},
 		{name: "a float divides exactly", src: "{{ c.price | divided_by: 2 }} {{ c.n | divided_by: 2.0 }} {{ 20 | divided_by: 7.0 | round: 3 }}", want: "6.25 3.5 2.857"},
 		{name: "text is read as a number", src: "{{ c.text | divided_by: 2 }} {{ c.digits | divided_by: 2 }} {{ 'abc' | plus: 1 }} {{ '12abc' | plus: 1 }}", want: "6.25 3 1 13"},
+		{name: "two negative integers", src: "{{ c.neg | divided_by: -2 }}", want: "3"},
+		{name: "nil is zero", src: "{{ c.nothing | default: nil | divided_by: 2 }} {{ c.nothing | default: nil | floor }}", want: "0 0"},
 		{name: "division by zero", src: "{{ c.n | divided_by: c.zero }}", wantErr: ErrTemplate, errHas: "divided_by: division by zero"},
+		{name: "a float by zero", src: "{{ c.price | divided_by: 0.0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
+		{name: "modulo", src: "{{ c.n | modulo: 3 }} {{ 7.5 | modulo: 2 }}", want: "1 1.5"},
 		{name: "modulo takes the divisor's sign", src: "{{ -7 | modulo: 3 }} {{ 7 | modulo: -3 }} {{ -7.5 | modulo: 2 }} {{ 10.1 | modulo: 7.0 }}", want: "2 -2 0.5 3.1"},
 		{name: "modulo by zero", src: "{{ c.n | modulo: 0 }}", wantErr: ErrTemplate, errHas: "modulo: division by zero"},
+		{name: "float modulo by zero", src: "{{ 7.5 | modulo: 0.0 }}", wantErr: ErrTemplate, errHas: "division by zero"},
 		{name: "round half away from zero, as written", src: "{{ 2.5 | round }} {{ -2.5 | round }} {{ c.p2 | round: 2 }} {{ c.cents | round: 2 }} {{ 1250.5 | round: -2 }}", want: "3 -3 2.68 1.01 1300"},
+		{name: "round near zero and to places", src: "{{ -0.4 | round }} {{ 3.49 | round }} {{ 183.357 | round: 1 }} {{ -1.005 | round: 2 }}", want: "0 3 183.4 -1.01"},
+		{name: "round to tens", src: "{{ c.n | round: -1 }} {{ 15 | round: -1 }}", want: "10 20"},
+		{name: "round text", src: "{{ '3.14159' | round: 2 }} {{ 'x' | round }}", want: "3.14 0"},
+		{name: "integers stay exact to places", src: "{{ c.big | round: 2 }} {{ c.big | floor }}", want: "12345678901234567 12345678901234567"},
+		{name: "ceil and floor of text", src: "{{ '-3.5' | ceil }} {{ '-3.5' | floor }} {{ 'abc' | abs }} {{ 'abc' | ceil }}", want: "-3 -4 0 0"},
+		{name: "size of nil, a number and a typed map", src: "{{ nil | size }} {{ 12 | size }} {{ typed | size }}", want: "0 0 3"},
 		{name: "integers stay exact", src: "{{ c.big | round }} {{ c.big | abs }} {{ c.big | ceil }} {{ c.big | times: 1 }}", want: "12345678901234567 12345678901234567 12345678901234567 12345678901234567"},
 		{name: "integer overflow turns to a float", src: "{{ 9223372036854775807 | plus: 1 }}", want: "9223372036854776000"},
 		{name: "abs, ceil, floor", src: "{{ -3.7 | abs }} {{ 3.2 | ceil }} {{ -3.2 | floor }} {{ '-3.5' | abs }} {{ 'abc' | floor }}", want: "3.7 4 -4 3.5 0"},

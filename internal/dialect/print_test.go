@@ -52,6 +52,8 @@ func TestPrinting(t *testing.T) {
 		{name: "typed map", src: "{{ go.strmap }}", want: `{"a"=>"1", "b"=>"2"}`},
 		{name: "whole object", src: `{{ event }}`, want: `{"items"=>[{"qty"=>2, "sku"=>"a"}, {"qty"=>3, "sku"=>"b"}], "name"=>"signup", "timestamp"=>1614265384}`},
 		{name: "escapes like Ruby inspect", src: `{{ go }}`, want: `{"bytes"=>"raw", "ctrl"=>"a\u0001b\u007Fc\u2028d\#{e}", "f32"=>2.5, "float"=>1700000000, "int64"=>9007199254740993, "invalid"=>"x\xFFy", "jnum"=>12345678901234567890, "nested"=>["a", ["b", "c"], {"k"=>1}], "small"=>0.0000001, "strings"=>["x", "y"], "strmap"=>{"a"=>"1", "b"=>"2"}, "time"=>"2021-02-25 14:03:04 +0000", "trillion"=>1000000000000000000000, "uint"=>7}`},
+		{name: "quotes, backslashes, newlines, non-ASCII in a hash", src: `{{ customer.tags | map: "x" | size }}{{ customer.quote }}|{{ customer.address | replace: "=>", ":" }}`, want: "2say \"hi\"\\n\tnow é ✓|{\"city\":\"Köln\", \"zip\":\"50667\"}"},
+		{name: "quoted key", src: `{{ customer["first_name"] }}`, want: "Ann"},
 		{name: "index and first/last/size", src: "{{ customer.tags[0] }} {{ customer.tags[-1] }} {{ customer.tags.first }} {{ customer.tags.last }} {{ customer.tags.size }} {{ customer.first_name.size }} {{ customer.address.size }}", want: "vip beta vip beta 2 3 2"},
 		{name: "arithmetic on JSON numbers", src: "{{ customer.amount | plus: 12.5 }} {{ customer.amount | times: 3 }} {{ customer.price | minus: 0.5 }} {{ customer.created_at | plus: 1 }}", want: "112.5 300 12 1700000001"},
 		{name: "decimal arithmetic", src: "{{ 0.1 | plus: 0.2 }} {{ 10.1 | minus: 2.2 }} {{ 1.1 | times: 3 }}", want: "0.3 7.9 3.3"},
