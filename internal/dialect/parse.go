@@ -109,7 +109,7 @@ func (p *parser) parseBody(ends []string) (body, token, error) {
 			if err != nil {
 				return b, tok, syntaxError(tok.line, "%v", err)
 			}
-			b.nodes = append(b.nodes, &outputNode{expr: e, line: tok.line})
+			b.nodes = append(b.nodes, &outputNode{expr: e, line: tok.line, source: trimSpace(tok.text)})
 			b.blank = false
 		case tokTag:
 			for _, end := range ends {

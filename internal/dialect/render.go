@@ -73,8 +73,8 @@ func (r *Run) Set(name string, value any) {
 	r.extra = append(r.extra, binding{name, value})
 }
 
-// Print is a value printed by {{ }} or echo into a template's output,
-// as a PrintHook sees it.
+// Print is a value printed into a template's output by {{ }}, echo or
+// cycle, or the output of an ifchanged block, as a PrintHook sees it.
 type Print struct {
 	// Value is the value printed, after its filters.
 	Value any
@@ -85,6 +85,9 @@ type Print struct {
 	Output []byte
 	// Filter names the filter applied last, or is empty.
 	Filter string
+	// Source is the expression as written (customer.id | downcase), or
+	// the tag's name for cycle and ifchanged.
+	Source string
 }
 
 // PrintHook sees each value printed into a template's own output (not
@@ -255,8 +258,9 @@ func (t textNode) render(st *state) error { return st.write(string(t)) }
 
 // outputNode is {{ expression }}.
 type outputNode struct {
-	expr *filteredExpr
-	line int
+	expr   *filteredExpr
+	line   int
+	source string
 }
 
 func (o *outputNode) render(st *state) error {
@@ -267,11 +271,11 @@ func (o *outputNode) render(st *state) error {
 	if err != nil {
 		return atLine(o.line, err)
 	}
-	return atLine(o.line, st.print(v, o.expr.lastFilter()))
+	return atLine(o.line, st.print(v, o.expr.lastFilter(), o.source))
 }
 
 // print writes v as {{ }} does, through the hook at the top level.
-func (st *state) print(v any, filter string) error {
+func (st *state) print(v any, filter, source string) error {
 	if u, ok := v.(*undefined); ok {
 		if !st.lax {
 			return missing(u.name)
@@ -293,7 +297,7 @@ func (st *state) print(v any, filter string) error {
 	if err != nil {
 		return st.run.fail(err)
 	}
-	text, err := st.hook(Print{Value: v, Text: string(b), Output: st.out, Filter: filter})
+	text, err := st.hook(Print{Value: v, Text: string(b), Output: st.out, Filter: filter, Source: source})
 	if err != nil {
 		return err
 	}

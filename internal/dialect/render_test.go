@@ -253,6 +253,22 @@ func TestPrintHook(t *testing.T) {
 	assert.Equal(t, seen{"a%2Fb+c", "/people/a%2Fb c?n=5&q=", "url_encode", "a%2Fb+c"}, calls[2])
 	assert.Equal(t, "upcase", calls[3].filter, "the capture's own print is not seen")
 	assert.Equal(t, "xy", calls[4].text)
+	var sources []string
+	source := func(p Print) (string, error) { sources = append(sources, p.Source); return p.Text, nil }
+	_, err = Options{}.NewRun(data).Render(tm, source)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c.id", "c.n", "c.id | url_encode", "x | upcase", "c.tags"}, sources)
+
+	// cycle and ifchanged print what they print through the hook too.
+	sources = nil
+	tags, err := Compile(`{% cycle c.id, 'b' %}{% ifchanged %}{{ c.id }}{% endifchanged %}`)
+	require.NoError(t, err)
+	out, err = Options{}.NewRun(data).Render(tags, escape)
+	require.NoError(t, err)
+	assert.Equal(t, "a%2Fb ca%2Fb c", out)
+	_, err = Options{}.NewRun(data).Render(tags, source)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"cycle", "ifchanged"}, sources)
 
 	refuse, err := Compile("a\n{{ 'refuse' }}")
 	require.NoError(t, err)

@@ -495,7 +495,7 @@ func (n *cycleNode) render(st *state) error {
 		i = 0
 	}
 	st.cycles[key] = i
-	return atLine(n.line, st.print(v, ""))
+	return atLine(n.line, st.print(v, "", "cycle"))
 }
 
 type ifchangedNode struct{ body []node }
@@ -519,5 +519,6 @@ func (n *ifchangedNode) render(st *state) error {
 		return nil
 	}
 	st.changed = &s
-	return st.write(s)
+	// Through the hook, as a print: the block may print data.
+	return st.print(s, "", "ifchanged")
 }

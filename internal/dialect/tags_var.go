@@ -129,5 +129,5 @@ func parseEcho(p *parser, tok token) (node, bool, error) {
 	if err != nil {
 		return nil, false, exprError(tok, err)
 	}
-	return &outputNode{expr: e, line: tok.line}, false, nil
+	return &outputNode{expr: e, line: tok.line, source: trimSpace(tok.args)}, false, nil
 }
