@@ -127,8 +127,9 @@ func (ft *fieldTemplate) render(run *dialect.Run, hook dialect.PrintHook) (strin
 
 // Render renders the request for one person's data: each top-level key of
 // data (customer, event, ...) is a Liquid variable. The URL, the headers
-// and the body are rendered in one budget (see Compiler), and a JSON or
-// form body is checked before the Request is returned. The
+// and the body are rendered in one budget (see Compiler), each value
+// printed into the URL's path or query stays there (see Compiler), and a
+// JSON or form body is checked before the Request is returned. The
 // Request has a new idempotency key. A problem is reported as a
 // *TemplateError naming the field.
 //
@@ -174,12 +175,22 @@ func (a *Action) Render(data map[string]any) (*Request, error) {
 	return r, nil
 }
 
-// renderURL renders the URL template.
+// renderURL renders the URL template, keeping each value printed after
+// the scheme inside the part of the URL it was printed in.
 func (a *Action) renderURL(run *dialect.Run) (string, error) {
 	if a.staticURL != nil {
 		return "", nil // buildRequest takes the URL prepared at Compile
 	}
-	return a.url.render(run, nil)
+	var prints urlPrints
+	raw, err := a.url.render(run, prints.hook)
+	if err != nil {
+		return "", err
+	}
+	u, err := placeURLPrints(raw, prints)
+	if err != nil {
+		return "", &TemplateError{Field: a.url.field, Err: err}
+	}
+	return u, nil
 }
 
 // partFieldError attributes a request check's error to the Spec field
