@@ -20,9 +20,10 @@
 // cycle, ifchanged, raw, comment, doc, {% # %} and liquid) and every
 // standard filter, with Liquid's rules: and/or grouped from the right,
 // text compared with a number an error, whitespace-only blocks of if,
-// unless, case and for printing nothing. testdata/golden_failures.txt
-// lists the cases of the suite this package does not pass, each with its
-// reason. Customer.io's own filters and tags are here too where they mean
+// unless, case and for printing nothing. The webhook package runs the
+// suite through its public API (goldenliquid_test.go at the repository's
+// root), and the repository's testdata/golden_failures.txt lists the
+// cases that do not pass, each with its reason. Customer.io's own filters and tags are here too where they mean
 // something outside its product: format_number, currency,
 // rounded_currency, pluralize, to_json, from_json, add_day, add_month,
 // add_year and their subtract_ twins, timezone, date_to_string and its
