@@ -325,6 +325,10 @@ func cloneSpec(s Spec) Spec {
 // Spec returns a copy of the Spec a was compiled from.
 func (a *Action) Spec() Spec { return cloneSpec(a.spec) }
 
+// Lax reports whether a was compiled with Compiler.Lax: whether it prints
+// a missing variable as empty.
+func (a *Action) Lax() bool { return a.opts.Lax }
+
 // ErrNotCompiled is returned by Render on an Action that Compile did not
 // make.
 var ErrNotCompiled = errors.New("webhook: action not compiled: use Compile")

@@ -79,6 +79,11 @@ func TestCompileDefaults(t *testing.T) {
 	r, err = lower.Render(nil)
 	require.NoError(t, err)
 	assert.Equal(t, "PATCH", r.Method)
+
+	assert.False(t, a.Lax(), "strict by default")
+	lax, err := (&Compiler{Lax: true}).Compile(Spec{URL: "https://api.example.com/x"})
+	require.NoError(t, err)
+	assert.True(t, lax.Lax())
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
