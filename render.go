@@ -128,8 +128,9 @@ func (ft *fieldTemplate) render(run *dialect.Run, hook dialect.PrintHook) (strin
 // Render renders the request for one person's data: each top-level key of
 // data (customer, event, ...) is a Liquid variable. The URL, the headers
 // and the body are rendered in one budget (see Compiler), each value
-// printed into the URL's path or query stays there (see Compiler), and a
-// JSON or form body is checked before the Request is returned. The
+// printed into the URL stays in the part of the URL it was printed in
+// (see the package doc), and a JSON or form body is checked before the
+// Request is returned. The
 // Request has a new idempotency key. A problem is reported as a
 // *TemplateError naming the field.
 //

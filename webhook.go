@@ -50,18 +50,35 @@
 //
 // # Customer.io's Liquid dialect
 //
-// Printing a missing attribute fails the render and names it, as
-// Customer.io fails the message, whether it is named or read with a key
-// from a variable (customer[key]); if, unless, default, != blank and .size
-// comparisons tolerate missing attributes. blank and empty mean the same
-// in == and != as in a when clause. A range bound, (1..customer.count),
-// must be present and a whole number; the error names it. Objects print
-// as Ruby hashes ({"id"=>"1"}), so {{ customer | replace: "=>", ":" }}
-// yields JSON; the json filter always does. Numbers print exactly,
-// 'now' | date: "%F" works, dates are UTC unless date's second argument
-// names a zone (date: "%H:%M", customer.timezone), and include and render
-// cannot read files. Zone names come from the system's zone database; a program that
-// runs where there is none imports time/tzdata, as the CLI does.
+// Templates are Shopify's Liquid, as the Golden Liquid suite defines it,
+// with every Liquid 5 tag and filter and Customer.io's own (format_number,
+// currency, pluralize, to_json, from_json, add_day, timezone, base64,
+// hmac_sha256, limit, {% generate_uuid %}, {% random %}, ...), and with
+// these differences, on purpose:
+//
+//   - Printing a missing variable fails the render and names it, as
+//     Customer.io fails the message: {{ customer.nickname }} gives
+//     ErrMissingVariable "missing variable customer.nickname". if,
+//     unless, case, for, contains, == blank, .size comparisons and default
+//     tolerate it, also through assign; Compiler.Lax prints it as empty.
+//   - {{ customer }} prints a Ruby hash, {"id"=>"1"}, keys sorted, so
+//     {{ customer | replace: "=>", ":" }} yields JSON; | json always does.
+//   - Numbers print exactly (1700000000, never 1.7e+09) and a whole float
+//     as a whole number ({{ 10 | plus: 2.0 }} is 12).
+//   - Dates are UTC unless date's second argument names a zone: an IANA
+//     name, an offset ("+05:30"), or, as in Customer.io, minutes behind UTC
+//     (date: "%H:%M", 360). Zone names come from the system's zone
+//     database; a program that runs where there is none imports
+//     time/tzdata, as the CLI does.
+//   - Templates are bounded (see Compiler) and never read files: include
+//     and render, like unknown filters and tags, fail Compile.
+//   - A JSON or form body is checked before the Request is returned.
+//   - A value printed into the URL stays inside the path segment, query
+//     parameter, userinfo or host it was printed in: it is percent-encoded
+//     there (once: not after url_encode), and a path segment it leaves
+//     empty, "." or ".." fails the render, naming it. Customer.io does not
+//     escape. A URL printed whole from data, {{ event.callback_url }}, is
+//     used as given, and its host still meets the address guard.
 //
 // Durable delivery (drafts, a delivery log, re-sends and retries that
 // survive restarts) is in the delivery package.

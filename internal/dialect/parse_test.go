@@ -44,6 +44,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{name: "assign with dots", src: "{% assign a.b = 1 %}", line: 1},
 		{name: "a line of a liquid tag", src: "{% liquid\n  assign x = 1\n  echo x |\n%}", line: 3},
 		{name: "not is not an operator", src: "{% if not x %}{% endif %}", line: 1},
+		{name: "a filter in an if condition", src: "a\n{% if x | upcase %}{% endif %}", line: 2, errHas: `unexpected "|"`},
 		{name: "an inline comment over lines needs # on each", src: "{% # one\n two %}", line: 1, errHas: "starts with #"},
 		{name: "blocks nested too deep", src: fmt.Sprint(repeat("{% if true %}", 200)), line: 1, errHas: "nested more than"},
 	}
