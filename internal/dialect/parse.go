@@ -21,7 +21,7 @@ func Compile(src string) (*Template, error) {
 	if end.kind != tokEOF {
 		return nil, syntaxError(end.line, "unexpected {%% %s %%}", end.name)
 	}
-	return &Template{body: b.nodes}, nil
+	return &Template{body: b.nodes, sizeHint: len(src)}, nil
 }
 
 // tokenSource is where a parser reads tokens: a template's scanner, or the

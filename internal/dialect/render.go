@@ -11,6 +11,9 @@ type Template struct {
 	body    []node
 	literal string
 	static  bool
+	// sizeHint is the room a render's output starts with: the source's
+	// length, which the output of most templates comes close to.
+	sizeHint int
 }
 
 // Literal returns the template's text and true when it has no markup:
@@ -108,7 +111,7 @@ func (r *Run) Render(t *Template, hook PrintHook) (string, error) {
 		}
 		return t.literal, nil
 	}
-	st := &state{run: r, lax: r.lax, max: r.maxOutput, hook: hook}
+	st := &state{run: r, lax: r.lax, max: r.maxOutput, hook: hook, out: make([]byte, 0, min(t.sizeHint, r.maxOutput))}
 	err := st.renderBody(t.body)
 	if err == nil && r.err != nil {
 		err = r.err
