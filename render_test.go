@@ -15,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/liquidhook/webhook/internal/dialect"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,6 +98,26 @@ const cioZendeskBody = `{
 }
 }
 }`
+
+// TestSentinelsAreTheDialects: the package's template errors are the
+// dialect's own values, so errors.Is finds them whichever the caller names.
+func TestSentinelsAreTheDialects(t *testing.T) {
+	for _, pair := range [][2]error{
+		{ErrTemplateSyntax, dialect.ErrTemplateSyntax},
+		{ErrMissingVariable, dialect.ErrMissingVariable},
+		{ErrLimitExceeded, dialect.ErrLimitExceeded},
+		{ErrTemplate, dialect.ErrTemplate},
+	} {
+		assert.True(t, pair[0] == pair[1], "%v", pair[0])
+		assert.True(t, strings.HasPrefix(pair[0].Error(), "webhook: "), "%v", pair[0])
+	}
+	_, err := renderText(t, Compiler{}, "a\n{{ customer.nope }}", mustData(t, customerDoc))
+	var te *TemplateError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, TemplateError{Field: "body", Line: 2, Err: te.Err}, *te)
+	assert.ErrorIs(t, err, dialect.ErrMissingVariable)
+	assert.EqualError(t, err, "webhook: body: line 2: missing variable customer.nope")
+}
 
 // TestCompilerLimits: each of Compiler's limits bounds a render, which
 // fails with ErrLimitExceeded naming the field, and leaves nothing running.
