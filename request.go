@@ -491,6 +491,11 @@ func queryByteOK(q string, i int) bool {
 	return strings.IndexByte("-._~!$&'()*+,;=:@/?", c) >= 0
 }
 
+// isHex reports whether c is a hexadecimal digit, as in a percent-escape.
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // checkHeader refuses a header that net/http would refuse or that could
 // smuggle a second header: an invalid name, or a value with a control
 // character other than tab (CR, LF and NUL among them). The value is never

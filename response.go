@@ -140,8 +140,8 @@ func (m actionMapper) MapResponse(resp *Response) (map[string]any, error) {
 }
 
 // parseResponseBody returns the response root for templates: the body as
-// JSON with numbers as int64 or float64 (which the template engine does
-// arithmetic on), or the body as a string when it is not JSON.
+// JSON with numbers as int or float64, as ParseData gives data, or the
+// body as a string when it is not JSON.
 func parseResponseBody(body []byte) any {
 	// JSON's whitespace only: a body padded with other Unicode spaces is
 	// not JSON.
@@ -160,8 +160,7 @@ func parseResponseBody(body []byte) any {
 // that is exact, and otherwise the number's text when keep is false (for
 // templates) or the json.Number itself when keep is true (for attributes,
 // so the value still encodes as the same JSON number). An integer is an
-// int64 in attributes and an int in templates, as ParseData gives data,
-// since the engine takes only an int as a range bound.
+// int64 in attributes and an int in templates, as ParseData gives data.
 func responseNumber(t json.Number, keep bool) any {
 	if n, ok := exactNumber(string(t)); ok {
 		if i, isInt := n.(int64); isInt && !keep && i >= math.MinInt && i <= math.MaxInt {

@@ -50,18 +50,35 @@
 //
 // # Customer.io's Liquid dialect
 //
-// Printing a missing attribute fails the render and names it, as
-// Customer.io fails the message, whether it is named or read with a key
-// from a variable (customer[key]); if, unless, default, != blank and .size
-// comparisons tolerate missing attributes. blank and empty mean the same
-// in == and != as in a when clause. A range bound, (1..customer.count),
-// must be present and a whole number; the error names it. Objects print
-// as Ruby hashes ({"id"=>"1"}), so {{ customer | replace: "=>", ":" }}
-// yields JSON; the json filter always does. Numbers print exactly,
-// 'now' | date: "%F" works, dates are UTC unless date's second argument
-// names a zone (date: "%H:%M", customer.timezone), and include and render
-// cannot read files. Zone names come from the system's zone database; a program that
-// runs where there is none imports time/tzdata, as the CLI does.
+// Templates are Shopify's Liquid, as the Golden Liquid suite defines it,
+// with every Liquid 5 tag and filter and Customer.io's own (format_number,
+// currency, pluralize, to_json, from_json, add_day, timezone, base64,
+// hmac_sha256, limit, {% generate_uuid %}, {% random %}, ...), and with
+// these differences, on purpose:
+//
+//   - Printing a missing variable fails the render and names it, as
+//     Customer.io fails the message: {{ customer.nickname }} gives
+//     ErrMissingVariable "missing variable customer.nickname". if,
+//     unless, case, for, contains, == blank, .size comparisons and default
+//     tolerate it, also through assign; Compiler.Lax prints it as empty.
+//   - {{ customer }} prints a Ruby hash, {"id"=>"1"}, keys sorted, so
+//     {{ customer | replace: "=>", ":" }} yields JSON; | json always does.
+//   - Numbers print exactly (1700000000, never 1.7e+09) and a whole float
+//     as a whole number ({{ 10 | plus: 2.0 }} is 12).
+//   - Dates are UTC unless date's second argument names a zone: an IANA
+//     name, an offset ("+05:30"), or, as in Customer.io, minutes behind UTC
+//     (date: "%H:%M", 360). Zone names come from the system's zone
+//     database; a program that runs where there is none imports
+//     time/tzdata, as the CLI does.
+//   - Templates are bounded (see Compiler) and never read files: include
+//     and render, like unknown filters and tags, fail Compile.
+//   - A JSON or form body is checked before the Request is returned.
+//   - A value printed into the URL stays inside the path segment, query
+//     parameter, userinfo or host it was printed in: it is percent-encoded
+//     there (once: not after url_encode), and a path segment it leaves
+//     empty, "." or ".." fails the render, naming it. Customer.io does not
+//     escape. A URL printed whole from data, {{ event.callback_url }}, is
+//     used as given, and its host still meets the address guard.
 //
 // Durable delivery (drafts, a delivery log, re-sends and retries that
 // survive restarts) is in the delivery package.
@@ -75,6 +92,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/liquidhook/webhook/internal/dialect"
 )
 
 // Spec is the JSON-able definition of a webhook action. URL, the header
@@ -136,9 +155,8 @@ var ErrInvalidSpec = errors.New("webhook: invalid spec")
 // render with ErrLimitExceeded instead of taking the process down.
 type Compiler struct {
 	// Lax prints a missing variable or attribute as empty text instead of
-	// failing the render with ErrMissingVariable. A missing bound of a
-	// range, (1..customer.count), still fails (with ErrTemplate), since
-	// nothing can stand in for it.
+	// failing the render with ErrMissingVariable, and reads a missing
+	// bound of a range, (1..customer.count), as 0, as Liquid does.
 	Lax bool
 
 	// Timeout bounds the time one Render (all of an Action's templates
@@ -164,24 +182,23 @@ type Compiler struct {
 // for concurrent use.
 type Action struct {
 	spec      Spec
-	eng       *engine
+	opts      dialect.Options
 	method    string
-	url       *tmpl
+	url       *fieldTemplate
 	staticURL *preparedURL // the URL parsed once, when it has no markup
 	headers   []headerTmpl // sorted by name
-	body      *tmpl        // nil without a body
-	bodyHint  int          // initial capacity for the rendered body
+	body      *fieldTemplate
 	response  []responseTmpl
 }
 
 type headerTmpl struct {
 	key string // canonical header name
-	t   *tmpl
+	t   *fieldTemplate
 }
 
 type responseTmpl struct {
 	name string
-	t    *tmpl
+	t    *fieldTemplate
 }
 
 // Compile parses every template in spec once, with the default options. A
@@ -220,8 +237,7 @@ var headersManaged = func() map[string]string {
 // is reported as a *TemplateError naming the field and, for a template,
 // the line.
 func (c *Compiler) Compile(spec Spec) (*Action, error) {
-	e := c.engine()
-	a := &Action{spec: cloneSpec(spec), eng: e}
+	a := &Action{spec: cloneSpec(spec), opts: c.options()}
 	var err error
 	if a.method, err = normalizeMethod(spec.Method); err != nil {
 		return nil, &TemplateError{Field: "method", Err: err}
@@ -234,11 +250,11 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 	if strings.TrimSpace(spec.URL) == "" {
 		return nil, &TemplateError{Field: "url", Err: fmt.Errorf("%w: empty", ErrInvalidURL)}
 	}
-	if a.url, err = e.compile("url", spec.URL); err != nil {
+	if a.url, err = c.compileField("url", spec.URL); err != nil {
 		return nil, err
 	}
-	if a.url.static {
-		pu, err := prepareURL(a.url.literal)
+	if lit, static := a.url.literal(); static {
+		pu, err := prepareURL(lit)
 		if err != nil {
 			return nil, &TemplateError{Field: "url", Err: err}
 		}
@@ -259,12 +275,12 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 			return nil, &TemplateError{Field: field, Err: fmt.Errorf("%w: %s and %s name the same header", ErrInvalidHeader, other, name)}
 		}
 		seen[key] = name
-		t, err := e.compile(field, spec.Headers[name])
+		t, err := c.compileField(field, spec.Headers[name])
 		if err != nil {
 			return nil, err
 		}
-		if t.static {
-			if err := checkHeader(key, t.literal); err != nil {
+		if lit, static := t.literal(); static {
+			if err := checkHeader(key, lit); err != nil {
 				return nil, &TemplateError{Field: field, Err: err}
 			}
 		}
@@ -272,12 +288,11 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 	}
 
 	if spec.Body != "" {
-		if a.body, err = e.compile("body", spec.Body); err != nil {
+		if a.body, err = c.compileField("body", spec.Body); err != nil {
 			return nil, err
 		}
-		a.bodyHint = min(len(spec.Body)+len(spec.Body)/2+64, e.maxOutput)
-		if a.body.static && a.staticContentType() {
-			if err := checkBody(a.method, normalizeContentType(a.contentType()), []byte(a.body.literal)); err != nil {
+		if lit, static := a.body.literal(); static && a.staticContentType() {
+			if err := checkBody(a.method, normalizeContentType(a.contentType()), []byte(lit)); err != nil {
 				return nil, &TemplateError{Field: "body", Err: err}
 			}
 		}
@@ -288,7 +303,7 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 		if strings.TrimSpace(name) == "" {
 			return nil, &TemplateError{Field: field, Err: fmt.Errorf("%w: empty attribute name", ErrInvalidSpec)}
 		}
-		t, err := e.compile(field, spec.Response[name])
+		t, err := c.compileField(field, spec.Response[name])
 		if err != nil {
 			return nil, err
 		}
@@ -301,7 +316,8 @@ func (c *Compiler) Compile(spec Spec) (*Action, error) {
 func (a *Action) contentType() string {
 	for _, h := range a.headers {
 		if h.key == "Content-Type" {
-			return h.t.literal
+			lit, _ := h.t.literal()
+			return lit
 		}
 	}
 	return ""
@@ -310,7 +326,8 @@ func (a *Action) contentType() string {
 func (a *Action) staticContentType() bool {
 	for _, h := range a.headers {
 		if h.key == "Content-Type" {
-			return h.t.static
+			_, static := h.t.literal()
+			return static
 		}
 	}
 	return true
@@ -325,22 +342,10 @@ func cloneSpec(s Spec) Spec {
 // Spec returns a copy of the Spec a was compiled from.
 func (a *Action) Spec() Spec { return cloneSpec(a.spec) }
 
+// Lax reports whether a was compiled with Compiler.Lax: whether it prints
+// a missing variable as empty.
+func (a *Action) Lax() bool { return a.opts.Lax }
+
 // ErrNotCompiled is returned by Render on an Action that Compile did not
 // make.
 var ErrNotCompiled = errors.New("webhook: action not compiled: use Compile")
-
-// Render renders the request for one person's data: each top-level key of
-// data (customer, event, ...) is a Liquid variable. The Request has a new
-// idempotency key. A problem is reported as a *TemplateError naming the
-// field.
-//
-// Numbers in data are Go numbers (int, int64, float64, ...). A json.Number,
-// as a json.Decoder with UseNumber gives, prints as written but is text to
-// Liquid: it does no arithmetic and compares as text. ParseData decodes
-// JSON data with numbers that do both.
-func (a *Action) Render(data map[string]any) (*Request, error) {
-	if a == nil || a.eng == nil {
-		return nil, ErrNotCompiled
-	}
-	return a.render(data)
-}

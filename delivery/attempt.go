@@ -214,7 +214,7 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	if err != nil {
 		return invalid(err)
 	}
-	action, err := r.q.actions.get(r.q.Compiler, spec)
+	action, err := r.q.actions.get(r.q.Compiler, c.lax, spec)
 	if err != nil {
 		return invalid(err)
 	}

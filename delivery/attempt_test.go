@@ -125,36 +125,76 @@ func TestAttemptKeepsAnExcerptOfTheResponse(t *testing.T) {
 }
 
 // TestAttemptRenderErrorIsFinal: data that no longer renders at send time
-// (here, an action whose stored spec a later Compiler refuses) fails the
+// (here, an action whose loop a later Compiler's limits refuse) fails the
 // delivery without a request.
 func TestAttemptRenderErrorIsFinal(t *testing.T) {
 	t.Parallel()
 	q, path := openSQLiteTest(t)
 	ctx := context.Background()
 	rc := newReceiver(t, nil)
-	lax, err := (&webhook.Compiler{Lax: true}).Compile(webhook.Spec{
-		URL: rc.URL, Body: `{"name": "{{ customer.name }}"}`, Sending: webhook.SendingAutomatic,
+	action, err := webhook.Compile(webhook.Spec{
+		URL: rc.URL, Body: `[{% for i in (1..50) %}{{ i }}{% unless forloop.last %},{% endunless %}{% endfor %}]`, Sending: webhook.SendingAutomatic,
 	})
 	require.NoError(t, err)
-	d := mustEnqueue(t, q, lax, customer("a@example.com"), nil) // renders: lax
-	// The Queue's Compiler is strict.
+	d := mustEnqueue(t, q, action, customer("a@example.com"), nil) // renders: 50 iterations
+	q.Compiler = &webhook.Compiler{MaxIterations: 10}
 	workUntilIdle(t, q, testWorker(3))
 	got := mustGet(t, q, d.ID)
 	assert.Equal(t, StateFailed, got.State)
 	require.Len(t, got.Attempts, 1)
 	assert.Equal(t, webhook.ClassInvalid, got.Attempts[0].Class)
+	assert.Contains(t, got.Attempts[0].Error, "more than 10 loop iterations")
 	assert.Empty(t, rc.seen())
 
 	// With the Compiler the action was made with, a re-send goes out.
-	laxQ, err := OpenSQLite(ctx, path)
+	again, err := OpenSQLite(ctx, path)
 	require.NoError(t, err)
-	defer laxQ.Close()
-	laxQ.Compiler = &webhook.Compiler{Lax: true}
-	_, err = laxQ.Resend(ctx, d.ID, nil)
+	defer again.Close()
+	_, err = again.Resend(ctx, d.ID, nil)
 	require.NoError(t, err)
-	workUntilIdle(t, laxQ, testWorker(3))
-	got = mustGet(t, laxQ, d.ID)
+	workUntilIdle(t, again, testWorker(3))
+	got = mustGet(t, again, d.ID)
 	assert.Equal(t, StateDelivered, got.State)
+}
+
+// TestLaxDeliveryRendersLax: a delivery of an action compiled in lax mode
+// renders in lax mode on every attempt and re-send, whatever the Queue's
+// Compiler, and says so; a strict one stays strict.
+func TestLaxDeliveryRendersLax(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		rc := newReceiver(t, nil)
+		spec := webhook.Spec{URL: rc.URL, Body: `{"name": "{{ customer.name }}"}`, Sending: webhook.SendingAutomatic}
+		lax, err := (&webhook.Compiler{Lax: true}).Compile(spec)
+		require.NoError(t, err)
+		strict, err := webhook.Compile(spec)
+		require.NoError(t, err)
+
+		d := mustEnqueue(t, q, lax, customer("a@example.com"), nil)
+		assert.True(t, d.Lax)
+		_, err = q.Enqueue(ctx, strict, customer("a@example.com"), nil)
+		require.ErrorIs(t, err, webhook.ErrMissingVariable, "a strict action refuses the same data")
+
+		workUntilIdle(t, q, testWorker(3))
+		got := mustGet(t, q, d.ID)
+		assert.Equal(t, StateDelivered, got.State)
+		assert.True(t, got.Lax)
+		_, err = q.Resend(ctx, d.ID, map[string]any{"customer": map[string]any{}})
+		require.NoError(t, err)
+		workUntilIdle(t, q, testWorker(3))
+		got = mustGet(t, q, d.ID)
+		assert.Equal(t, StateDelivered, got.State)
+		seen := rc.seen()
+		require.Len(t, seen, 2)
+		assert.Equal(t, `{"name": ""}`, seen[0].Body)
+		assert.Equal(t, `{"name": ""}`, seen[1].Body)
+
+		named := mustEnqueue(t, q, strict, map[string]any{"customer": map[string]any{"name": "Ann"}}, nil)
+		assert.False(t, named.Lax)
+		_, err = q.Resend(ctx, named.ID, map[string]any{"customer": map[string]any{}})
+		assert.ErrorIs(t, err, webhook.ErrMissingVariable, "a strict delivery re-renders strictly")
+	})
 }
 
 // TestAttemptWithAnEmptyResponseKeepsNone: a response without a body

@@ -71,6 +71,11 @@ type Delivery struct {
 	Data map[string]any `json:"data,omitempty"`
 	// Conversion is the action's "allow conversion from this webhook" flag.
 	Conversion bool `json:"conversion"`
+	// Lax says the delivery renders in lax mode, a missing variable
+	// printed as empty, because its action was compiled with
+	// webhook.Compiler.Lax: Enqueue keeps that with the delivery, and every
+	// attempt and re-send renders that way.
+	Lax bool `json:"lax,omitempty"`
 	// Metadata is free text the application attached at enqueue.
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Attributes holds the mapped response of the attempt that delivered

@@ -55,8 +55,8 @@ var ErrInvalidKey = errors.New("delivery: invalid idempotency key")
 //
 // The request is rendered once now, so that a template or body error is
 // returned here (as Render returns it) and nothing is queued half-made;
-// each attempt renders it again from the stored action and data. Data is
-// stored as JSON.
+// each attempt renders it again from the stored action and data, in lax
+// mode when action is (see Delivery.Lax). Data is stored as JSON.
 func (q *Queue) Enqueue(ctx context.Context, action *webhook.Action, data map[string]any, opts *EnqueueOptions) (*Delivery, error) {
 	if err := q.check(); err != nil {
 		return nil, err
@@ -117,6 +117,7 @@ func (q *Queue) Enqueue(ctx context.Context, action *webhook.Action, data map[st
 		Spec:           spec,
 		Data:           decoded,
 		Conversion:     opts.Conversion,
+		Lax:            action.Lax(),
 		Metadata:       metadata,
 		Series:         1,
 		Attempts:       []Attempt{},
@@ -136,10 +137,10 @@ func (q *Queue) Enqueue(ctx context.Context, action *webhook.Action, data map[st
 		// transaction.
 		err := tx.queryRow(ctx, `
 INSERT INTO liquidhook_delivery
-	(state, spec, data, idempotency_key, conversion, metadata, next_at, created_at, updated_at)
-VALUES (?, '', '', ?, ?, ?, ?, ?, ?)
+	(state, spec, data, idempotency_key, conversion, lax, metadata, next_at, created_at, updated_at)
+VALUES (?, '', '', ?, ?, ?, ?, ?, ?, ?)
 RETURNING id`,
-			string(state), key, opts.Conversion, metaJSON, nextAt, toMicros(now), toMicros(now),
+			string(state), key, opts.Conversion, d.Lax, metaJSON, nextAt, toMicros(now), toMicros(now),
 		).Scan(&d.ID)
 		if err != nil {
 			return err

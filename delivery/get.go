@@ -13,7 +13,7 @@ import (
 	"github.com/liquidhook/webhook"
 )
 
-const deliveryColumns = `id, state, spec, data, idempotency_key, conversion, metadata, attributes,
+const deliveryColumns = `id, state, spec, data, idempotency_key, conversion, lax, metadata, attributes,
 	series, coalesce(next_at, 0), last_error, created_at, updated_at`
 
 // scanDelivery reads one row of deliveryColumns, opening its sealed
@@ -25,7 +25,7 @@ func scanDelivery(kr *keyring, s scanner) (*Delivery, error) {
 		attrs                      sql.NullString
 		nextAt, createdAt, updated int64
 	)
-	err := s.Scan(&d.ID, &state, &spec, &data, &d.IdempotencyKey, &d.Conversion, &meta, &attrs,
+	err := s.Scan(&d.ID, &state, &spec, &data, &d.IdempotencyKey, &d.Conversion, &d.Lax, &meta, &attrs,
 		&d.Series, &nextAt, &d.LastError, &createdAt, &updated)
 	if err != nil {
 		return nil, err

@@ -58,13 +58,14 @@ type lockedRow struct {
 	nextAt int64
 	spec   string
 	data   string
+	lax    bool
 }
 
 // lockDelivery reads the row and keeps other writers off it until the
 // transaction ends: FOR UPDATE on PostgreSQL; on SQLite every transaction
 // already holds the database's write lock from its start.
 func lockDelivery(ctx context.Context, d dialect, tx txn, id int64) (*lockedRow, error) {
-	q := `SELECT state, coalesce(job_id, 0), coalesce(next_at, 0), spec, data FROM liquidhook_delivery WHERE id = ?`
+	q := `SELECT state, coalesce(job_id, 0), coalesce(next_at, 0), spec, data, lax FROM liquidhook_delivery WHERE id = ?`
 	if d == dialectPostgres {
 		q += ` FOR UPDATE`
 	}
@@ -72,7 +73,7 @@ func lockDelivery(ctx context.Context, d dialect, tx txn, id int64) (*lockedRow,
 		r     lockedRow
 		state string
 	)
-	err := tx.queryRow(ctx, q, id).Scan(&state, &r.jobID, &r.nextAt, &r.spec, &r.data)
+	err := tx.queryRow(ctx, q, id).Scan(&state, &r.jobID, &r.nextAt, &r.spec, &r.data, &r.lax)
 	if isNoRows(err) {
 		return nil, notFound(id)
 	}

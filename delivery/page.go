@@ -183,7 +183,7 @@ func (q *Queue) request(d *Delivery) (*webhook.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	action, err := q.actions.get(q.Compiler, spec)
+	action, err := q.actions.get(q.Compiler, d.Lax, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,11 @@ import (
 // safe for concurrent use.
 type Queue struct {
 	// Compiler compiles the stored actions, for each attempt and for
-	// Resend's check. Give it the settings the actions were compiled with
-	// (Lax, limits); set it before using the Queue. Defaults to the
-	// settings of webhook.Compile.
+	// Resend's check. Give it the limits the actions were compiled with;
+	// set it before using the Queue. A delivery of an action compiled with
+	// Lax renders in lax mode whatever Compiler says (see Delivery.Lax);
+	// with Lax here, every delivery does. Defaults to the settings of
+	// webhook.Compile.
 	Compiler *webhook.Compiler
 
 	// Keys seal what the delivery log keeps that is secret or personal:
@@ -99,20 +101,29 @@ func (q *Queue) keys() *keyring {
 	return q.kr.Load()
 }
 
-// actionCache keeps compiled actions by their stored spec, so a worker
-// compiles each distinct action once rather than once per attempt. A Queue
-// has one Compiler, so the spec alone is the key.
+// actionCache keeps compiled actions by their stored spec and mode, so a
+// worker compiles each distinct action once rather than once per attempt.
+// A Queue has one Compiler, so the spec and the delivery's lax mode are
+// the key.
 type actionCache struct {
 	mu sync.Mutex
-	m  map[string]*webhook.Action
+	m  map[actionKey]*webhook.Action
+}
+
+type actionKey struct {
+	lax  bool
+	spec string
 }
 
 // actionCacheSize bounds the cache; when it fills, it starts over.
 const actionCacheSize = 256
 
-func (c *actionCache) get(comp *webhook.Compiler, specJSON string) (*webhook.Action, error) {
+// get returns the action of specJSON compiled with comp (the defaults
+// when nil), in lax mode when lax is set.
+func (c *actionCache) get(comp *webhook.Compiler, lax bool, specJSON string) (*webhook.Action, error) {
+	key := actionKey{lax: lax, spec: specJSON}
 	c.mu.Lock()
-	a, ok := c.m[specJSON]
+	a, ok := c.m[key]
 	c.mu.Unlock()
 	if ok {
 		return a, nil
@@ -121,18 +132,20 @@ func (c *actionCache) get(comp *webhook.Compiler, specJSON string) (*webhook.Act
 	if err != nil {
 		return nil, err
 	}
-	if comp == nil {
-		comp = &webhook.Compiler{}
+	var with webhook.Compiler
+	if comp != nil {
+		with = *comp
 	}
-	a, err = comp.Compile(spec)
+	with.Lax = with.Lax || lax
+	a, err = with.Compile(spec)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= actionCacheSize {
-		c.m = make(map[string]*webhook.Action)
+		c.m = make(map[actionKey]*webhook.Action)
 	}
-	c.m[specJSON] = a
+	c.m[key] = a
 	c.mu.Unlock()
 	return a, nil
 }

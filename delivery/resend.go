@@ -50,7 +50,7 @@ func (q *Queue) Resend(ctx context.Context, id int64, data map[string]any) (*Del
 		if err != nil {
 			return err
 		}
-		action, err := q.actions.get(q.Compiler, spec)
+		action, err := q.actions.get(q.Compiler, row.lax, spec)
 		if err != nil {
 			return err
 		}

@@ -107,6 +107,11 @@ CREATE TABLE liquidhook_attempt (
 )`, `
 CREATE INDEX liquidhook_attempt_delivery ON liquidhook_attempt (delivery_id, id)`,
 	},
+}, {
+	// A delivery of an action compiled in lax mode renders in lax mode.
+	version:  2,
+	sqlite:   []string{`ALTER TABLE liquidhook_delivery ADD COLUMN lax INTEGER NOT NULL DEFAULT 0`},
+	postgres: []string{`ALTER TABLE liquidhook_delivery ADD COLUMN lax BOOLEAN NOT NULL DEFAULT false`},
 }}
 
 const createMigrationTable = `

@@ -20,3 +20,32 @@ func TestPostgresTablesStayInTheirSchema(t *testing.T) {
 	assert.True(t, strings.Contains(dsn, "search_path="+schema), "tables in %s, URL %s", schema, dsn)
 	enqueueOne(t, q, "https://example.com")
 }
+
+// TestLogMigratesAFileOfAnEarlierVersion: a log written before deliveries
+// kept their lax mode gains it on open, as strict, and its deliveries
+// still read and render.
+func TestLogMigratesAFileOfAnEarlierVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q, path := openSQLiteTest(t)
+	d := enqueueOne(t, q, "https://example.com")
+	for _, stmt := range []string{
+		`DELETE FROM liquidhook_migration WHERE version >= 2`,
+		`ALTER TABLE liquidhook_delivery DROP COLUMN lax`,
+	} {
+		_, err := q.s.db().exec(ctx, stmt)
+		require.NoError(t, err, stmt)
+	}
+	require.NoError(t, q.Close())
+
+	again, err := OpenSQLite(ctx, path)
+	require.NoError(t, err)
+	defer again.Close()
+	var version int
+	require.NoError(t, again.s.db().queryRow(ctx, `SELECT max(version) FROM liquidhook_migration`).Scan(&version))
+	assert.Equal(t, migrations[len(migrations)-1].version, version)
+	got := mustGet(t, again, d.ID)
+	assert.False(t, got.Lax)
+	_, err = again.request(got)
+	assert.NoError(t, err)
+}

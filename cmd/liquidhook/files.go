@@ -101,10 +101,11 @@ func loadData(path string) (map[string]any, error) {
 	return data, nil
 }
 
-// renderFiles renders the action file for the data file: the request that
-// render prints and send sends, and the mapper of its response.
-func renderFiles(actionPath, dataPath string) (*webhook.Request, webhook.ResponseMapper, error) {
-	action, err := loadAction(actionPath, nil)
+// renderFiles renders the action file for the data file, in lax mode when
+// lax is set: the request that render prints and send sends, and the
+// mapper of its response.
+func renderFiles(actionPath, dataPath string, lax bool) (*webhook.Request, webhook.ResponseMapper, error) {
+	action, err := loadAction(actionPath, &webhook.Compiler{Lax: lax})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,8 +3,8 @@
 //
 // Usage:
 //
-//	liquidhook render --action A.json --data D.json
-//	liquidhook send   --action A.json --data D.json [--timeout 4s] [--retries 10] [--backoff 10.5s] [--allow-private]
+//	liquidhook render --action A.json --data D.json [--lax]
+//	liquidhook send   --action A.json --data D.json [--lax] [--timeout 4s] [--retries 10] [--backoff 10.5s] [--allow-private] [--proxy URL]
 //	liquidhook verify --timestamp T --signature HEX [--body FILE]
 //	liquidhook listen --addr 127.0.0.1:8080
 //	liquidhook queue  add|work|list|show|release|resend|cancel|rekey|ui ... --db DB

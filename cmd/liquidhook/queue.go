@@ -27,9 +27,11 @@ outlive a restart. Flags may come before or after the ID. Without --db,
 DB is read from LIQUIDHOOK_DB, which keeps a database password out of the
 command line.
 
-  add --action A.json --data D.json [--draft]
+  add --action A.json --data D.json [--draft] [--lax]
         queue a delivery and print its id; an action whose sending is
-        "draft" (the default) is held as a draft too
+        "draft" (the default) is held as a draft too; with --lax, a
+        missing variable prints as empty instead of failing, on every
+        attempt and re-send of the delivery (the default is strict)
   work [--until-idle] [--timeout 4s] [--retries 10] [--backoff 10.5s]
        [--allow-private] [--proxy URL] [--concurrency 100]
         send what is due, with progress on standard error, until
@@ -133,6 +135,7 @@ type queueFlags struct {
 	db           string
 	action, data string
 	draft        bool
+	lax          bool
 	untilIdle    bool
 	senderFlags
 	concurrency int
@@ -145,7 +148,7 @@ type queueFlags struct {
 
 // queueOwnFlags lists the flags each subcommand accepts besides --db.
 var queueOwnFlags = map[string][]string{
-	"add":     {"action", "data", "draft"},
+	"add":     {"action", "data", "draft", "lax"},
 	"work":    {"until-idle", "timeout", "retries", "backoff", "allow-private", "proxy", "concurrency"},
 	"list":    {"state", "limit", "json"},
 	"show":    {"json"},
@@ -246,6 +249,7 @@ func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
 	fs.StringVar(&f.action, "action", "", "the action file")
 	fs.StringVar(&f.data, "data", "", "the data file")
 	fs.BoolVar(&f.draft, "draft", false, "hold as a draft")
+	fs.BoolVar(&f.lax, "lax", false, "print a missing variable as empty instead of failing")
 	fs.BoolVar(&f.untilIdle, "until-idle", false, "stop once idle")
 	f.senderFlags.register(fs)
 	fs.IntVar(&f.concurrency, "concurrency", 100, "attempts in flight at once")
@@ -317,7 +321,7 @@ func queueCheckAdd(c *queueCall) error {
 		return badInput("--data is required: the data file (a JSON object)")
 	}
 	var err error
-	if c.action, err = loadAction(f.action, nil); err != nil {
+	if c.action, err = loadAction(f.action, &webhook.Compiler{Lax: f.lax}); err != nil {
 		return err
 	}
 	c.data, err = loadData(f.data)
@@ -479,6 +483,9 @@ func queueShow(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 	}
 	if d.Conversion {
 		fmt.Fprintf(tw, "conversion:\tallowed\n")
+	}
+	if d.Lax {
+		fmt.Fprintf(tw, "missing variables:\tprinted as empty (lax)\n")
 	}
 	if len(d.Attributes) > 0 {
 		b, _ := json.Marshal(d.Attributes)

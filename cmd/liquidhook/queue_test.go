@@ -100,6 +100,7 @@ type queueShown struct {
 	ID             int64          `json:"id"`
 	State          string         `json:"state"`
 	IdempotencyKey string         `json:"idempotency_key"`
+	Lax            bool           `json:"lax"`
 	Attributes     map[string]any `json:"attributes"`
 	Attempts       []struct {
 		Series   int    `json:"series"`
@@ -139,6 +140,50 @@ func TestQueueAddWorkShow(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "state:            delivered")
 	assert.Contains(t, stdout, "SERIES  ATTEMPT")
+}
+
+// TestQueueAddLax: add --lax queues a delivery whose missing variables
+// print as empty on every attempt and re-send, which work sends; without
+// it, add refuses the data.
+func TestQueueAddLax(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	dir := t.TempDir()
+	action := writeFile(t, dir, "nick.json", `{"url": "`+queueURL(t, f.action)+`", "body": "{\"nick\": \"{{ customer.nickname }}\"}", "sending": "automatic"}`)
+
+	code, _, stderr := runCLI(t, "queue", "add", "--action", action, "--data", f.data, "--db", f.db)
+	assert.Equal(t, exitBadInput, code)
+	assert.Contains(t, stderr, "nick.json: body: line 1: missing variable customer.nickname")
+
+	id := f.add(t, action, "--lax")
+	f.work(t)
+	d := f.show(t, id)
+	assert.Equal(t, "delivered", d.State)
+	assert.True(t, d.Lax)
+	code, stdout, stderr := runCLI(t, "queue", "show", id, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "printed as empty (lax)")
+
+	code, _, stderr = runCLI(t, "queue", "resend", id, "--data", f.data2, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	f.work(t)
+	seen := f.seen()
+	require.Len(t, seen, 2)
+	assert.JSONEq(t, `{"nick": ""}`, seen[0].body)
+	assert.JSONEq(t, `{"nick": ""}`, seen[1].body)
+	assert.False(t, f.show(t, f.add(t, f.action)).Lax, "strict by default")
+}
+
+// queueURL reads the URL of an action file.
+func queueURL(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var spec struct {
+		URL string `json:"url"`
+	}
+	require.NoError(t, json.Unmarshal(b, &spec))
+	return spec.URL
 }
 
 func TestQueueDraftReleaseResendCancel(t *testing.T) {

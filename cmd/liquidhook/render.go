@@ -7,7 +7,7 @@ import (
 	"github.com/liquidhook/webhook"
 )
 
-const renderUsage = `usage: liquidhook render --action A.json --data D.json
+const renderUsage = `usage: liquidhook render --action A.json --data D.json [--lax]
 
 Renders the action for the data and prints the request that would be sent
 as one JSON object:
@@ -26,6 +26,8 @@ Flags:
   --action FILE      the webhook action (JSON)
   --data FILE        the data to render it with (a JSON object); without
                      it, the action renders with no data
+  --lax              print a missing variable as empty instead of failing
+                     (the default is strict, as in Customer.io)
 
 Exit status: 0 rendered; 2 anything wrong with the flags, the files, the
 templates or the rendered request, named by file, field and line.
@@ -53,13 +55,14 @@ func runRender(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	actionPath := fs.String("action", "", "the action file: a JSON spec")
 	dataPath := fs.String("data", "", "the data file: a JSON object whose keys (customer, event, ...) are variables")
+	lax := fs.Bool("lax", false, "print a missing variable as empty instead of failing")
 	if err := parseFlags(e, fs, renderUsage, args); err != nil {
 		return err
 	}
 	if *actionPath == "" {
 		return badInput("--action is required: the webhook action file")
 	}
-	req, _, err := renderFiles(*actionPath, *dataPath)
+	req, _, err := renderFiles(*actionPath, *dataPath, *lax)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,19 @@ func TestRenderCommand(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
 		assert.Equal(t, "2021-02-26 02:03 AEDT", got.Body)
 	})
+	t.Run("lax", func(t *testing.T) {
+		dir := t.TempDir()
+		action := writeFile(t, dir, "a.json", `{"url": "https://x.example/", "headers": {"Content-Type": "text/plain"}, "body": "Hi {{ customer.nickname }}!"}`)
+		data := writeFile(t, dir, "d.json", `{"customer": {}}`)
+		code, _, stderr := runCLI(t, "render", "--action", action, "--data", data)
+		assert.Equal(t, exitBadInput, code)
+		assert.Contains(t, stderr, "a.json: body: line 1: missing variable customer.nickname")
+		code, stdout, stderr := runCLI(t, "render", "--action", action, "--data", data, "--lax")
+		require.Equal(t, exitOK, code, stderr)
+		var got renderedRequest
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		assert.Equal(t, "Hi !", got.Body)
+	})
 	t.Run("help", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "render", "-h")
 		assert.Equal(t, exitOK, code)

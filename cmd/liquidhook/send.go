@@ -26,6 +26,8 @@ nanoseconds), attributes (the mapped response) and error.
 Flags:
   --action FILE      the webhook action (JSON)
   --data FILE        the data to render it with (a JSON object)
+  --lax              print a missing variable as empty instead of failing
+                     (the default is strict, as in Customer.io)
   --timeout D        per attempt, from dial to the end of the body (default 4s)
   --retries N        retries after the first attempt (default 10; 0 for none)
   --backoff D        the wait before the first retry, doubling after (default 10.5s)
@@ -53,6 +55,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	actionPath := fs.String("action", "", "the action file")
 	dataPath := fs.String("data", "", "the data file")
+	lax := fs.Bool("lax", false, "print a missing variable as empty instead of failing")
 	var how senderFlags
 	how.register(fs)
 	dryRun := fs.Bool("dry-run", false, "render without sending")
@@ -73,7 +76,7 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	req, mapper, err := renderFiles(*actionPath, *dataPath)
+	req, mapper, err := renderFiles(*actionPath, *dataPath, *lax)
 	if err != nil {
 		return err
 	}

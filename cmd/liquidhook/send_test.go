@@ -119,6 +119,30 @@ func TestSendCommandDelivers(t *testing.T) {
 	assert.Contains(t, r.stderr, "delivered after 3 attempts")
 }
 
+// TestSendCommandLax: --lax sends what strict mode refuses, a missing
+// variable printed as empty.
+func TestSendCommandLax(t *testing.T) {
+	var body atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body.Store(string(b))
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	action := writeFile(t, dir, "a.json", `{"url": "`+srv.URL+`", "body": "{\"nick\": \"{{ customer.nickname }}\"}"}`)
+	data := writeFile(t, dir, "d.json", `{"customer": {}}`)
+
+	r := sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--allow-private")
+	assert.Equal(t, exitBadInput, r.code)
+	assert.Contains(t, r.stderr, "missing variable customer.nickname")
+	assert.Nil(t, body.Load(), "nothing is sent")
+
+	r = sendRun(t, sendTestKey, "send", "--action", action, "--data", data, "--allow-private", "--lax")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, true, sendResultJSON(t, r.stdout)["delivered"])
+	assert.Equal(t, `{"nick": ""}`, body.Load())
+}
+
 func TestSendCommandFails(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

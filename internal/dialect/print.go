@@ -1,25 +1,22 @@
-package webhook
+package dialect
 
 import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/osteele/liquid/values"
 )
 
-// Printing values as Customer.io does: strings as they are, numbers
-// exactly, objects as Ruby hashes, and the json filter's encoding.
+// Printing values as Customer.io does: text as it is, numbers exactly
+// (no exponent; a whole float without a fraction), arrays as their
+// elements run together, objects as Ruby hashes with sorted keys, and the
+// json filter's encoding.
 
 // maxDepth bounds nesting when printing or encoding a value, so cyclic Go
 // data fails instead of exhausting the stack.
@@ -27,143 +24,122 @@ const maxDepth = 1000
 
 var errTooDeep = fmt.Errorf("%w: value nested more than %d levels deep", ErrLimitExceeded, maxDepth)
 
-// writeOutput prints v as {{ }} does: strings as they are, numbers exactly,
-// arrays as their elements' text run together, objects in Ruby hash style.
-func (e *engine) writeOutput(w io.Writer, v any) error {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case string:
-		_, err := io.WriteString(w, x)
-		return err
-	}
-	b, err := e.appendOutput(nil, v, 0)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
+func outputLimit(max int) error {
+	return fmt.Errorf("%w: output larger than %d bytes", ErrLimitExceeded, max)
 }
 
-func (e *engine) appendOutput(b []byte, v any, depth int) ([]byte, error) {
-	v = values.ToLiquid(v)
+// appendOutput appends v as {{ }} prints it: arrays flattened, nil as
+// nothing, everything else as its text.
+func appendOutput(b []byte, v any, max, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return b, errTooDeep
 	}
 	switch x := v.(type) {
+	case string:
+		return appendBounded(b, x, max)
 	case []any:
 		var err error
 		for _, item := range x {
-			if b, err = e.appendOutput(b, item, depth+1); err != nil {
+			if b, err = appendOutput(b, item, max, depth+1); err != nil {
 				return b, err
 			}
 		}
 		return b, nil
-	case string, []byte, nil, map[string]any:
-		return e.appendText(b, v, depth)
+	case rangeValue, map[string]any, nil, []byte:
+		return appendText(b, v, max, depth)
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
-		var err error
-		for i := range rv.Len() {
-			if b, err = e.appendOutput(b, rv.Index(i).Interface(), depth+1); err != nil {
-				return b, err
-			}
-		}
-		return b, nil
+		items, _ := listOf(v)
+		return appendOutput(b, items, max, depth)
 	}
-	return e.appendText(b, v, depth)
+	return appendText(b, v, max, depth)
 }
 
-// text converts v to a string as Ruby's to_s does, for filters.
-func (e *engine) text(v any) (string, error) {
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	b, err := e.appendText(nil, v, 0)
-	return string(b), err
-}
-
-// appendText appends Ruby's to_s of v: nil is empty, collections inspect.
-func (e *engine) appendText(b []byte, v any, depth int) ([]byte, error) {
-	v = values.ToLiquid(v)
-	switch x := v.(type) {
-	case nil:
-		return b, nil
-	case string:
-		return e.appendBounded(b, x)
-	case []byte:
-		return e.appendBounded(b, string(x))
-	case json.Number:
-		return append(b, x...), nil
-	case time.Time:
-		return x.UTC().AppendFormat(b, "2006-01-02 15:04:05 -0700"), nil
-	case values.Range:
-		return appendRange(b, x), nil
-	}
-	if nb, ok := appendScalar(b, v); ok {
-		return nb, nil
-	}
-	switch reflect.ValueOf(v).Kind() {
-	case reflect.Map, reflect.Slice, reflect.Array:
-		return e.appendInspect(b, v, depth)
-	case reflect.Pointer:
-		rv := reflect.ValueOf(v)
-		if rv.IsNil() {
-			return b, nil
-		}
-		return e.appendText(b, rv.Elem().Interface(), depth+1)
-	}
-	return e.appendBounded(b, fmt.Sprint(v))
-}
-
-func (e *engine) appendBounded(b []byte, s string) ([]byte, error) {
-	if len(s) > e.maxOutput-len(b) {
-		return b, e.outputLimit()
+func appendBounded(b []byte, s string, max int) ([]byte, error) {
+	if len(s) > max-len(b) {
+		return b, outputLimit(max)
 	}
 	return append(b, s...), nil
 }
 
-func appendRange(b []byte, r values.Range) []byte {
-	first, _ := r.Index(0).(int)
-	b = strconv.AppendInt(b, int64(first), 10)
-	b = append(b, ".."...)
-	return strconv.AppendInt(b, int64(first+r.Len()-1), 10)
+// toText is Ruby's to_s of v, for filters that read text.
+func toText(v any, max int) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case nil:
+		return "", nil
+	}
+	b, err := appendText(nil, v, max, 0)
+	return string(b), err
 }
 
-// appendScalar appends booleans and numbers; floats print exactly in plain
-// decimal (1700000000, not 1.7e+09).
+// scalarText is the text of a value known to be small (a map key).
+func scalarText(v any) string {
+	s, _ := toText(v, math.MaxInt)
+	return s
+}
+
+// appendText appends Ruby's to_s of v: nil is empty, collections inspect.
+func appendText(b []byte, v any, max, depth int) ([]byte, error) {
+	switch x := v.(type) {
+	case nil, *undefined, specialValue:
+		return b, nil
+	case string:
+		return appendBounded(b, x, max)
+	case []byte:
+		return appendBounded(b, string(x), max)
+	case json.Number:
+		return appendBounded(b, string(x), max)
+	case time.Time:
+		return x.UTC().AppendFormat(b, "2006-01-02 15:04:05 -0700"), nil
+	case rangeValue:
+		b = strconv.AppendInt(b, int64(x.from), 10)
+		b = append(b, ".."...)
+		return strconv.AppendInt(b, int64(x.to), 10), nil
+	}
+	if nb, ok := appendScalar(b, v); ok {
+		return nb, nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
+		return appendInspect(b, v, max, depth)
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return b, nil
+		}
+		return appendText(b, rv.Elem().Interface(), max, depth+1)
+	}
+	return appendBounded(b, fmt.Sprint(v), max)
+}
+
+// appendScalar appends booleans and numbers.
 func appendScalar(b []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case bool:
 		return strconv.AppendBool(b, x), true
 	case int:
 		return strconv.AppendInt(b, int64(x), 10), true
-	case int8:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int16:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10), true
-	case int64:
-		return strconv.AppendInt(b, x, 10), true
-	case uint:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint8:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint16:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10), true
-	case uint64:
-		return strconv.AppendUint(b, x, 10), true
-	case float32:
-		return appendFloat(b, float64(x), 32), true
 	case float64:
 		return appendFloat(b, x, 64), true
+	case float32:
+		return appendFloat(b, float64(x), 32), true
 	}
-	return b, false
+	n, ok := numberOf(v)
+	if !ok {
+		return b, false
+	}
+	if n.isFloat {
+		return appendFloat(b, n.f, 64), true
+	}
+	if rv := reflect.ValueOf(v); rv.CanUint() {
+		return strconv.AppendUint(b, rv.Uint(), 10), true
+	}
+	return strconv.AppendInt(b, n.i, 10), true
 }
 
+// appendFloat prints f exactly in plain decimal: 1700000000, not 1.7e+09.
 func appendFloat(b []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsNaN(f):
@@ -172,6 +148,8 @@ func appendFloat(b []byte, f float64, bits int) []byte {
 		return append(b, "Infinity"...)
 	case math.IsInf(f, -1):
 		return append(b, "-Infinity"...)
+	case f == 0:
+		return append(b, '0') // not -0
 	}
 	return strconv.AppendFloat(b, f, 'f', -1, bits)
 }
@@ -180,16 +158,15 @@ func appendFloat(b []byte, f float64, bits int) []byte {
 // inspect, {"id"=>"1", "tags"=>["a", "b"], "n"=>nil}, keys sorted so the
 // output is deterministic. Times print as quoted strings so the
 // replace: "=>", ":" idiom still yields JSON.
-func (e *engine) appendInspect(b []byte, v any, depth int) ([]byte, error) {
+func appendInspect(b []byte, v any, max, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return b, errTooDeep
 	}
-	if len(b) > e.maxOutput {
-		return b, e.outputLimit()
+	if len(b) > max {
+		return b, outputLimit(max)
 	}
-	v = values.ToLiquid(v)
 	switch x := v.(type) {
-	case nil:
+	case nil, *undefined:
 		return append(b, "nil"...), nil
 	case string:
 		return appendRubyString(b, x), nil
@@ -197,25 +174,22 @@ func (e *engine) appendInspect(b []byte, v any, depth int) ([]byte, error) {
 		return appendRubyString(b, string(x)), nil
 	case json.Number:
 		return append(b, x...), nil
+	case specialValue:
+		return append(b, `""`...), nil
 	case time.Time:
 		return appendRubyString(b, x.UTC().Format("2006-01-02 15:04:05 -0700")), nil
-	case values.Range:
-		return appendRange(b, x), nil
+	case rangeValue:
+		return appendText(b, x, max, depth)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		b = append(b, '{')
 		var err error
-		for i, k := range keys {
+		for i, k := range sortedKeys(x) {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
 			b = appendRubyString(b, k)
 			b = append(b, "=>"...)
-			if b, err = e.appendInspect(b, x[k], depth+1); err != nil {
+			if b, err = appendInspect(b, x[k], max, depth+1); err != nil {
 				return b, err
 			}
 		}
@@ -227,7 +201,7 @@ func (e *engine) appendInspect(b []byte, v any, depth int) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ", "...)
 			}
-			if b, err = e.appendInspect(b, item, depth+1); err != nil {
+			if b, err = appendInspect(b, item, max, depth+1); err != nil {
 				return b, err
 			}
 		}
@@ -236,49 +210,16 @@ func (e *engine) appendInspect(b []byte, v any, depth int) ([]byte, error) {
 	if nb, ok := appendScalar(b, v); ok {
 		return nb, nil
 	}
-	switch u, deeper, ok, err := e.unreflect(v); {
-	case err != nil:
-		return b, err
-	case deeper:
-		return e.appendInspect(b, u, depth+1)
-	case ok:
-		return e.appendInspect(b, u, depth)
+	if reflect.ValueOf(v).Kind() == reflect.Pointer {
+		return appendInspect(b, deref(v), max, depth+1)
+	}
+	if items, ok := listOf(v); ok {
+		return appendInspect(b, items, max, depth)
+	}
+	if m, ok := mapOf(v); ok {
+		return appendInspect(b, m, max, depth)
 	}
 	return appendRubyString(b, fmt.Sprint(v)), nil
-}
-
-// unreflect turns a map, slice, array or pointer of a type the printers do
-// not switch on into one they do: a map[string]any keyed by the keys as
-// text, a []any, or what a pointer points to (nil for a nil pointer);
-// deeper says the value pointed to is one level down. ok is false for any
-// other kind.
-func (e *engine) unreflect(v any) (u any, deeper, ok bool, err error) {
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Map:
-		m := make(map[string]any, rv.Len())
-		iter := rv.MapRange()
-		for iter.Next() {
-			k, err := e.text(iter.Key().Interface())
-			if err != nil {
-				return nil, false, false, err
-			}
-			m[k] = iter.Value().Interface()
-		}
-		return m, false, true, nil
-	case reflect.Slice, reflect.Array:
-		items := make([]any, rv.Len())
-		for i := range items {
-			items[i] = rv.Index(i).Interface()
-		}
-		return items, false, true, nil
-	case reflect.Pointer:
-		if rv.IsNil() {
-			return nil, false, true, nil
-		}
-		return rv.Elem().Interface(), true, true, nil
-	}
-	return nil, false, false, nil
 }
 
 // appendRubyString appends s quoted and escaped as Ruby's String#inspect
@@ -289,7 +230,7 @@ func appendRubyString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, `\x`...)
-			b = append(b, strings.ToUpper(hex.EncodeToString([]byte{s[i]}))...)
+			b = append(b, bytes.ToUpper([]byte(hex.EncodeToString([]byte{s[i]})))...)
 			i++
 			continue
 		}
@@ -337,21 +278,22 @@ func appendRubyString(b []byte, s string) []byte {
 // appendJSON appends v as JSON: keys sorted, no HTML escaping, numbers
 // exact, times as RFC 3339 strings in UTC. NaN and infinities have no JSON
 // form and are an error.
-func (e *engine) appendJSON(b []byte, v any, depth int) ([]byte, error) {
+func appendJSON(b []byte, v any, max, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return b, errTooDeep
 	}
-	if len(b) > e.maxOutput {
-		return b, e.outputLimit()
+	if len(b) > max {
+		return b, outputLimit(max)
 	}
-	v = values.ToLiquid(v)
 	switch x := v.(type) {
-	case nil:
+	case nil, *undefined:
 		return append(b, "null"...), nil
 	case string:
 		return appendJSONString(b, x), nil
 	case []byte:
 		return appendJSONString(b, string(x)), nil
+	case specialValue:
+		return append(b, `""`...), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case json.Number:
@@ -359,35 +301,18 @@ func (e *engine) appendJSON(b []byte, v any, depth int) ([]byte, error) {
 			return appendJSONString(b, string(x)), nil
 		}
 		return append(b, x...), nil
-	case float32, float64:
-		f := reflect.ValueOf(x).Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return b, fmt.Errorf("%w: json: %v has no JSON form", ErrTemplate, f)
-		}
-		nb, _ := appendScalar(b, x)
-		return nb, nil
 	case time.Time:
 		return appendJSONString(b, x.UTC().Format(time.RFC3339Nano)), nil
-	case values.Range:
-		if x.Len() > e.maxIter {
-			return b, e.valueLimit("array", e.maxIter)
-		}
-		return e.appendJSON(b, x.AsArray(), depth)
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		b = append(b, '{')
 		var err error
-		for i, k := range keys {
+		for i, k := range sortedKeys(x) {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendJSONString(b, k)
 			b = append(b, ':')
-			if b, err = e.appendJSON(b, x[k], depth+1); err != nil {
+			if b, err = appendJSON(b, x[k], max, depth+1); err != nil {
 				return b, err
 			}
 		}
@@ -399,22 +324,34 @@ func (e *engine) appendJSON(b []byte, v any, depth int) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = e.appendJSON(b, item, depth+1); err != nil {
+			if b, err = appendJSON(b, item, max, depth+1); err != nil {
 				return b, err
 			}
 		}
 		return append(b, ']'), nil
 	}
-	if nb, ok := appendScalar(b, v); ok {
+	if n, ok := numberOf(v); ok {
+		if n.isFloat && (math.IsNaN(n.f) || math.IsInf(n.f, 0)) {
+			return b, fmt.Errorf("%w: json: %v has no JSON form", ErrTemplate, n.f)
+		}
+		nb, _ := appendScalar(b, v)
 		return nb, nil
 	}
-	switch u, deeper, ok, err := e.unreflect(v); {
-	case err != nil:
-		return b, err
-	case deeper:
-		return e.appendJSON(b, u, depth+1)
-	case ok:
-		return e.appendJSON(b, u, depth)
+	if reflect.ValueOf(v).Kind() == reflect.Pointer {
+		return appendJSON(b, deref(v), max, depth+1)
+	}
+	if r, ok := v.(rangeValue); ok {
+		if r.len() > max {
+			return b, outputLimit(max)
+		}
+		return appendJSON(b, r.items(), max, depth)
+	}
+	if items, ok := listOf(v); ok {
+		return appendJSON(b, items, max, depth)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Map {
+		m, _ := mapOf(v)
+		return appendJSON(b, m, max, depth)
 	}
 	// Structs and the like: let encoding/json apply their tags.
 	var buf bytes.Buffer

@@ -1,18 +1,13 @@
-package webhook
+package dialect
 
 import (
-	"encoding/json"
-	"math"
 	"testing"
-
-	"github.com/osteele/liquid/values"
-	"github.com/stretchr/testify/assert"
 )
 
 func TestMissingVariables(t *testing.T) {
 	data := mustData(t, customerDoc)
-	runDialect(t, Compiler{}, data, []dialectCase{
-		{name: "attribute", src: "Hi\n{{ customer.firstName }}", wantErr: ErrMissingVariable, errHas: "body: line 2: missing variable customer.firstName", line: 2},
+	runDialect(t, Options{}, data, []dialectCase{
+		{name: "attribute", src: "Hi\n{{ customer.firstName }}", wantErr: ErrMissingVariable, errHas: "line 2: webhook: missing variable customer.firstName", line: 2},
 		{name: "variable", src: "{{ person.name }}", wantErr: ErrMissingVariable, errHas: "missing variable person.name"},
 		{name: "top-level variable", src: "{{ nobody }}", wantErr: ErrMissingVariable, errHas: "missing variable nobody"},
 		{name: "attribute of null", src: "{{ customer.no_address.city }}", wantErr: ErrMissingVariable, errHas: "customer.no_address.city"},
@@ -21,17 +16,24 @@ func TestMissingVariables(t *testing.T) {
 		{name: "quoted key", src: `{{ customer["last name"] }}`, wantErr: ErrMissingVariable, errHas: `customer["last name"]`},
 		{name: "through filters", src: "{{ customer.nickname | upcase }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
 		{name: "as a filter argument", src: "{{ 'a' | append: customer.nickname }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
+		{name: "as a filter argument, assigned", src: "{% assign x = 'a' | append: customer.nickname %}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
 		{name: "default's own argument", src: "{{ customer.nickname | default: customer.alias }}", wantErr: ErrMissingVariable, errHas: "customer.alias"},
 		{name: "size of a missing attribute, printed", src: "{{ customer.nickname.size }}", wantErr: ErrMissingVariable, errHas: "customer.nickname.size"},
-		{name: "assigned", src: "{% assign n = customer.nickname | capitalize %}{{ n }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
+		{name: "size filter of a missing attribute", src: "{{ customer.nickname | size }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
+		{name: "assigned, then printed", src: "{% assign n = customer.nickname | capitalize %}{{ n }}", wantErr: ErrMissingVariable, errHas: "customer.nickname"},
 		{name: "inside a loop on its own line", src: "{% for t in customer.tags %}\n{{ t }}\n{{ t.x }}\n{% endfor %}", wantErr: ErrMissingVariable, line: 3},
+		{name: "a range bound", src: "a\n{% for i in (1..customer.nope) %}{{ i }}{% endfor %}", wantErr: ErrMissingVariable, errHas: "line 2: webhook: missing variable customer.nope", line: 2},
+		{name: "a range bound, assigned", src: "{% assign r = (customer.nope..3) %}", wantErr: ErrMissingVariable, errHas: "missing variable customer.nope"},
 
 		{name: "null is present", src: "[{{ customer.nothing }}]", want: "[]"},
 		{name: "empty text is present", src: "[{{ customer.empty }}]", want: "[]"},
 		{name: "default", src: `{{ customer.nickname | default: "friend" }}`, want: "friend"},
+		{name: "default through assign", src: `{% assign n = customer.nickname %}{{ n | default: "friend" }}`, want: "friend"},
 		{name: "default after other filters", src: `{{ customer.nickname | upcase | default: "friend" }}`, want: "friend"},
+		{name: "a missing argument before a default", src: `{{ customer.first_name | append: customer.nope | default: "x" }}`, want: "Ann"},
 		{name: "default with named argument", src: `{{ customer.active | default: "x", allow_false: true }}`, want: "true"},
 		{name: "if", src: "{% if customer.nickname %}a{% else %}b{% endif %}", want: "b"},
+		{name: "if through assign", src: "{% assign n = customer.nickname %}{% if n %}a{% else %}b{% endif %}", want: "b"},
 		{name: "unless", src: "{% unless customer.nickname %}u{% endunless %}", want: "u"},
 		{name: "elsif", src: "{% if false %}a{% elsif customer.nickname %}b{% else %}c{% endif %}", want: "c"},
 		{name: "comparison", src: "{% if customer.nickname == 'x' or customer.age > 3 %}a{% else %}b{% endif %}", want: "b"},
@@ -46,13 +48,12 @@ func TestMissingVariables(t *testing.T) {
 
 func TestMissingDynamicKeys(t *testing.T) {
 	data := mustData(t, customerDoc)
-	runDialect(t, Compiler{}, data, []dialectCase{
-		{name: "variable key", src: "{% assign k = 'nope' %}a\n{{ customer[k] }}", wantErr: ErrMissingVariable, errHas: "body: line 2: missing variable customer[k]", line: 2},
+	runDialect(t, Options{}, data, []dialectCase{
+		{name: "variable key", src: "{% assign k = 'nope' %}a\n{{ customer[k] }}", wantErr: ErrMissingVariable, errHas: "line 2: webhook: missing variable customer[k]", line: 2},
 		{name: "key from the data", src: `{{ customer[event.name] }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[event.name]"},
 		{name: "missing key variable", src: `{{ customer[k] }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
 		{name: "then a property", src: `{% assign k = "address" %}{{ customer[k].street }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k].street"},
 		{name: "through filters", src: `{% assign k = "nope" %}{{ customer[k] | upcase }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
-		{name: "assigned", src: `{% assign k = "nope" %}{% assign v = customer[k] %}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
 		{name: "index past the end", src: `{% assign i = 5 %}{{ customer.tags[i] }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer.tags[i]"},
 
 		{name: "present", src: `{% assign k = "first_name" %}{{ customer[k] }} {{ customer["address"][k] | default: "-" }}`, want: "Ann -"},
@@ -61,20 +62,20 @@ func TestMissingDynamicKeys(t *testing.T) {
 		{name: "integer index", src: `{% assign i = 1 %}{{ customer.tags[i] }}`, want: "beta"},
 		{name: "default", src: `{% assign k = "nope" %}{{ customer[k] | default: "none" }}`, want: "none"},
 		{name: "if", src: `{% assign k = "nope" %}{% if customer[k] %}a{% else %}b{% endif %}`, want: "b"},
-		{name: "unless", src: `{% assign k = "nope" %}{% unless customer[k] %}u{% endunless %}`, want: "u"},
 		{name: "blank", src: `{% assign k = "nope" %}{% if customer[k] == blank %}blank{% endif %}`, want: "blank"},
+		{name: "unless", src: `{% assign k = "nope" %}{% unless customer[k] %}u{% endunless %}`, want: "u"},
+		{name: "assigned, then printed", src: `{% assign k = "nope" %}{% assign v = customer[k] %}{{ v }}`, wantErr: ErrMissingVariable, errHas: "missing variable customer[k]"},
+		{name: "a root read from a variable", src: `{% assign k = "customer" %}{{ [k].first_name }}`, want: "Ann"},
 	})
-	runDialect(t, Compiler{Lax: true}, data, []dialectCase{
+	runDialect(t, Options{Lax: true}, data, []dialectCase{
 		{name: "lax", src: `{% assign k = "nope" %}[{{ customer[k] }}]`, want: "[]"},
 	})
 }
 
 func TestBlankAndEmpty(t *testing.T) {
 	data := mustData(t, customerDoc)
-	test := func(cond string) string {
-		return "{% if " + cond + " %}T{% else %}F{% endif %}"
-	}
-	runDialect(t, Compiler{}, data, []dialectCase{
+	test := func(cond string) string { return "{% if " + cond + " %}T{% else %}F{% endif %}" }
+	runDialect(t, Options{}, data, []dialectCase{
 		{name: "missing is blank", src: test("customer.nickname == blank"), want: "T"},
 		{name: "missing != blank", src: test("customer.nickname != blank"), want: "F"},
 		{name: "null is blank", src: test("customer.nothing == blank"), want: "T"},
@@ -87,6 +88,7 @@ func TestBlankAndEmpty(t *testing.T) {
 		{name: "with and", src: test("customer.first_name != blank and customer.empty == blank"), want: "T"},
 		{name: "with or", src: test("customer.empty != blank or customer.tags.first == 'vip'"), want: "T"},
 		{name: "nested property", src: test("customer.address.city != blank"), want: "T"},
+		{name: "literal text", src: test(`"" == blank`), want: "T"},
 		{name: "indexed", src: test("customer.tags[0] != blank"), want: "T"},
 		{name: "unless", src: "{% unless customer.empty == blank %}x{% else %}blank{% endunless %}", want: "blank"},
 		{name: "empty text is empty", src: test("customer.empty == empty"), want: "T"},
@@ -94,10 +96,14 @@ func TestBlankAndEmpty(t *testing.T) {
 		{name: "null is not empty", src: test("customer.nothing == empty"), want: "F"},
 		{name: "empty array is empty", src: test("customer.no_tags == empty"), want: "T"},
 		{name: "printed comparison", src: "{{ customer.empty == blank }}", want: "true"},
-		{name: "literal text", src: test(`"" == blank`), want: "T"},
+		{name: "case when blank", src: "{% case customer.nick %}{% when blank %}none{% else %}some{% endcase %}", want: "none"},
+		{name: "case when empty", src: "{% case customer.spaces | strip %}{% when empty %}empty{% else %}full{% endcase %}", want: "empty"},
+		{name: "case when, in a list", src: "{% case customer.empty %}{% when 'Ann', blank %}b{% endcase %}|{% case customer.first_name %}{% when 'x' or blank, 'Ann' %}a{% endcase %}", want: "b|a"},
 	})
 }
 
+// TestCaseWhenBlankAndEmpty: when blank and when empty mean what
+// == blank and == empty mean.
 func TestCaseWhenBlankAndEmpty(t *testing.T) {
 	data := mustData(t, customerDoc)
 	blank := func(subject string) string {
@@ -106,8 +112,7 @@ func TestCaseWhenBlankAndEmpty(t *testing.T) {
 	empty := func(subject string) string {
 		return "{% case " + subject + " %}{% when empty %}empty{% else %}full{% endcase %}"
 	}
-	runDialect(t, Compiler{}, data, []dialectCase{
-		{name: "missing is blank", src: blank("customer.nick"), want: "none"},
+	runDialect(t, Options{}, data, []dialectCase{
 		{name: "null is blank", src: blank("customer.nothing"), want: "none"},
 		{name: "empty text is blank", src: blank("customer.empty"), want: "none"},
 		{name: "spaces are blank", src: blank("customer.spaces"), want: "none"},
@@ -120,8 +125,6 @@ func TestCaseWhenBlankAndEmpty(t *testing.T) {
 		{name: "empty text is empty", src: empty("customer.empty"), want: "empty"},
 		{name: "spaces are not empty", src: empty("customer.spaces"), want: "full"},
 		{name: "empty array is empty", src: empty("customer.no_tags"), want: "empty"},
-		{name: "through filters", src: empty("customer.spaces | strip"), want: "empty"},
-		{name: "in a list", src: "{% case customer.empty %}{% when 'Ann', blank %}b{% endcase %}|{% case customer.first_name %}{% when 'x' or blank, 'Ann' %}a{% endcase %}", want: "b|a"},
 		{name: "after other values", src: "{% case customer.spaces %}{% when 'x' %}x{% when empty %}e{% when blank %}b{% endcase %}", want: "b"},
 		{name: "nested cases", src: "{% case customer.empty %}{% when blank %}{% case customer.first_name %}{% when blank %}inner{% else %}outer{% endcase %}{% endcase %}", want: "outer"},
 		{name: "whitespace control", src: "x {%- case customer.empty -%} {%- when blank -%} b {%- endcase %}", want: "xb"},
@@ -129,29 +132,46 @@ func TestCaseWhenBlankAndEmpty(t *testing.T) {
 	})
 }
 
-func TestLaxMode(t *testing.T) {
-	data := mustData(t, customerDoc)
-	runDialect(t, Compiler{Lax: true}, data, []dialectCase{
-		{name: "missing prints empty", src: "[{{ customer.nickname }}]", want: "[]"},
-		{name: "through filters", src: "[{{ customer.nickname | upcase }}]", want: "[]"},
-		{name: "assigned", src: "{% assign n = customer.nickname %}[{{ n }}]", want: "[]"},
-		{name: "syntax errors still fail", src: "{{ customer.x | nofilter }}", wantErr: ErrTemplateSyntax},
+// TestConditions: and/or group from the right, as in Liquid; text
+// compared with a number is an error in an order comparison, as in
+// Liquid, and simply unequal in ==.
+func TestConditions(t *testing.T) {
+	data := mustData(t, `{"plan": "basic", "active": false, "n": "10", "m": 10}`)
+	runDialect(t, Options{}, data, []dialectCase{
+		{name: "or then and, grouped from the right", src: `{% if plan == "pro" or plan == "basic" and active %}yes{% else %}no{% endif %}`, want: "no"},
+		{name: "and then or, grouped from the right", src: `{% if true and false and false or true %}yes{% else %}no{% endif %}`, want: "no"},
+		{name: "a chain of or", src: `{% if false or false or true %}yes{% endif %}`, want: "yes"},
+		{name: "text > number fails", src: `{% if n > 5 %}big{% endif %}`, wantErr: ErrTemplate, errHas: "comparison of String with 5 failed"},
+		{name: "text literal > number fails", src: `{% if "10" > 5 %}big{% endif %}`, wantErr: ErrTemplate, errHas: "comparison of String with 5 failed"},
+		{name: "text == number is false", src: `{% if n == m %}same{% else %}different{% endif %}`, want: "different"},
+		{name: "numbers compare", src: `{% if m > 5 and m >= 10 and m < 11 and m <= 10 %}yes{% endif %}`, want: "yes"},
+		{name: "text compares as text", src: `{% if n < "9" %}yes{% endif %}`, want: "yes"},
+		{name: "nil in an order comparison is false", src: `{% if nothing > 5 or 5 < nothing %}yes{% else %}no{% endif %}`, want: "no"},
+		{name: "contains", src: `{% if plan contains "as" %}yes{% endif %}`, want: "yes"},
+		{name: "<> is !=", src: `{% if plan <> "pro" %}yes{% endif %}`, want: "yes"},
 	})
 }
 
-// equal and less decide the common comparisons themselves; they must
-// decide them as the engine's values.Equal and values.Less do.
-func TestCompareAgreesWithTheEngine(t *testing.T) {
-	nan := math.NaN()
-	operands := []any{
-		nil, true, false, 0, 1, -1, int64(1), int64(-7), int64(math.MaxInt64), 1.0, 1.5, math.Copysign(0, -1), nan, math.Inf(1),
-		float64(1 << 53), int64(1<<53 + 1), "", "1", "a", "b", json.Number("1"), uint(1), int32(1), float32(1.5),
-		[]any{1}, map[string]any{"a": 1},
-	}
-	for _, a := range operands {
-		for _, b := range operands {
-			assert.Equal(t, values.Equal(a, b), equal(a, b), "equal(%#v, %#v)", a, b)
-			assert.Equal(t, values.Less(a, b), less(a, b), "less(%#v, %#v)", a, b)
-		}
-	}
+// TestSizeAgrees: .size and | size count the same way: characters of
+// text, elements of an array, keys of an object.
+func TestSizeAgrees(t *testing.T) {
+	data := mustData(t, `{"s": "Köln ✓", "a": [1, 2, 3], "o": {"x": 1, "y": 2}}`)
+	runDialect(t, Options{}, data, []dialectCase{
+		{name: "text", src: `{{ s.size }} {{ s | size }}`, want: "6 6"},
+		{name: "array", src: `{{ a.size }} {{ a | size }}`, want: "3 3"},
+		{name: "object", src: `{{ o.size }} {{ o | size }}`, want: "2 2"},
+		{name: "in a condition", src: `{% assign n = s | size %}{% if s.size == n %}same{% endif %}`, want: "same"},
+	})
+}
+
+func TestLaxMode(t *testing.T) {
+	data := mustData(t, customerDoc)
+	runDialect(t, Options{Lax: true}, data, []dialectCase{
+		{name: "missing prints empty", src: "[{{ customer.nickname }}]", want: "[]"},
+		{name: "through filters", src: "[{{ customer.nickname | upcase }}]", want: "[]"},
+		{name: "as an argument", src: "[{{ 'a' | append: customer.nickname }}]", want: "[a]"},
+		{name: "assigned", src: "{% assign n = customer.nickname %}[{{ n }}]", want: "[]"},
+		{name: "a range bound is 0", src: "{% for i in (customer.nope..1) %}{{ i }}{% endfor %}", want: "01"},
+		{name: "syntax errors still fail", src: "{{ customer.x | nofilter }}", wantErr: ErrTemplateSyntax},
+	})
 }
