@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,8 +43,7 @@ a bad key, or an address it cannot listen on.
 
 // Bounds of listen's own reads and of its server.
 const (
-	listenMaxRespond      = 1 << 20
-	listenShutdownTimeout = 5 * time.Second
+	listenMaxRespond = 1 << 20
 )
 
 // runListen implements `liquidhook listen`.
@@ -110,33 +108,16 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return badInput("--addr %s: %v", *addr, err)
 	}
-	srv := &http.Server{
-		Handler:           l,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.New(e.stderr, "liquidhook listen: ", 0),
-	}
+	srv := newServer(l, e.stderr, "liquidhook listen")
 	checking := "signatures not checked: " + envSigningKey + " is not set"
 	if l.verifier != nil {
 		checking = fmt.Sprintf("checking %s signatures, tolerance %v", *schemeName, *tolerance)
 	}
 	fmt.Fprintf(e.stderr, "liquidhook listen: listening on http://%s (%s)\n", ln.Addr(), checking)
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return failed(fmt.Errorf("serving: %w", err))
-	case <-ctx.Done():
+	if err := serve(ctx, srv, ln); err != nil {
+		return err
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), listenShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-	}
-	<-served
 	fmt.Fprintln(e.stderr, "liquidhook listen: stopped")
 	return nil
 }

@@ -5,15 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/liquidhook/webhook/delivery"
 )
@@ -32,9 +29,8 @@ const (
 	// guessed guards nothing.
 	uiMinToken = 16
 	// uiCookie names the cookie a browser gets by logging in.
-	uiCookie          = "liquidhook_ui"
-	uiMaxLoginBytes   = 4 << 10
-	uiShutdownTimeout = 5 * time.Second
+	uiCookie        = "liquidhook_ui"
+	uiMaxLoginBytes = 4 << 10
 )
 
 func queueCheckUI(c *queueCall) error {
@@ -70,14 +66,7 @@ func queueUI(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error
 		ReadOnly: f.readOnly,
 		Logger:   slog.New(slog.NewTextHandler(e.stderr, nil)),
 	})
-	srv := &http.Server{
-		Handler:           http.NewCrossOriginProtection().Handler(newUIGate(page, token)),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		WriteTimeout:      time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.New(e.stderr, "liquidhook queue ui: ", 0),
-	}
+	srv := newServer(http.NewCrossOriginProtection().Handler(newUIGate(page, token)), e.stderr, "liquidhook queue ui")
 	fmt.Fprintf(e.stdout, "http://%s/\n", ln.Addr())
 	how := "loopback only, no token"
 	if token != "" {
@@ -88,20 +77,8 @@ func queueUI(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error
 	}
 	fmt.Fprintf(e.stderr, "liquidhook queue ui: serving the Sent tab on http://%s/ (%s)\n", ln.Addr(), how)
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return failed(fmt.Errorf("serving: %w", err))
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), uiShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return failed(fmt.Errorf("serving: %w", err))
+	if err := serve(ctx, srv, ln); err != nil {
+		return err
 	}
 	fmt.Fprintln(e.stderr, "liquidhook queue ui: stopped")
 	return nil
