@@ -59,6 +59,21 @@ func (b *body) dropBlankText() {
 	b.nodes = kept
 }
 
+// dropBlankBodies reports whether every body of a block is blank and, if
+// so, removes their text: Liquid prints nothing for a block whose bodies
+// hold only whitespace and tags that print nothing.
+func dropBlankBodies(bodies []*body) bool {
+	for _, b := range bodies {
+		if !b.blank {
+			return false
+		}
+	}
+	for _, b := range bodies {
+		b.dropBlankText()
+	}
+	return true
+}
+
 // tagParser parses a tag (and, for a block, its body) into a node; blank
 // says the tag prints nothing.
 type tagParser func(p *parser, tok token) (n node, blank bool, err error)

@@ -29,7 +29,7 @@ func parseIf(p *parser, tok token) (node, bool, error) {
 			return nil, false, err
 		}
 		if collecting {
-			n.branches = append(n.branches, branch{cond: cond, body: b.nodes})
+			n.branches = append(n.branches, branch{cond: cond})
 			bodies = append(bodies, &b)
 		}
 		if end.name == endName {
@@ -47,15 +47,9 @@ func parseIf(p *parser, tok token) (node, bool, error) {
 			return nil, false, exprError(end, err)
 		}
 	}
-	blank := true
-	for _, b := range bodies {
-		blank = blank && b.blank
-	}
-	if blank {
-		for i, b := range bodies {
-			b.dropBlankText()
-			n.branches[i].body = b.nodes
-		}
+	blank := dropBlankBodies(bodies)
+	for i, b := range bodies {
+		n.branches[i].body = b.nodes
 	}
 	return n, blank, nil
 }
@@ -117,20 +111,13 @@ func parseCase(p *parser, tok token) (node, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		clause.body = b.nodes
 		n.whens = append(n.whens, clause)
 		bodies = append(bodies, &b)
 		end = next
 	}
-	blank := true
-	for _, b := range bodies {
-		blank = blank && b.blank
-	}
-	if blank {
-		for i, b := range bodies {
-			b.dropBlankText()
-			n.whens[i].body = b.nodes
-		}
+	blank := dropBlankBodies(bodies)
+	for i, b := range bodies {
+		n.whens[i].body = b.nodes
 	}
 	return n, blank, nil
 }

@@ -252,15 +252,7 @@ func parseFor(p *parser, tok token) (node, bool, error) {
 		}
 		bodies = append(bodies, &eb)
 	}
-	blank := true
-	for _, b := range bodies {
-		blank = blank && b.blank
-	}
-	for _, b := range bodies {
-		if blank {
-			b.dropBlankText()
-		}
-	}
+	blank := dropBlankBodies(bodies)
 	n.body = bodies[0].nodes
 	if len(bodies) > 1 {
 		n.elseBody = bodies[1].nodes
