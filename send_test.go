@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	webhook "github.com/liquidhook/webhook"
 )
@@ -925,9 +926,11 @@ func TestSendNoSecretsLeak(t *testing.T) {
 				Build()
 			require.NoError(t, err)
 			var hooked []string
+			spans := tracetest.NewSpanRecorder()
 			s := tc.sender
 			s.Key = []byte(testKey)
 			s.Logger = logger
+			s.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 			s.RetryPolicy = fast(1)
 			s.OnAttempt = func(r *webhook.Request, a webhook.Attempt) {
 				if a.Err != nil {
@@ -938,6 +941,13 @@ func TestSendNoSecretsLeak(t *testing.T) {
 			res, err := s.Send(context.Background(), req, nil)
 			require.Error(t, err)
 			texts := append(hooked, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprint(res.Attempts))
+			require.NotEmpty(t, spans.Ended())
+			for _, span := range spans.Ended() {
+				texts = append(texts, span.Name(), span.Status().Description)
+				for _, kv := range span.Attributes() {
+					texts = append(texts, kv.Value.Emit())
+				}
+			}
 			for _, text := range texts {
 				for _, secret := range secrets {
 					assert.NotContains(t, text, secret)
@@ -1268,36 +1278,6 @@ func BenchmarkSend(b *testing.B) {
 			})
 		}
 	}
-}
-
-func TestSendLogs(t *testing.T) {
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-		}
-	})
-	var buf bytes.Buffer
-	s := testSender(1)
-	s.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
-	_, err := s.Send(context.Background(), leadRequest(t, rc.URL), nil)
-	require.NoError(t, err)
-
-	var records []map[string]any
-	dec := json.NewDecoder(&buf)
-	for dec.More() {
-		var rec map[string]any
-		require.NoError(t, dec.Decode(&rec))
-		records = append(records, rec)
-	}
-	require.Len(t, records, 2, "one record per attempt")
-	assert.Equal(t, "WARN", records[0]["level"])
-	assert.Equal(t, "status", records[0]["class"])
-	assert.Equal(t, float64(502), records[0]["status"])
-	assert.Equal(t, float64(time.Millisecond), records[0]["retry_in"])
-	assert.Equal(t, "INFO", records[1]["level"])
-	assert.Equal(t, float64(2), records[1]["attempt"])
-	assert.Equal(t, "key-123", records[1]["idempotency_key"])
-	assert.Equal(t, rc.URL, records[1]["url"])
 }
 
 // TestSendMappingFails: a delivered response that a mapping cannot use
