@@ -26,6 +26,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -1182,13 +1183,15 @@ func concurrently(b *testing.B, conc, n int, op func() error) {
 // send, read the response, map it) beside a raw net/http POST of the same
 // bytes and headers to the same local server (client=raw), at several
 // concurrencies; client=prebuilt is the Sender alone (sign, send, read) on
-// a request built once, without templates. Compare with benchstat
-// -col /client. Each also reports the connections the server accepted per
+// a request built once, without templates, reporting to OpenTelemetry's
+// global providers, which record nothing, and client=prebuilt-sdk the same
+// with an SDK that records every span (exported in batches to nowhere)
+// and the metrics. Compare with benchstat -col /client. Each also reports the connections the server accepted per
 // 1,000 requests once warm, and the CPU time the process (client and
 // server) spent per request.
 func BenchmarkSend(b *testing.B) {
 	for _, conc := range []int{1, 16, 64} {
-		for _, client := range []string{"raw", "prebuilt", "sender"} {
+		for _, client := range []string{"raw", "prebuilt", "prebuilt-sdk", "sender"} {
 			b.Run(fmt.Sprintf("conc=%d/client=%s", conc, client), func(b *testing.B) {
 				srv := newBenchServer(b)
 				action, err := webhook.Compile(closeLead(srv.URL + "/api/v1/lead/"))
@@ -1233,9 +1236,18 @@ func BenchmarkSend(b *testing.B) {
 						}
 						return nil
 					}
-				case "prebuilt":
+				case "prebuilt", "prebuilt-sdk":
 					// The Sender's own part: sign, send, read; no templates.
 					s := &webhook.Sender{Key: []byte(testKey), AllowPrivate: true, RetryPolicy: webhook.NoRetry}
+					if client == "prebuilt-sdk" {
+						tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardSpans{}))
+						mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+						b.Cleanup(func() {
+							tp.Shutdown(context.Background())
+							mp.Shutdown(context.Background())
+						})
+						s.TracerProvider, s.MeterProvider = tp, mp
+					}
 					plain, err := webhook.NewRequest("POST", srv.URL+"/api/v1/lead/").Body("application/json", body).Build()
 					require.NoError(b, err)
 					op = func() error {
@@ -1333,6 +1345,12 @@ func TestSendMapsJSONValues(t *testing.T) {
 		"count": int64(2),
 	}, res.Attributes)
 }
+
+// discardSpans is a span exporter that drops every span.
+type discardSpans struct{}
+
+func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardSpans) Shutdown(context.Context) error                             { return nil }
 
 // roundTripFunc adapts a function to http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)

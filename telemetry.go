@@ -20,9 +20,10 @@ import (
 // instruments are what a Sender reports through, made once per Sender
 // from its providers.
 type instruments struct {
-	tracer   trace.Tracer
-	attempts metric.Int64Counter
-	duration metric.Float64Histogram
+	tracer    trace.Tracer
+	startOpts []trace.SpanStartOption
+	attempts  metric.Int64Counter
+	duration  metric.Float64Histogram
 }
 
 func newInstruments(tp trace.TracerProvider, mp metric.MeterProvider) *instruments {
@@ -32,7 +33,10 @@ func newInstruments(tp trace.TracerProvider, mp metric.MeterProvider) *instrumen
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	in := &instruments{tracer: tp.Tracer(telemetry.ScopeWebhook, trace.WithSchemaURL(semconv.SchemaURL))}
+	in := &instruments{
+		tracer:    tp.Tracer(telemetry.ScopeWebhook, trace.WithSchemaURL(semconv.SchemaURL)),
+		startOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)},
+	}
 	meter := mp.Meter(telemetry.ScopeWebhook, metric.WithSchemaURL(semconv.SchemaURL))
 	var err error
 	in.attempts, err = meter.Int64Counter(telemetry.MetricAttempts,
@@ -52,18 +56,19 @@ func newInstruments(tp trace.TracerProvider, mp metric.MeterProvider) *instrumen
 }
 
 // startAttempt starts the span of attempt n at p, a child of the span in
-// ctx. The attributes a sampler may use are given at the start; those
-// that cost more to compute only to a span that is recorded.
+// ctx. Its attributes are computed only for a span that is recorded, so
+// that a Sender without an SDK pays for none of them: a sampler does not
+// see them.
 func (in *instruments) startAttempt(ctx context.Context, p *preparedRequest, n int) (context.Context, trace.Span) {
-	ctx, span := in.tracer.Start(ctx, p.method,
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(semconv.HTTPRequestMethodKey.String(p.method),
-			semconv.ServerAddress(p.url.Hostname()),
-			semconv.ServerPort(port(p.url.Scheme, p.url.Port()))))
+	ctx, span := in.tracer.Start(ctx, p.method, in.startOpts...)
 	if !span.IsRecording() {
 		return ctx, span
 	}
-	span.SetAttributes(semconv.URLFull(RedactURL(p.rawURL)))
+	span.SetAttributes(
+		semconv.HTTPRequestMethodKey.String(p.method),
+		semconv.ServerAddress(p.url.Hostname()),
+		semconv.ServerPort(port(p.url.Scheme, p.url.Port())),
+		semconv.URLFull(RedactURL(p.rawURL)))
 	if p.key != "" {
 		span.SetAttributes(telemetry.IdempotencyKey.String(p.key))
 	}

@@ -69,11 +69,12 @@
 // unless its TracerProvider and MeterProvider say otherwise; nothing is
 // recorded until the application installs an SDK. Each attempt is a
 // client span, a child of the span in Send's context, named after its
-// method as the HTTP semantic conventions name them, with
-// http.request.method, server.address and server.port from its start;
-// when the span is recorded, url.full (redacted as RedactURL does),
-// liquidhook.idempotency_key and, from a Send's second attempt,
-// http.request.resend_count; then http.response.status_code when a
+// method as the HTTP semantic conventions name them. A span that is
+// recorded (the attributes are computed for no other, so a sampler does
+// not see them) has http.request.method, server.address, server.port,
+// url.full (redacted as RedactURL does), liquidhook.idempotency_key and,
+// from a Send's second attempt, http.request.resend_count; then
+// http.response.status_code when a
 // response arrived and, for an attempt that failed, error.type (the
 // status code of a non-2xx response, the ErrorClass otherwise) and the
 // status Error with the attempt's error. Its metrics are
