@@ -946,7 +946,7 @@ func TestSendNoSecretsLeak(t *testing.T) {
 			for _, span := range spans.Ended() {
 				texts = append(texts, span.Name(), span.Status().Description)
 				for _, kv := range span.Attributes() {
-					texts = append(texts, kv.Value.Emit())
+					texts = append(texts, kv.Value.String())
 				}
 			}
 			for _, text := range texts {

@@ -332,7 +332,7 @@ func ExampleSender_tracerProvider() {
 				fmt.Println(kv.Key, strings.TrimPrefix(kv.Value.AsString(), receiver.URL))
 			case "server.port":
 			default:
-				fmt.Println(kv.Key, kv.Value.Emit())
+				fmt.Println(kv.Key, kv.Value.String())
 			}
 		}
 	}
