@@ -228,7 +228,8 @@ func TestWorkerTelemetry(t *testing.T) {
 }
 
 // TestWorkerTelemetryFailed: a delivery that fails for good is counted as
-// failed.
+// failed, and its attempts are logged by the Worker, not by its Sender's
+// logger.
 func TestWorkerTelemetryFailed(t *testing.T) {
 	t.Parallel()
 	q, _ := openSQLiteTest(t)
@@ -237,11 +238,22 @@ func TestWorkerTelemetryFailed(t *testing.T) {
 	})
 	enqueueOne(t, q, rc.URL)
 	tel := newMemoryTelemetry()
+	senderLogs, workerLogs := &logRecords{}, &logRecords{}
 	w := testWorker(3)
 	w.MeterProvider = tel.mp
+	w.Sender.Logger = slog.New(senderLogs)
+	w.Logger = slog.New(workerLogs)
 	workUntilIdle(t, q, w)
 	assert.Equal(t, []map[string]any{{"liquidhook.delivery.state": "failed", "value": int64(1)}},
 		tel.points(t, "liquidhook.deliveries"))
+	assert.Empty(t, senderLogs.attempts())
+	senderLogs.mu.Lock()
+	assert.Empty(t, senderLogs.all, "the Sender's logger hears nothing")
+	senderLogs.mu.Unlock()
+	records := workerLogs.attempts()
+	require.Len(t, records, 1, "a 400 is final")
+	assert.Equal(t, "failed", records[0]["state"])
+	assert.Equal(t, int64(400), records[0]["status"])
 }
 
 // TestDeliveryTraceID: the trace id is 32 hex digits, the same for a
