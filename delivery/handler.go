@@ -319,6 +319,9 @@ func (h *sentTab) fail(w http.ResponseWriter, r *http.Request, err error) {
 		v := &errorView{head: h.head("Sealed", r)}
 		v.Error = fmt.Sprintf("Delivery %d cannot be shown: its %s. Give this server that key (Queue.Keys; LIQUIDHOOK_DB_KEY for liquidhook queue ui).",
 			se.ID, strings.TrimPrefix(se.Error(), fmt.Sprintf("delivery: delivery %d: ", se.ID)))
+		if r.PathValue("id") == "" {
+			v.Error = "The list cannot be shown: " + strings.ToLower(v.Error[:1]) + v.Error[1:]
+		}
 		h.render(w, r, http.StatusServiceUnavailable, errorPage, v)
 		return
 	}
