@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -107,47 +108,124 @@ func (r *Request) RedactedHeader() http.Header {
 // holds an empty Idempotency-Key entry, which tells net/http so and is
 // not sent.
 func (r *Request) NewHTTPRequest(ctx context.Context) (*http.Request, error) {
-	// r is checked again, as it may have been assembled or changed by hand
-	// since Render or Build made it, so nothing half-made reaches the
-	// network.
-	method, err := normalizeMethod(r.Method)
+	p, err := r.prepare()
 	if err != nil {
 		return nil, err
 	}
+	return p.newHTTPRequest(ctx), nil
+}
+
+// preparedRequest is a Request checked and its URL parsed: what each
+// attempt's *http.Request is made from. A Sender prepares a Request once
+// per Send, so the checks and the parsing are not repeated per attempt.
+type preparedRequest struct {
+	method  string
+	rawURL  string
+	url     *url.URL // rawURL parsed once; each attempt gets its own copy
+	host    string
+	header  http.Header // the Request's own, copied by each attempt
+	key     string
+	body    []byte
+	getBody func() (io.ReadCloser, error)
+}
+
+// prepare checks r again, as it may have been assembled or changed by hand
+// since Render or Build made it, so that nothing half-made reaches the
+// network, and parses its URL.
+func (r *Request) prepare() (preparedRequest, error) {
+	method, err := normalizeMethod(r.Method)
+	if err != nil {
+		return preparedRequest{}, err
+	}
 	if _, _, hasUser := splitUserinfo(r.URL); hasUser {
-		return nil, fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
+		return preparedRequest{}, fmt.Errorf("%w: credentials belong in the Authorization header", ErrInvalidURL)
 	}
 	for name, values := range r.Header {
 		for _, v := range values {
 			if err := checkHeader(name, v); err != nil {
-				return nil, err
+				return preparedRequest{}, err
 			}
 		}
 	}
 	if err := checkHeader(HeaderIdempotencyKey, r.IdempotencyKey); err != nil {
-		return nil, err
+		return preparedRequest{}, err
 	}
 	if err := checkBody(method, normalizeContentType(r.Header.Get("Content-Type")), r.Body); err != nil {
-		return nil, err
+		return preparedRequest{}, err
 	}
-	// The URL is parsed once, here; the error does not quote it.
-	hr, err := http.NewRequestWithContext(ctx, method, r.URL, bytes.NewReader(r.Body))
-	if err != nil || (hr.URL.Scheme != "http" && hr.URL.Scheme != "https") || hr.URL.Hostname() == "" {
-		return nil, fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
+	// The error does not quote the URL.
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return preparedRequest{}, fmt.Errorf("%w: want an absolute http or https URL", ErrInvalidURL)
 	}
-	// One copy of the header for this attempt, with room for what the
-	// attempt adds.
-	hr.Header = r.Header.Clone()
-	if hr.Header == nil {
-		hr.Header = make(http.Header, 4)
+	p := preparedRequest{
+		method: method,
+		rawURL: r.URL,
+		url:    u,
+		// As http.NewRequest sets it: an empty port is dropped.
+		host:   strings.TrimSuffix(u.Host, ":"),
+		header: r.Header,
+		key:    r.IdempotencyKey,
+		body:   r.Body,
 	}
-	if r.IdempotencyKey != "" {
-		hr.Header[canonicalIdempotencyKey] = []string{r.IdempotencyKey}
+	if len(r.Body) == 0 {
+		p.getBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	} else {
+		body := r.Body
+		p.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	if _, set := hr.Header[replayableKey]; !set {
-		hr.Header[replayableKey] = nil
+	return p, nil
+}
+
+// newHTTPRequest makes the *http.Request of one attempt, as
+// http.NewRequestWithContext would from the same parts, with its own URL
+// and header: a transport or a redirect may change them.
+func (p *preparedRequest) newHTTPRequest(ctx context.Context) *http.Request {
+	u := *p.url
+	body, _ := p.getBody() // never fails
+	hr := http.Request{
+		Method:        p.method,
+		URL:           &u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        p.attemptHeader(),
+		Body:          body,
+		GetBody:       p.getBody,
+		ContentLength: int64(len(p.body)),
+		Host:          p.host,
 	}
-	return hr, nil
+	return hr.WithContext(ctx)
+}
+
+// attemptHeader copies the request's header for one attempt, in one
+// allocation for the values as http.Header.Clone makes it, with room for
+// the signature headers, and adds the idempotency key.
+func (p *preparedRequest) attemptHeader() http.Header {
+	n := 0
+	for _, vv := range p.header {
+		n += len(vv)
+	}
+	values := make([]string, 0, n+1)
+	h := make(http.Header, len(p.header)+4)
+	for k, vv := range p.header {
+		if vv == nil {
+			h[k] = nil
+			continue
+		}
+		values = append(values, vv...)
+		// Capped, so that appending to one value list never writes into
+		// the next.
+		h[k] = values[len(values)-len(vv) : len(values) : len(values)]
+	}
+	if p.key != "" {
+		values = append(values, p.key)
+		h[canonicalIdempotencyKey] = values[len(values)-1:]
+	}
+	if _, set := h[replayableKey]; !set {
+		h[replayableKey] = nil
+	}
+	return h
 }
 
 // replayableKey is the header whose presence, even without a value, makes

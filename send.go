@@ -13,6 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of a Sender.
@@ -97,10 +101,32 @@ type Sender struct {
 	// nor following https to http. By default a 3xx is a final failure.
 	FollowRedirects bool
 
-	// Logger receives one record per attempt: the method, the redacted
-	// URL, the outcome and the wait, never a header value or the body.
-	// Nil logs nothing.
+	// Logger receives one record per attempt, at Debug for one delivered
+	// and at Warn for one that failed: the method, the redacted URL, the
+	// idempotency key, the outcome and the wait, never a header value or
+	// the body. Records carry the attempt's context, and so its span for
+	// a handler that reads it. Nil logs nothing.
 	Logger *slog.Logger
+
+	// TracerProvider makes the span of each attempt (see the package doc's
+	// Observability section). Defaults to OpenTelemetry's global provider,
+	// which records nothing until the application installs an SDK
+	// (otel.SetTracerProvider). Read on first use, like MeterProvider.
+	TracerProvider trace.TracerProvider
+
+	// MeterProvider makes the attempt metrics. Defaults to
+	// OpenTelemetry's global provider.
+	MeterProvider metric.MeterProvider
+
+	// Propagator writes each attempt's trace context into its request
+	// header, for a receiver that continues the trace. Defaults to
+	// OpenTelemetry's global propagator, which writes nothing unless the
+	// application sets one (otel.SetTextMapPropagator): then every
+	// attempt carries its headers (traceparent, and baggage if the
+	// application propagates it), which the signature does not cover. Set
+	// propagation.NewCompositeTextMapPropagator() to send none whatever
+	// the global one.
+	Propagator propagation.TextMapPropagator
 
 	// OnAttempt, if set, is called after every attempt, with the wait
 	// before the next one decided. It runs on the sending goroutine.
@@ -209,18 +235,22 @@ func (s *Sender) Send(ctx context.Context, r *Request, m ResponseMapper) (*Resul
 	req := *r
 	req.IdempotencyKey = res.IdempotencyKey
 
-	rt := s.roundTripper()
+	p, err := req.prepare()
+	if err != nil {
+		// The request itself is wrong: nothing was sent, so there is no
+		// attempt to report.
+		return res, &SendError{Err: err}
+	}
+	st := s.state()
+	rt := s.roundTripper(st)
+	in := s.instruments(st)
 	policy := s.RetryPolicy
 	if policy == nil {
 		policy = DefaultRetryPolicy
 	}
 	for n := 1; ; n++ {
-		a, resp, built := s.attempt(ctx, rt, &req, n)
-		if !built {
-			// The request itself is wrong: nothing was sent, so there is
-			// no attempt to report.
-			return res, &SendError{Attempts: res.Attempts, Err: a.Err}
-		}
+		actx, span := in.startAttempt(ctx, &p, n)
+		a, resp := s.attempt(actx, rt, &p, n)
 		if resp != nil {
 			res.Response = resp
 		}
@@ -240,7 +270,8 @@ func (s *Sender) Send(ctx context.Context, r *Request, m ResponseMapper) (*Resul
 			}
 		}
 		res.Attempts = append(res.Attempts, a)
-		s.report(&req, a)
+		in.endAttempt(actx, span, &p, &a)
+		s.report(actx, &req, a)
 		if a.Class == "" {
 			return res, nil
 		}
@@ -253,10 +284,9 @@ func (s *Sender) Send(ctx context.Context, r *Request, m ResponseMapper) (*Resul
 	}
 }
 
-// attempt makes attempt n at r and classifies its outcome. The returned
-// Response is nil when no status line arrived; built is false when r is
-// not a valid request, and nothing was sent.
-func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int) (a Attempt, resp *Response, built bool) {
+// attempt makes attempt n at p and classifies its outcome. The returned
+// Response is nil when no status line arrived.
+func (s *Sender) attempt(ctx context.Context, rt roundTripper, p *preparedRequest, n int) (a Attempt, resp *Response) {
 	start := time.Now()
 	a = Attempt{Number: n, Start: start}
 	if s.Now != nil {
@@ -269,15 +299,12 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	hr, err := r.NewHTTPRequest(actx)
-	if err != nil {
-		a.Class, a.Err = ClassInvalid, err
-		return a, nil, false
-	}
-	if err := s.sign(hr.Header, r.IdempotencyKey, a.Start.Unix(), r.Body); err != nil {
+	hr := p.newHTTPRequest(actx)
+	inject(actx, s.Propagator, hr.Header)
+	if err := s.sign(hr.Header, p.key, a.Start.Unix(), p.body); err != nil {
 		a.Class, a.Err = ClassInvalid, &attemptError{"signing", err}
 		a.Duration = time.Since(start)
-		return a, nil, true
+		return a, nil
 	}
 
 	hresp, err := rt.do(hr)
@@ -286,9 +313,9 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 			// A refused redirect: Do returns the 3xx, its body closed.
 			a.Status = hresp.StatusCode
 		}
-		a.Class, a.Err = s.classify(ctx, actx, r, err, timeout)
+		a.Class, a.Err = s.classify(ctx, actx, p, err, timeout)
 		a.Duration = time.Since(start)
-		return a, nil, true
+		return a, nil
 	}
 	resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}
 	a.Status = hresp.StatusCode
@@ -303,10 +330,10 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 	switch {
 	case errors.Is(err, ErrResponseTooLarge):
 		a.Class, a.Err = ClassTooLarge, err
-		return a, resp, true
+		return a, resp
 	case err != nil:
-		a.Class, a.Err = s.classify(ctx, actx, r, err, timeout)
-		return a, resp, true
+		a.Class, a.Err = s.classify(ctx, actx, p, err, timeout)
+		return a, resp
 	}
 	resp.Body = body
 	switch code := hresp.StatusCode; {
@@ -315,23 +342,23 @@ func (s *Sender) attempt(ctx context.Context, rt roundTripper, r *Request, n int
 		a.Class = ClassRedirect
 		a.Err = fmt.Errorf("%w: status %d", ErrRedirect, code)
 		if loc := hresp.Header.Get("Location"); loc != "" {
-			a.Err = fmt.Errorf("%w: status %d to %s", ErrRedirect, code, RedactURL(resolveLocation(r.URL, loc)))
+			a.Err = fmt.Errorf("%w: status %d to %s", ErrRedirect, code, RedactURL(resolveLocation(p.url, loc)))
 		}
 	default:
 		a.Class, a.Err = ClassStatus, fmt.Errorf("%w %d", ErrStatus, code)
 	}
-	return a, resp, true
+	return a, resp
 }
 
 // classify names the class of a failed round trip or body read, and
 // rewrites the error so that it never quotes the URL (whose query may
 // hold a key): net/http's *url.Error would.
-func (s *Sender) classify(ctx, actx context.Context, r *Request, err error, timeout time.Duration) (ErrorClass, error) {
+func (s *Sender) classify(ctx, actx context.Context, p *preparedRequest, err error, timeout time.Duration) (ErrorClass, error) {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	where := r.Method + " " + RedactURL(r.URL)
+	where := p.method + " " + RedactURL(p.rawURL)
 	var ae *AddressError
 	switch {
 	case ctx.Err() != nil:
@@ -366,16 +393,22 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// report hands a finished attempt to the hook and the logger.
-func (s *Sender) report(r *Request, a Attempt) {
+// report hands a finished attempt to the hook and the logger: a delivered
+// attempt at Debug, a failed one at Warn.
+func (s *Sender) report(ctx context.Context, r *Request, a Attempt) {
 	if s.OnAttempt != nil {
 		s.OnAttempt(r, a)
 	}
 	if s.Logger == nil {
 		return
 	}
-	level := slog.LevelInfo
-	msg := "webhook delivered"
+	level, msg := slog.LevelDebug, "webhook delivered"
+	if a.Class != "" {
+		level, msg = slog.LevelWarn, "webhook attempt failed"
+	}
+	if !s.Logger.Enabled(ctx, level) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("url", RedactURL(r.URL)),
@@ -387,7 +420,6 @@ func (s *Sender) report(r *Request, a Attempt) {
 		attrs = append(attrs, slog.Int("status", a.Status))
 	}
 	if a.Class != "" {
-		level, msg = slog.LevelWarn, "webhook attempt failed"
 		attrs = append(attrs, slog.String("class", string(a.Class)))
 		if a.Err != nil {
 			attrs = append(attrs, slog.String("error", a.Err.Error()))
@@ -396,7 +428,7 @@ func (s *Sender) report(r *Request, a Attempt) {
 			attrs = append(attrs, slog.Duration("retry_in", a.Wait))
 		}
 	}
-	s.Logger.LogAttrs(context.Background(), level, msg, attrs...)
+	s.Logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // sleep waits d or until ctx ends, whichever is first.
@@ -459,10 +491,10 @@ func (s *Sender) maxResponseBytes() int64 {
 // only copy the header again and hand back the 3xx. Following redirects
 // takes a Client, made per Send (clients are cheap; the transport, which
 // holds the connections, is the Sender's).
-func (s *Sender) roundTripper() roundTripper {
+func (s *Sender) roundTripper(st *senderState) roundTripper {
 	t := s.Transport
 	if t == nil {
-		t = s.defaultTransport()
+		t = s.defaultTransport(st)
 	}
 	if !s.FollowRedirects {
 		return roundTripper{transport: t}
@@ -573,12 +605,8 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // resolveLocation makes a Location header absolute, for an error message.
-func resolveLocation(base, loc string) string {
-	b, err := url.Parse(base)
-	if err != nil {
-		return loc
-	}
-	l, err := b.Parse(loc)
+func resolveLocation(base *url.URL, loc string) string {
+	l, err := base.Parse(loc)
 	if err != nil {
 		return loc
 	}

@@ -30,8 +30,8 @@ func (s *Sender) CloseIdleConnections() {
 		}
 		return
 	}
-	if c, ok := transports.Load(weak.Make(s)); ok {
-		c.(*senderTransport).closeIdle()
+	if c, ok := senders.Load(weak.Make(s)); ok {
+		c.(*senderState).closeIdle()
 	}
 }
 
@@ -51,46 +51,54 @@ const (
 	maxResponseHeaderBytes = 1 << 20
 )
 
-// transports holds the default transport of each Sender that has sent
-// without a Transport of its own, under a weak pointer to that Sender.
-// Each Sender owns its transport and its connections; a copy of a Sender
-// is another Sender and makes its own. Keeping the transport out of the
-// Sender keeps the Sender a plain value, which can be copied and printed
-// (String) while another goroutine sends with it. An entry goes when its
-// Sender is garbage-collected, its idle connections closed then, so the
-// map holds no more than the Senders alive. Nothing else is shared
-// between Senders.
-var transports sync.Map // weak.Pointer[Sender] -> *senderTransport
+// senders holds what each Sender makes on first use and keeps (its
+// default transport, when it sends without a Transport of its own, and
+// its instruments) under a weak pointer to that Sender. Each Sender owns
+// its transport and its connections; a copy of a Sender is another Sender
+// and makes its own. Keeping them out of the Sender keeps the Sender a
+// plain value, which can be copied and printed (String) while another
+// goroutine sends with it. An entry goes when its Sender is
+// garbage-collected, its idle connections closed then, so the map holds
+// no more than the Senders alive. Nothing else is shared between
+// Senders.
+var senders sync.Map // weak.Pointer[Sender] -> *senderState
 
-// senderTransport is one Sender's default transport, made once: t, and rt
-// that makes the round trips through it (t itself, or t behind proxied
-// when the Sender has a Proxy).
-type senderTransport struct {
+// senderState is what one Sender keeps: its default transport, made once
+// (t, and rt that makes the round trips through it: t itself, or t behind
+// proxied when the Sender has a Proxy), and its instruments, made once.
+type senderState struct {
 	once sync.Once
 	rt   http.RoundTripper
 	t    atomic.Pointer[http.Transport] // nil until made
+
+	instrumentsOnce sync.Once
+	instruments     *instruments
 }
 
 // closeIdle closes the transport's idle connections; one still being
 // made has none.
-func (st *senderTransport) closeIdle() {
+func (st *senderState) closeIdle() {
 	if t := st.t.Load(); t != nil {
 		t.CloseIdleConnections()
 	}
 }
 
-// defaultTransport returns s's own transport, made on first use from s's
-// settings.
-func (s *Sender) defaultTransport() http.RoundTripper {
+// state returns what s keeps, made empty on first use.
+func (s *Sender) state() *senderState {
 	key := weak.Make(s)
-	c, ok := transports.Load(key)
+	c, ok := senders.Load(key)
 	if !ok {
 		var loaded bool
-		if c, loaded = transports.LoadOrStore(key, new(senderTransport)); !loaded {
-			runtime.AddCleanup(s, dropTransport, key)
+		if c, loaded = senders.LoadOrStore(key, new(senderState)); !loaded {
+			runtime.AddCleanup(s, dropState, key)
 		}
 	}
-	st := c.(*senderTransport)
+	return c.(*senderState)
+}
+
+// defaultTransport returns s's own transport, made on first use from s's
+// settings.
+func (s *Sender) defaultTransport(st *senderState) http.RoundTripper {
 	st.once.Do(func() {
 		t, rt := s.newTransport()
 		st.rt = rt
@@ -99,10 +107,20 @@ func (s *Sender) defaultTransport() http.RoundTripper {
 	return st.rt
 }
 
-// dropTransport forgets the transport of a Sender that is gone.
-func dropTransport(key weak.Pointer[Sender]) {
-	if c, ok := transports.LoadAndDelete(key); ok {
-		c.(*senderTransport).closeIdle()
+// instruments returns s's instruments, made on first use from its
+// providers.
+func (s *Sender) instruments(st *senderState) *instruments {
+	st.instrumentsOnce.Do(func() {
+		st.instruments = newInstruments(s.TracerProvider, s.MeterProvider)
+	})
+	return st.instruments
+}
+
+// dropState forgets what a Sender that is gone kept, and closes its idle
+// connections.
+func dropState(key weak.Pointer[Sender]) {
+	if c, ok := senders.LoadAndDelete(key); ok {
+		c.(*senderState).closeIdle()
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 func TestDefaultTransport(t *testing.T) {
 	cfg := &tls.Config{ServerName: "api.example.com"}
 	s := &Sender{Timeout: 3 * time.Second, TLSConfig: cfg}
-	rt := s.defaultTransport()
+	rt := s.defaultTransport(s.state())
 	tr, ok := rt.(*http.Transport)
 	require.True(t, ok, "without a Proxy, the transport itself")
 	assert.Nil(t, tr.Proxy, "no proxy, from the environment or elsewhere")
@@ -32,27 +32,27 @@ func TestDefaultTransport(t *testing.T) {
 	require.NotNil(t, tr.TLSClientConfig)
 	assert.NotSame(t, cfg, tr.TLSClientConfig, "cloned")
 	assert.Equal(t, "api.example.com", tr.TLSClientConfig.ServerName)
-	assert.Same(t, rt, s.defaultTransport(), "made once")
+	assert.Same(t, rt, s.defaultTransport(s.state()), "made once")
 
 	proxied := &Sender{Proxy: http.ProxyFromEnvironment}
-	_, isTransport := proxied.defaultTransport().(*http.Transport)
+	_, isTransport := proxied.defaultTransport(proxied.state()).(*http.Transport)
 	assert.False(t, isTransport, "with a Proxy, behind the route that tells the proxy's dial apart")
 }
 
 // TestDefaultTransportGoesWithItsSender: the transport of a Sender that is
-// no longer reachable is dropped, so the map of transports holds no more
+// no longer reachable is dropped, so the map of senders holds no more
 // than the Senders alive.
 func TestDefaultTransportGoesWithItsSender(t *testing.T) {
 	s := &Sender{}
-	s.defaultTransport()
+	s.defaultTransport(s.state())
 	key := weak.Make(s)
-	_, ok := transports.Load(key)
+	_, ok := senders.Load(key)
 	require.True(t, ok)
 	s = nil
 	for i := 0; i < 100 && ok; i++ {
 		runtime.GC()
 		runtime.Gosched()
-		_, ok = transports.Load(key)
+		_, ok = senders.Load(key)
 	}
 	assert.False(t, ok, "still held after the Sender was collected")
 }

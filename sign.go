@@ -60,7 +60,9 @@ func (s Scheme) String() string {
 // Customer.io's published CheckSignature accepts it. Sign computes what it
 // is given, even for an empty key; the Signers refuse one.
 func Sign(key []byte, timestamp int64, body []byte) string {
-	return hex.EncodeToString(cioMAC(key, timestamp, body))
+	var buf [2 * sha256.Size]byte
+	hex.Encode(buf[:], cioMAC(key, timestamp, body))
+	return string(buf[:])
 }
 
 // Signer adds signature headers to one attempt of a request. A Sender calls
@@ -88,8 +90,9 @@ func (s CIOSigner) SignHeader(h http.Header, _ string, timestamp int64, body []b
 	if len(s.Key) == 0 {
 		return ErrNoKey
 	}
-	h[canonicalTimestamp] = []string{strconv.FormatInt(timestamp, 10)}
-	h[canonicalSignature] = []string{Sign(s.Key, timestamp, body)}
+	values := []string{strconv.FormatInt(timestamp, 10), Sign(s.Key, timestamp, body)}
+	h[canonicalTimestamp] = values[0:1:1]
+	h[canonicalSignature] = values[1:2:2]
 	return nil
 }
 

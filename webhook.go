@@ -80,6 +80,29 @@
 //     escape. A URL printed whole from data, {{ event.callback_url }}, is
 //     used as given, and its host still meets the address guard.
 //
+// # Observability
+//
+// A Sender reports through OpenTelemetry's API, to the global providers
+// unless its TracerProvider and MeterProvider say otherwise; nothing is
+// recorded until the application installs an SDK. Each attempt is a
+// client span, a child of the span in Send's context, named after its
+// method as the HTTP semantic conventions name them. A span that is
+// recorded (the attributes are computed for no other, so a sampler does
+// not see them) has http.request.method, server.address, server.port,
+// url.full (redacted as RedactURL does), liquidhook.idempotency_key and,
+// from a Send's second attempt, http.request.resend_count; then
+// http.response.status_code when a
+// response arrived and, for an attempt that failed, error.type (the
+// status code of a non-2xx response, the ErrorClass otherwise) and the
+// status Error with the attempt's error. Its metrics are
+// liquidhook.attempts, a counter, and liquidhook.attempt.duration, a
+// histogram in seconds, both by http.request.method, server.address,
+// server.port, liquidhook.attempt.outcome (delivered or failed),
+// http.response.status_code and error.type. No trace header is sent
+// unless the application has set a propagator (see Sender.Propagator).
+// Sender.Logger hears of each attempt, at Debug, and of each failure, at
+// Warn.
+//
 // Durable delivery (drafts, a delivery log, re-sends and retries that
 // survive restarts) is in the delivery package.
 package webhook

@@ -31,6 +31,7 @@ type runner struct {
 	finishes *batcher[*finishOp]
 
 	logger *slog.Logger
+	tel    *workerTelemetry
 	// sealedLeft is set once idle has said that deliveries sealed with
 	// other keys are left.
 	sealedLeft atomic.Bool
@@ -69,6 +70,7 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 	if r.logger == nil {
 		r.logger = discardLogger()
 	}
+	r.tel = newWorkerTelemetry(w, sender, r.logger)
 	if r.concurrency <= 0 {
 		r.concurrency = defaultConcurrency
 	}
@@ -134,10 +136,12 @@ func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
 	if !claim.found {
 		return r.unclaimed(ctx, job)
 	}
+	ctx = r.tel.start(ctx, claim)
+	defer r.tel.end(ctx)
 	c := &claim.c
 	if c.interruptedAt != 0 {
 		at := fromMicros(c.interruptedAt)
-		return r.finish(job, c, outcome{
+		return r.finish(ctx, job, c, outcome{
 			attempt: Attempt{
 				Start:    at,
 				Duration: claim.now.Sub(at),
@@ -147,7 +151,7 @@ func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
 			waitFrom: at,
 		})
 	}
-	return r.finish(job, c, r.attempt(ctx, c))
+	return r.finish(ctx, job, c, r.attempt(ctx, c))
 }
 
 // unclaimed handles a job whose delivery could not be marked sending:
@@ -194,6 +198,8 @@ type outcome struct {
 	attributes map[string]any
 	// waitFrom is when the policy's wait starts: the end of the attempt.
 	waitFrom time.Time
+	// url is the request's, when it was rendered.
+	url string
 }
 
 // attempt renders and sends one attempt. It never returns an error: every
@@ -233,7 +239,7 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	req.IdempotencyKey = c.key
 
 	res, err := r.sender.Send(ctx, req, action.Mapper(data))
-	o := outcome{waitFrom: r.q.now()}
+	o := outcome{waitFrom: r.q.now(), url: req.URL}
 	var atts []webhook.Attempt
 	var se *webhook.SendError
 	switch {
@@ -281,7 +287,7 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 }
 
 // finish applies the policy to an attempt and records it.
-func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
+func (r *runner) finish(ctx context.Context, job *river.Job[sendArgs], c *claimed, o outcome) error {
 	a := o.attempt
 	a.Series = c.series
 	a.Number = c.seriesAttempts + 1
@@ -323,6 +329,7 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome) error {
 	if err := r.finishes.do(f); err != nil {
 		return fmt.Errorf("delivery: record attempt of delivery %d: %w", c.id, err)
 	}
+	r.tel.recorded(ctx, c, f, o.url)
 	if r.onAttempt != nil {
 		if f.lost {
 			// Another run holds the delivery: only the log knows how it

@@ -102,4 +102,31 @@
 // first (Page, Counts), and each delivery's page with its request, its
 // attempts and the forms to release, re-send and cancel. It has no login:
 // an application mounts it behind its own.
+//
+// # Observability
+//
+// A Worker reports through OpenTelemetry's API, to the global providers
+// unless its TracerProvider and MeterProvider say otherwise. Each job run
+// is a span named "delivery attempt", with liquidhook.delivery.id,
+// liquidhook.idempotency_key, liquidhook.delivery.series and
+// liquidhook.delivery.attempt (its number within the series), then
+// liquidhook.delivery.state (the state it left the delivery in) and, when
+// it failed, error.type and the status Error. The Sender's client span of
+// the attempt (see the webhook package) is its child and carries the
+// delivery's id, series and attempt number too. Every span of a delivery,
+// across retries, workers, restarts and re-sends, is in one trace, whose
+// id Delivery.TraceID gives: it is derived from the delivery's id and
+// idempotency key, and its root is a remote parent, marked sampled, that
+// no process records, so a tracing backend may show the root as
+// missing. A ParentBased sampler keeps every delivery; to keep some,
+// give it WithRemoteParentSampled(TraceIDRatioBased(fraction)), which
+// keeps or drops each delivery's spans together. The worker's context
+// does not parent them: a delivery's trace is its own.
+//
+// Metrics: liquidhook.deliveries, a counter of the deliveries a worker
+// brought to a final state, by liquidhook.delivery.state (delivered or
+// failed); liquidhook.delivery.lag, a histogram in seconds of how late
+// attempts were sent after they fell due; and the Sender's
+// liquidhook.attempts and liquidhook.attempt.duration. Worker.Logger hears
+// of each attempt, at Debug, and of each failure, at Warn.
 package delivery

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -308,8 +309,22 @@ func (h *sentTab) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers 500 without detail, which may name the database, and logs
-// the error.
+// the error. A value that the Queue's keys do not open is not such a
+// failure: the page names the delivery and the key, answered 503, as
+// another server, one that holds the key, can show it.
 func (h *sentTab) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var se *SealError
+	if errors.As(err, &se) {
+		h.opts.logger().WarnContext(r.Context(), "delivery: Sent tab", "path", r.URL.Path, "err", err)
+		v := &errorView{head: h.head("Sealed", r)}
+		v.Error = fmt.Sprintf("Delivery %d cannot be shown: its %s. Give this server that key (Queue.Keys; LIQUIDHOOK_DB_KEY for liquidhook queue ui).",
+			se.ID, strings.TrimPrefix(se.Error(), fmt.Sprintf("delivery: delivery %d: ", se.ID)))
+		if r.PathValue("id") == "" {
+			v.Error = "The list cannot be shown: " + strings.ToLower(v.Error[:1]) + v.Error[1:]
+		}
+		h.render(w, r, http.StatusServiceUnavailable, errorPage, v)
+		return
+	}
 	h.opts.logger().ErrorContext(r.Context(), "delivery: Sent tab", "path", r.URL.Path, "err", err)
 	v := &errorView{head: h.head("Error", r)}
 	v.Error = "The delivery log could not be read. The error is in the application's log."

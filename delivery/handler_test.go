@@ -515,3 +515,67 @@ func TestHandlerDatabaseFailure(t *testing.T) {
 func TestNewHandlerWithoutQueue(t *testing.T) {
 	assert.Panics(t, func() { NewHandler(nil, nil) })
 }
+
+// TestHandlerSealedLog: over a sealed log the pages show the handler's
+// user the opened values (the person's data, the responses) while the
+// database holds none of them in plain text, and still redact what is
+// secret on screen; a server with a wrong key answers a page that names
+// the delivery and the key, for the list, the delivery's page and a
+// re-send alike.
+func TestHandlerSealedLog(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			q, dsn := b.open(t)
+			q.Keys = [][]byte{keyA}
+			rc := secretReceiver(t)
+			d := mustEnqueue(t, q, secretAction(t, rc.URL), customer(secretPerson), nil)
+			workUntilIdle(t, q, testWorker(3))
+			require.Equal(t, StateDelivered, mustGet(t, q, d.ID).State)
+
+			s := newSentTabServer(t, q, nil)
+			status, list := s.get(t, "")
+			require.Equal(t, http.StatusOK, status)
+			assert.Equal(t, []int64{d.ID}, listed(list))
+			status, page := s.get(t, "deliveries/"+itoa(int(d.ID)))
+			require.Equal(t, http.StatusOK, status)
+			for _, opened := range []string{secretPerson, secretError, secretResponse} {
+				assert.Contains(t, page, opened, "opened for the handler's user")
+			}
+			for _, body := range []string{list, page} {
+				assert.NotContains(t, body, secretPassword)
+				assert.NotContains(t, body, secretAuth)
+			}
+			assertNoSecret(t, rawLog(t, b.name, dsn), secretPassword, secretAuth, secretPerson, secretError, secretResponse)
+
+			var logged bytes.Buffer
+			wrong := reopen(t, b.name, dsn)
+			wrong.Keys = [][]byte{keyB}
+			ws := newSentTabServer(t, wrong, &HandlerOptions{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			for _, tc := range []struct {
+				name, says string
+				do         func() (int, string)
+			}{
+				{"list", "The list cannot be shown: delivery", func() (int, string) { return ws.get(t, "") }},
+				{"delivery", "Delivery", func() (int, string) { return ws.get(t, "deliveries/"+itoa(int(d.ID))) }},
+				{"re-send", "Delivery", func() (int, string) {
+					resp, body := ws.post(t, "deliveries/"+itoa(int(d.ID))+"/resend", nil)
+					return resp.StatusCode, body
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					status, body := tc.do()
+					assert.Equal(t, http.StatusServiceUnavailable, status)
+					assert.Regexp(t, tc.says+` `+itoa(int(d.ID))+` cannot be shown: its (spec|data) is sealed with key [0-9a-f]{8}, which is not among the queue&#39;s keys`, body,
+						"the delivery and the key, by its id")
+					assert.NotContains(t, body, "goroutine", "no stack")
+					assert.NotContains(t, body, secretPerson)
+				})
+			}
+			assert.Contains(t, logged.String(), "level=WARN")
+			got := mustGet(t, q, d.ID)
+			assert.Equal(t, StateDelivered, got.State, "nothing changed")
+			assert.Equal(t, 1, got.Series)
+		})
+	}
+}

@@ -157,6 +157,9 @@ WHERE id = ? AND job_id = ? AND state = ?`,
 	if err == nil && lost != nil && r.onAttempt != nil {
 		r.reportStored(o.id, *lost)
 	}
+	if failed && err == nil {
+		r.tel.orphaned(ctx, &o)
+	}
 	return failed && err == nil, err
 }
 

@@ -35,6 +35,7 @@ type claimed struct {
 	seriesAttempts int
 	interruptedAt  int64
 	lax            bool
+	nextAt         int64 // when it was due
 	// For OnAttempt's delivery.
 	conversion bool
 	metadata   string
@@ -52,7 +53,7 @@ WHERE liquidhook_delivery.id = c.id AND liquidhook_delivery.job_id = c.job_id
 	AND +state IN ('scheduled', 'sending') AND coalesce(next_at, 0) <= ?1
 	AND ` + opensSQL(dialectSQLite, "spec", "?3") + ` AND ` + opensSQL(dialectSQLite, "data", "?3") + `
 RETURNING liquidhook_delivery.id, spec, data, idempotency_key, series, series_attempts,
-	coalesce(interrupted_at, 0), lax, conversion, metadata, created_at`
+	coalesce(interrupted_at, 0), lax, coalesce(next_at, 0), conversion, metadata, created_at`
 
 var claimPostgres = `
 UPDATE liquidhook_delivery AS d
@@ -63,7 +64,7 @@ WHERE d.id = c.id AND d.job_id = c.job_id
 	AND d.state IN ('scheduled', 'sending') AND coalesce(d.next_at, 0) <= $1
 	AND ` + opensSQL(dialectPostgres, "d.spec", "$4") + ` AND ` + opensSQL(dialectPostgres, "d.data", "$4") + `
 RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
-	coalesce(d.interrupted_at, 0), d.lax, d.conversion, d.metadata, d.created_at`
+	coalesce(d.interrupted_at, 0), d.lax, coalesce(d.next_at, 0), d.conversion, d.metadata, d.created_at`
 
 // opensSQL returns a condition that holds when col is plain or sealed with
 // one of the keys whose ids param holds (a JSON array on SQLite, a text
@@ -152,7 +153,7 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 	for rs.Next() {
 		var c claimed
 		if err := rs.Scan(&c.id, &c.spec, &c.data, &c.key, &c.series, &c.seriesAttempts, &c.interruptedAt,
-			&c.lax, &c.conversion, &c.metadata, &c.createdAt); err != nil {
+			&c.lax, &c.nextAt, &c.conversion, &c.metadata, &c.createdAt); err != nil {
 			return err
 		}
 		if op := byID[c.id]; op != nil {

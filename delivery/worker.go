@@ -10,6 +10,8 @@ import (
 
 	"github.com/liquidhook/webhook"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Worker configures Work: how attempts are sent and retried, and what the
@@ -23,10 +25,12 @@ type Worker struct {
 	// and when the next one is made, through River's scheduling, so retries
 	// outlive the process. The policy and timeout in force are this
 	// Worker's when each attempt finishes, whatever was true at enqueue.
-	// Sender.OnAttempt is not called (see OnAttempt), and attempts that
-	// Sender.Logger reports are numbered from 1 in every job run. Work
-	// sends with a copy of it, whose connections are its own and are
-	// closed when Work returns. Defaults to a zero Sender.
+	// Sender.OnAttempt and Sender.Logger are not used: the Worker reports
+	// each attempt through OnAttempt and Logger, numbered within its
+	// delivery's series. Work sends with a copy of it, whose connections
+	// are its own and are closed when Work returns; the copy takes the
+	// Worker's TracerProvider and MeterProvider where it has none of its
+	// own. Defaults to a zero Sender.
 	Sender *webhook.Sender
 
 	// Concurrency is how many attempts are in flight at once in this
@@ -63,9 +67,21 @@ type Worker struct {
 	// stops, and is called from many goroutines at once.
 	OnAttempt func(d *Delivery, a Attempt)
 
-	// Logger receives River's warnings and errors, and the worker's own.
-	// Nil logs nothing.
+	// Logger receives River's warnings and errors and the worker's own:
+	// each attempt at Debug, each failed attempt and each delivery failed
+	// for want of a job at Warn, with the delivery's id, the redacted URL,
+	// and never a header value or the body. Nil logs nothing.
 	Logger *slog.Logger
+
+	// TracerProvider makes the span of each job run (see the package
+	// doc's Observability section), and, when Sender has none, the spans
+	// of the attempts. Defaults to OpenTelemetry's global provider, which
+	// records nothing until the application installs an SDK.
+	TracerProvider trace.TracerProvider
+
+	// MeterProvider makes the worker's metrics and, when Sender has none,
+	// the attempts'. Defaults to OpenTelemetry's global provider.
+	MeterProvider metric.MeterProvider
 
 	// PollInterval is how often the worker looks for attempts and hook
 	// calls that have fallen due without being announced: everything on

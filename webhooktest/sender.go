@@ -23,7 +23,8 @@ var RetryPolicy webhook.RetryPolicy = webhook.Exponential{
 // key under its Scheme, may reach loopback (AllowPrivate), and retries with
 // RetryPolicy. Its other fields have their defaults (a 4 s timeout, a
 // 10 KiB response cap); each call returns a new Sender, which the test may
-// change before sending.
+// change before sending. Close closes its idle connections
+// (Sender.CloseIdleConnections), so that none outlives the test.
 func (s *Server) Sender() *webhook.Sender {
 	scheme := s.Scheme
 	if s.srv != nil {
@@ -37,5 +38,8 @@ func (s *Server) Sender() *webhook.Sender {
 	if scheme == webhook.SchemeStandard {
 		sender.Signer = webhook.StandardSigner{Keys: [][]byte{bytes.Clone(s.key)}}
 	}
+	s.mu.Lock()
+	s.senders = append(s.senders, sender)
+	s.mu.Unlock()
 	return sender
 }

@@ -3,6 +3,7 @@ package webhooktest_test
 import (
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,4 +90,39 @@ func TestSenderStandard(t *testing.T) {
 	assert.True(t, r.SignatureValid)
 	assert.NotEmpty(t, r.Header.Get(webhook.HeaderWebhookSignature))
 	assert.Empty(t, r.Header.Get(webhook.HeaderSignature))
+}
+
+// idleCloser is a transport that counts the calls to its
+// CloseIdleConnections.
+type idleCloser struct {
+	*http.Transport
+	closed atomic.Int32
+}
+
+func (t *idleCloser) CloseIdleConnections() {
+	t.closed.Add(1)
+	t.Transport.CloseIdleConnections()
+}
+
+// TestCloseClosesSendersIdleConnections: closing the server closes the
+// idle connections of every Sender it handed out, once.
+func TestCloseClosesSendersIdleConnections(t *testing.T) {
+	srv := webhooktest.NewServer(t, testKey)
+	var transports []*idleCloser
+	for range 2 {
+		tr := &idleCloser{Transport: &http.Transport{}}
+		s := srv.Sender()
+		s.Transport = tr
+		_, err := send(t, s, srv.URL, `{}`)
+		require.NoError(t, err)
+		transports = append(transports, tr)
+	}
+	for _, tr := range transports {
+		assert.Zero(t, tr.closed.Load(), "open while the server is")
+	}
+	srv.Close()
+	srv.Close()
+	for _, tr := range transports {
+		assert.Equal(t, int32(1), tr.closed.Load())
+	}
 }

@@ -64,6 +64,7 @@ type Server struct {
 	mu       sync.Mutex
 	received []Received
 	script   []Reply
+	senders  []*webhook.Sender // handed out by Sender
 	// arrived is closed, and replaced, each time a request is recorded:
 	// WaitFor waits on it instead of polling.
 	arrived chan struct{}
@@ -154,13 +155,21 @@ func (s *Server) Start() {
 }
 
 // Close shuts the server down, ending the delays of scripted replies,
-// and waits for the requests in progress. Requests stays readable. Closing
-// again does nothing.
+// waits for the requests in progress, and closes the idle connections of
+// the Senders it handed out. Requests stays readable. Closing again does
+// nothing.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		if s.srv != nil {
 			s.srv.Close()
+		}
+		s.mu.Lock()
+		senders := s.senders
+		s.senders = nil
+		s.mu.Unlock()
+		for _, sender := range senders {
+			sender.CloseIdleConnections()
 		}
 	})
 }

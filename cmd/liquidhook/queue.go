@@ -362,8 +362,9 @@ func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 		Concurrency: f.concurrency,
 		OnAttempt:   queueProgress(e.stderr),
 		// Warnings and errors (a delivery sealed with a key this worker
-		// lacks, a database that fails) go to standard error too.
-		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{
+		// lacks, a database that fails) go to standard error too; failed
+		// attempts have their progress line already.
+		Logger: slog.New(withoutAttempts{slog.NewTextHandler(e.stderr, &slog.HandlerOptions{
 			Level: slog.LevelWarn,
 			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 				if len(groups) == 0 && a.Key == slog.TimeKey {
@@ -371,7 +372,7 @@ func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 				}
 				return a
 			},
-		})),
+		})}),
 	}
 	var err error
 	if f.untilIdle {
@@ -386,6 +387,25 @@ func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 }
 
 // queueProgress prints one line per attempt.
+// withoutAttempts drops a Worker's records of attempts ("delivery: attempt"
+// and "delivery: attempt failed"), which queueProgress shows.
+type withoutAttempts struct{ slog.Handler }
+
+func (h withoutAttempts) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "delivery: attempt") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutAttempts) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutAttempts{h.Handler.WithAttrs(attrs)}
+}
+
+func (h withoutAttempts) WithGroup(name string) slog.Handler {
+	return withoutAttempts{h.Handler.WithGroup(name)}
+}
+
 func queueProgress(w io.Writer) func(d *delivery.Delivery, a delivery.Attempt) {
 	var mu sync.Mutex // attempts finish concurrently
 	return func(d *delivery.Delivery, a delivery.Attempt) {

@@ -237,6 +237,8 @@ func TestQueueWorkFailsAfterRetries(t *testing.T) {
 	progress := f.work(t, "--retries", "2")
 	assert.Contains(t, progress, "retry in")
 	assert.Contains(t, progress, "failed")
+	assert.Equal(t, 3, strings.Count(progress, "delivery "+id+": attempt "), "one line per attempt:\n%s", progress)
+	assert.NotContains(t, progress, "level=WARN", "the progress lines say it all")
 	d := f.show(t, id)
 	assert.Equal(t, "failed", d.State, "work --until-idle exits 0; the state says it failed")
 	assert.Len(t, d.Attempts, 3)
