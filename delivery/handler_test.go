@@ -242,7 +242,7 @@ func TestHandlerDeliveryPage(t *testing.T) {
 	}
 	assert.NotContains(t, body, "/release", "a delivered delivery cannot be released")
 	assert.NotContains(t, body, "/cancel", "nor cancelled")
-	assert.Regexp(t, `<time datetime="[0-9T:.-]+Z" title="[0-9 :.-]+ UTC">(just now|\d+ s ago)</time>`, body, "times are relative, with the absolute time")
+	assert.Regexp(t, `<time datetime="[0-9T:.-]+Z" title="[0-9 :.-]+ UTC">(just now|\d+ s ago)</time><span class="abs">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</span>`, body, "times are relative, with the absolute time beneath")
 	assert.NotContains(t, body, `http-equiv="refresh"`, "nothing is being sent")
 
 	status, _ = s.get(t, "deliveries/999")

@@ -90,10 +90,10 @@ func (h *head) refresh(seconds int, r *http.Request) {
 	h.StopRefresh = "?" + q.Encode()
 }
 
-// timeView is a time shown relative to now, with the absolute time in
-// UTC as a title and in the datetime attribute.
+// timeView is a time shown relative to now and, beneath, absolute in UTC
+// to the second; the title and the datetime attribute hold it exactly.
 type timeView struct {
-	ISO, Abs, Rel string
+	ISO, Abs, Short, Rel string
 }
 
 func newTimeView(t, now time.Time) *timeView {
@@ -102,9 +102,10 @@ func newTimeView(t, now time.Time) *timeView {
 	}
 	t = t.UTC()
 	return &timeView{
-		ISO: t.Format(time.RFC3339Nano),
-		Abs: t.Format("2006-01-02 15:04:05.000 UTC"),
-		Rel: relativeTime(t, now),
+		ISO:   t.Format(time.RFC3339Nano),
+		Abs:   t.Format("2006-01-02 15:04:05.000 UTC"),
+		Short: t.Format("2006-01-02 15:04:05 UTC"),
+		Rel:   relativeTime(t, now),
 	}
 }
 

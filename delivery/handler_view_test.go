@@ -35,7 +35,7 @@ func TestRelativeTime(t *testing.T) {
 func TestNewTimeView(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	at := time.Date(2026, 3, 1, 13, 58, 30, 250e6, time.FixedZone("CET", 3600))
-	assert.Equal(t, &timeView{ISO: "2026-03-01T12:58:30.25Z", Abs: "2026-03-01 12:58:30.250 UTC", Rel: "in 58 min"}, newTimeView(at, now))
+	assert.Equal(t, &timeView{ISO: "2026-03-01T12:58:30.25Z", Abs: "2026-03-01 12:58:30.250 UTC", Short: "2026-03-01 12:58:30 UTC", Rel: "in 58 min"}, newTimeView(at, now))
 	assert.Nil(t, newTimeView(time.Time{}, now), "no time, no view")
 }
 
