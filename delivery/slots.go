@@ -1,0 +1,610 @@
+package delivery
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// slots shares one worker's attempt slots (Worker.Concurrency) among
+// destinations, and knows each destination's circuit as the log last said.
+//
+// A job is admitted for its destination before its delivery is claimed,
+// and takes a slot once claimed, so that the claim's commit is not spent
+// holding a slot. Each destination has a limit, adaptive: it starts at a
+// quarter of the slots, grows by one with each attempt the destination
+// answers (up to every slot), and halves when an attempt fails or times
+// out (once per round of attempts: those that started before the cut do
+// not cut again). A destination may have admitted its limit, and as many
+// again as its attempts finish while a job is fetched and claimed (none
+// for a slow one); while other destinations have jobs admitted, no more
+// than its share of the slots, unless one is free. A job refused is held:
+// River runs it again after a wait about as long as the destination takes
+// to free a slot, jittered, so that it does not spin and its retry count
+// is left alone. A slot given back goes to the destination with the
+// fewest attempts in flight among those whose jobs wait for one, first
+// come first served within it.
+type slots struct {
+	capacity int
+	initial  float64
+	circuit  Circuit
+	now      func() time.Time
+
+	mu       sync.Mutex
+	dests    map[string]*destSlots
+	active   int    // destinations with jobs admitted
+	inflight int    // slots taken
+	waiting  int    // jobs waiting for a slot
+	turn     uint64 // orders the jobs waiting for a slot
+	queued   int    // jobs waiting to be admitted
+}
+
+// destSlots is one destination as a worker sees it.
+type destSlots struct {
+	reserved int     // jobs admitted and not yet done
+	inflight int     // of which hold a slot
+	limit    float64 // how many may hold a slot at once
+	slowed   bool    // the limit was cut and has not grown back
+	cutAt    time.Time
+	// progress is when an attempt last ended, or when the first of those
+	// admitted was: how long the destination has kept its slots.
+	progress time.Time
+	latency  time.Duration // moving average of attempt durations
+	circuit  circuitView
+	lastUsed time.Time
+	// streak counts the failures in a row this worker saw.
+	streak int
+	// waiters are its claimed jobs waiting for a slot, oldest first.
+	waiters []*waiter
+	// queue holds its jobs waiting to be admitted, oldest first: admitting
+	// one closes its channel.
+	queue []chan struct{}
+
+	// Attempts since the counts were last written to the log.
+	ok, failed int64
+	spent      time.Duration
+
+	// reported is the state OnDestination was last told, and
+	// reportedUntil the end of the pause it was told of.
+	reported      DestinationState
+	reportedUntil time.Time
+}
+
+// waiter is a job waiting for a slot: answering it sets got and closes
+// ready.
+type waiter struct {
+	ready chan struct{}
+	turn  uint64
+	probe bool
+	got   taken
+}
+
+// circuitView is what a worker knows of a destination's shared circuit.
+type circuitView struct {
+	state         string
+	failures      int
+	pausedUntil   time.Time
+	probeDelivery int64
+	probeUntil    time.Time
+	cooldown      time.Duration
+	lastClass     string
+	lastStatus    int
+	// guessed is when the worker took the circuit to be open, before the
+	// log said so; zero when the log said.
+	guessed time.Time
+}
+
+// guessFor bounds how long a worker keeps its guess that a circuit is
+// open without the log confirming it.
+const guessFor = time.Minute
+
+func newSlots(capacity int, circuit Circuit, now func() time.Time) *slots {
+	return &slots{
+		capacity: capacity,
+		initial:  max(1, float64(capacity)/4),
+		circuit:  circuit,
+		now:      now,
+		dests:    make(map[string]*destSlots),
+	}
+}
+
+// Hold waits are at least holdMin and at most holdMax, before jitter. A
+// destination whose attempts take quickAnswer or less may have as many
+// jobs claimed ahead as its limit.
+const (
+	holdMin     = 100 * time.Millisecond
+	holdMax     = 10 * time.Second
+	quickAnswer = 100 * time.Millisecond
+)
+
+// admission is what a destination's state says of a job.
+type admission int8
+
+const (
+	// admitted: the job may claim its delivery and wait for a slot.
+	admitted admission = iota
+	// queued: the job waits in memory to be admitted, until its channel is
+	// closed.
+	queued
+	// held: the destination has its share; the job waits (a snooze).
+	held
+	// paused: the destination's circuit is open; the delivery waits
+	// without a job until it closes.
+	paused
+	// probeDue: the circuit is open and a probe may go: the job is the
+	// probe if it takes the lease.
+	probeDue
+	// disabled: the delivery fails without being sent.
+	disabled
+)
+
+func (s *slots) dest(name string, now time.Time) *destSlots {
+	d := s.dests[name]
+	if d == nil {
+		d = &destSlots{limit: s.initial, circuit: circuitView{state: circuitClosed}, reported: DestinationHealthy}
+		s.dests[name] = d
+	}
+	d.lastUsed = now
+	return d
+}
+
+// admit decides on a job of delivery id for the destination name. When
+// admitted, the job counts against the destination until done; queued
+// comes with the channel that admitting the job closes, held with how long
+// to wait.
+func (s *slots) admit(name string, id int64) (admission, time.Duration, chan struct{}) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest(name, now)
+	switch c := d.circuit; c.state {
+	case circuitDisabled:
+		return disabled, 0, nil
+	case circuitOpen:
+		if now.Before(c.pausedUntil) {
+			return paused, 0, nil
+		}
+		if c.probeDelivery == id || !now.Before(c.probeUntil) {
+			return probeDue, 0, nil
+		}
+		return paused, 0, nil
+	}
+	if len(d.queue) == 0 && s.room(d) {
+		s.reserve(d, now)
+		return admitted, 0, nil
+	}
+	// A few jobs wait in memory, where waiting costs nothing, as long as
+	// they leave most of River's workers to fetch other destinations'
+	// jobs; the others are held.
+	if s.queued < s.capacity/2 && float64(len(d.queue)) < max(d.limit, 1) {
+		ready := make(chan struct{})
+		d.queue = append(d.queue, ready)
+		s.queued++
+		return queued, 0, ready
+	}
+	return held, d.holdWait(now), nil
+}
+
+// leave takes a queued job of name out of the queue at the end of its
+// wait, and returns how long it is to be held; 0 when it was admitted
+// meanwhile.
+func (s *slots) leave(name string, ready chan struct{}) time.Duration {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest(name, now)
+	i := slices.Index(d.queue, ready)
+	if i < 0 {
+		return 0
+	}
+	d.queue = slices.Delete(d.queue, i, i+1)
+	s.queued--
+	return d.holdWait(now)
+}
+
+// admitQueued admits the queued jobs there is room for, the oldest of
+// each destination first.
+func (s *slots) admitQueued(now time.Time) {
+	if s.queued == 0 {
+		return
+	}
+	for _, d := range s.dests {
+		for len(d.queue) > 0 && s.room(d) {
+			s.reserve(d, now)
+			close(d.queue[0])
+			d.queue = d.queue[1:]
+			s.queued--
+		}
+	}
+}
+
+// room reports whether d may have one more job admitted: as many as its
+// limit, and as many again claimed ahead, waiting to take a slot as soon
+// as one is given back, when its attempts are quick enough for them not
+// to wait long (for a slow one, as many as end while a job is fetched
+// and claimed).
+func (s *slots) room(d *destSlots) bool {
+	limit := max(d.limit, 1)
+	ahead := 0.0
+	if d.latency > 0 {
+		ahead = limit * min(float64(quickAnswer)/float64(d.latency), 1)
+	}
+	if float64(d.reserved) >= math.Floor(limit+ahead) {
+		return false
+	}
+	n := s.active
+	if d.reserved == 0 {
+		n++
+	}
+	if n == 1 {
+		return true
+	}
+	share := (s.capacity + n - 1) / n
+	return d.reserved < share || s.inflight+s.waiting < s.capacity
+}
+
+// admitProbe admits the probe of a paused destination, whatever its limit.
+func (s *slots) admitProbe(name string) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reserve(s.dest(name, now), now)
+}
+
+func (s *slots) reserve(d *destSlots, now time.Time) {
+	if d.reserved == 0 {
+		s.active++
+		d.progress = now
+	}
+	d.reserved++
+}
+
+// holdWait is how long a held job waits: about as long as the
+// destination takes to free a slot, jittered by up to a half.
+func (d *destSlots) holdWait(now time.Time) time.Duration {
+	wait := d.latency
+	if d.reserved > 0 {
+		wait = max(wait, now.Sub(d.progress))
+	}
+	wait = min(max(wait, holdMin), holdMax)
+	return wait + rand.N(wait/2+1)
+}
+
+// taken is what take got.
+type taken int8
+
+const (
+	// gotSlot: the job holds a slot until done.
+	gotSlot taken = iota
+	// noSlot: none was free in time.
+	noSlot
+	// stopped: the destination was paused or disabled meanwhile; the
+	// job must not send.
+	stopped
+)
+
+// take waits for a slot for an admitted job of name, at most wait. A
+// probe may take one while its destination is paused; any other job is
+// stopped, at once or while it waits, when it is.
+func (s *slots) take(ctx context.Context, name string, probe bool, wait time.Duration) taken {
+	s.mu.Lock()
+	d := s.dest(name, s.now())
+	if !probe && d.circuit.state != circuitClosed {
+		s.mu.Unlock()
+		return stopped
+	}
+	if s.inflight < s.capacity && s.waiting == 0 && d.below() {
+		s.inflight++
+		d.inflight++
+		s.mu.Unlock()
+		return gotSlot
+	}
+	s.turn++
+	w := &waiter{ready: make(chan struct{}), turn: s.turn, probe: probe}
+	d.waiters = append(d.waiters, w)
+	s.waiting++
+	s.mu.Unlock()
+
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-w.ready:
+		return w.got
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(d.waiters, w)
+	if i < 0 {
+		return w.got // answered meanwhile
+	}
+	d.waiters = slices.Delete(d.waiters, i, i+1)
+	s.waiting--
+	return noSlot
+}
+
+// below reports whether d has fewer attempts in flight than its limit.
+func (d *destSlots) below() bool { return float64(d.inflight) < max(d.limit, 1) }
+
+// handOff answers waiting jobs: those of destinations now paused or
+// disabled are stopped, and free slots go each to the destination below
+// its limit with the fewest attempts in flight, the oldest job first.
+func (s *slots) handOff() {
+	if s.waiting == 0 {
+		return
+	}
+	for _, d := range s.dests {
+		if d.circuit.state == circuitClosed || len(d.waiters) == 0 {
+			continue
+		}
+		kept := d.waiters[:0]
+		for _, w := range d.waiters {
+			if w.probe {
+				kept = append(kept, w)
+				continue
+			}
+			s.waiting--
+			w.got = stopped
+			close(w.ready)
+		}
+		d.waiters = kept
+	}
+	for s.inflight < s.capacity && s.waiting > 0 {
+		var next *destSlots
+		for _, d := range s.dests {
+			if len(d.waiters) == 0 || !d.below() {
+				continue
+			}
+			if next == nil || d.inflight < next.inflight ||
+				d.inflight == next.inflight && d.waiters[0].turn < next.waiters[0].turn {
+				next = d
+			}
+		}
+		if next == nil {
+			return // every waiting job's destination is at its limit
+		}
+		w := next.waiters[0]
+		next.waiters = next.waiters[1:]
+		s.waiting--
+		s.inflight++
+		next.inflight++
+		w.got = gotSlot
+		close(w.ready)
+	}
+}
+
+// done ends an admitted job: slot says whether it took a slot, v what its
+// attempt said of the destination (neutral when none was made), start and
+// took when it began and how long it took. It reports whether the
+// destination's state changed.
+func (s *slots) done(name string, slot bool, v verdict, start time.Time, took time.Duration) bool {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest(name, now)
+	d.reserved--
+	if d.reserved == 0 {
+		s.active--
+	}
+	if slot {
+		d.inflight--
+		s.inflight--
+	}
+	d.progress = now
+	defer func() {
+		// After the limit has changed.
+		s.handOff()
+		s.admitQueued(now)
+	}()
+	switch v {
+	case answered:
+		d.limit = min(d.limit+1, float64(s.capacity))
+		if d.limit >= float64(s.capacity) {
+			d.slowed = false
+		}
+		d.streak = 0
+		d.ok++
+	case failing, throttled:
+		if !start.Before(d.cutAt) {
+			d.limit = max(1, d.limit/2)
+			d.cutAt, d.slowed = now, true
+		}
+		d.failed++
+		if v != failing {
+			break
+		}
+		d.streak++
+		if d.circuit.state == circuitClosed && max(d.streak, d.circuit.failures+1) >= s.circuit.failures() {
+			// The failure that pauses the destination is recorded just
+			// after: meanwhile, no other attempt starts. The log's row
+			// written since has the last word.
+			d.circuit.state, d.circuit.guessed = circuitOpen, now
+			d.circuit.pausedUntil = now.Add(s.circuit.cooldown())
+		}
+	default:
+		_, changed := s.changed(d)
+		return changed
+	}
+	d.spent += took
+	if d.latency == 0 {
+		d.latency = took
+	} else {
+		d.latency += (took - d.latency) / 5
+	}
+	_, changed := s.changed(d)
+	return changed
+}
+
+// state is how d stands for this worker.
+func (d *destSlots) state() DestinationState {
+	switch {
+	case d.circuit.state == circuitDisabled:
+		return DestinationDisabled
+	case d.circuit.state == circuitOpen:
+		return DestinationPaused
+	case d.slowed:
+		return DestinationSlowed
+	}
+	return DestinationHealthy
+}
+
+// changed reports d's state if it differs from the one last reported, or
+// if d is paused until another time.
+func (s *slots) changed(d *destSlots) (DestinationState, bool) {
+	st := d.state()
+	if !d.circuit.guessed.IsZero() {
+		return st, false // told once the log says
+	}
+	until := time.Time{}
+	if st == DestinationPaused {
+		until = d.circuit.pausedUntil
+	}
+	if st == d.reported && until.Equal(d.reportedUntil) {
+		return st, false
+	}
+	d.reported, d.reportedUntil = st, until
+	return st, true
+}
+
+// setCircuits takes the circuits of rows as the log holds them. With all,
+// rows are every destination whose circuit is not closed or that is
+// failing, and the others are taken to be closed and not failing. It
+// returns the destinations whose state changed.
+func (s *slots) setCircuits(rows []*destRow, all bool) []Destination {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := make(map[string]bool, len(rows))
+	var changed []Destination
+	for _, row := range rows {
+		seen[row.Name] = true
+		d := s.dests[row.Name]
+		if d == nil {
+			if row.Circuit == circuitClosed {
+				continue // nothing to know before its first job
+			}
+			d = s.dest(row.Name, now)
+		}
+		if g := d.circuit.guessed; !g.IsZero() && row.UpdatedAt < toMicros(g) && now.Sub(g) < guessFor {
+			continue // written before the failure that opened it
+		}
+		d.circuit = circuitView{
+			state:         row.Circuit,
+			failures:      row.Failures,
+			pausedUntil:   fromMicros(row.PausedUntil),
+			probeDelivery: row.ProbeDelivery,
+			probeUntil:    fromMicros(row.ProbeUntil),
+			cooldown:      time.Duration(row.Cooldown),
+			lastClass:     row.LastClass,
+			lastStatus:    row.LastStatus,
+		}
+		if _, ok := s.changed(d); ok {
+			changed = append(changed, s.view(row.Name, d))
+		}
+	}
+	defer s.handOff() // stops the jobs waiting for a destination now paused
+	if !all {
+		return changed
+	}
+	for name, d := range s.dests {
+		if seen[name] {
+			continue
+		}
+		if g := d.circuit.guessed; !g.IsZero() && now.Sub(g) < guessFor {
+			continue
+		}
+		d.circuit = circuitView{state: circuitClosed}
+		if _, ok := s.changed(d); ok {
+			changed = append(changed, s.view(name, d))
+		}
+		if d.reserved == 0 && len(d.queue) == 0 && d.ok == 0 && d.failed == 0 && now.Sub(d.lastUsed) > forgetAfter {
+			delete(s.dests, name) // a worker keeps no destination it no longer sends to
+		}
+	}
+	return changed
+}
+
+// forgetAfter is how long a worker remembers a destination it does not
+// send to.
+const forgetAfter = 10 * time.Minute
+
+// failing reports whether the log last said that the destination's
+// circuit is open or that it is failing: a success must then be written.
+func (s *slots) failing(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	return d != nil && (d.circuit.state != circuitClosed || d.circuit.failures > 0)
+}
+
+// view describes d as OnDestination is told.
+func (s *slots) view(name string, d *destSlots) Destination {
+	v := Destination{
+		Destination: name,
+		State:       d.state(),
+		Failures:    d.circuit.failures,
+		LastClass:   d.circuit.lastClass,
+		LastStatus:  d.circuit.lastStatus,
+	}
+	switch v.State {
+	case DestinationPaused:
+		v.PausedUntil, v.Cooldown = d.circuit.pausedUntil, d.circuit.cooldown
+	case DestinationSlowed:
+		v.Slots = max(1, int(d.limit))
+	}
+	return v
+}
+
+// describe returns name as OnDestination is told.
+func (s *slots) describe(name string) Destination {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.view(name, s.dest(name, s.now()))
+}
+
+// counts is what a worker writes to the log about a destination's recent
+// attempts.
+type counts struct {
+	ok, failed int64
+	spent      time.Duration
+	slots      int // while slowed
+}
+
+// takeCounts returns the attempts counted since the last call, by
+// destination, and the limits of the slowed ones.
+func (s *slots) takeCounts() map[string]counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]counts)
+	for name, d := range s.dests {
+		if d.ok == 0 && d.failed == 0 && !d.slowed {
+			continue
+		}
+		c := counts{ok: d.ok, failed: d.failed, spent: d.spent}
+		if d.slowed {
+			c.slots = max(1, int(d.limit))
+		}
+		out[name] = c
+		d.ok, d.failed, d.spent = 0, 0, 0
+	}
+	return out
+}
+
+// intake is how many held deliveries of name a worker queues again per
+// poll interval every: about twice what its slots for the destination
+// send in that time, at least a worker's slots and at most unparkMax.
+func (s *slots) intake(name string, every time.Duration) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit, latency := s.initial, time.Duration(0)
+	if d := s.dests[name]; d != nil {
+		limit, latency = max(d.limit, 1), d.latency
+	}
+	latency = max(latency, holdMin)
+	n := int(2 * limit * float64(every) / float64(latency))
+	return min(max(n, s.capacity), unparkMax)
+}
