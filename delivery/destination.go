@@ -152,7 +152,8 @@ FROM liquidhook_destination AS c`)
 }
 
 // Resume ends a destination's pause (or its being disabled): its circuit
-// closes, its failures are forgotten, and the deliveries held for it are
+// closes, its failures are forgotten (and that workers slowed it, until
+// they say so again), and the deliveries held for it are
 // queued again by the workers, a batch at a time, within a poll interval.
 // A URL names its destination too. A destination that is not paused is
 // left as it is; one the log does not hold returns an error matching
@@ -168,7 +169,7 @@ func (q *Queue) Resume(ctx context.Context, destination string) (*Destination, e
 	now := q.now()
 	n, err := q.s.db().exec(ctx, `UPDATE liquidhook_destination
 SET circuit = 'closed', failures = 0, failing_since = 0, cooldown = 0, paused_until = 0,
-	probe_delivery = 0, probe_until = 0, updated_at = ?
+	probe_delivery = 0, probe_until = 0, slots = 0, slowed_until = 0, updated_at = ?
 WHERE destination = ?`, toMicros(now), name)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: resume %s: %w", name, err)
