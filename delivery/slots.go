@@ -14,19 +14,22 @@ import (
 //
 // A job is admitted for its destination before its delivery is claimed,
 // and takes a slot once claimed, so that the claim's commit is not spent
-// holding a slot. Each destination has a limit, adaptive: it starts at a
-// quarter of the slots, grows by one with each attempt the destination
-// answers (up to every slot), and halves when an attempt fails or times
-// out (once per round of attempts: those that started before the cut do
-// not cut again). A destination may have admitted its limit, and as many
-// again as its attempts finish while a job is fetched and claimed (none
-// for a slow one); while other destinations have jobs admitted, no more
-// than its share of the slots, unless one is free. A job refused is held:
-// River runs it again after a wait about as long as the destination takes
-// to free a slot, jittered, so that it does not spin and its retry count
-// is left alone. A slot given back goes to the destination with the
-// fewest attempts in flight among those whose jobs wait for one, first
-// come first served within it.
+// holding a slot. Each destination has a limit on its attempts in flight,
+// adaptive: it starts at a quarter of the slots, grows by one with each
+// attempt the destination answers (up to every slot), and halves when an
+// attempt fails or times out (once per round of attempts: those that
+// started before the cut do not cut again). A destination may have
+// admitted its limit, and as many again claimed ahead, ready for the
+// slots its attempts give back, unless its attempts are slow (then a
+// share of them that shrinks as they slow); while other destinations have
+// jobs admitted, no more than its share of the slots, unless one is free.
+// A job refused waits in memory, a few of them, to be admitted as
+// attempts end; the others are held: River runs them again after a wait
+// about as long as the destination takes to free a slot, jittered, so
+// that they do not spin and their retry counts are left alone. A slot
+// given back goes to the destination below its limit with the fewest
+// attempts in flight among those whose jobs wait for one, first come
+// first served within it.
 type slots struct {
 	capacity int
 	initial  float64
@@ -176,10 +179,11 @@ func (s *slots) admit(name string, id int64) (admission, time.Duration, chan str
 		s.reserve(d, now)
 		return admitted, 0, nil
 	}
-	// A few jobs wait in memory, where waiting costs nothing, as long as
-	// they leave most of River's workers to fetch other destinations'
-	// jobs; the others are held.
-	if s.queued < s.capacity/2 && float64(len(d.queue)) < max(d.limit, 1) {
+	// Some jobs wait in memory, where waiting costs nothing, as long as
+	// they leave River workers to fetch other destinations' jobs: half
+	// the slots' worth for a destination, as many as the slots in all.
+	// The others are held.
+	if s.queued < s.capacity && len(d.queue) < max(s.capacity/2, 1) {
 		ready := make(chan struct{})
 		d.queue = append(d.queue, ready)
 		s.queued++
@@ -228,7 +232,7 @@ func (s *slots) admitQueued(now time.Time) {
 // and claimed).
 func (s *slots) room(d *destSlots) bool {
 	limit := max(d.limit, 1)
-	ahead := 0.0
+	ahead := limit // until its attempts say how long they take
 	if d.latency > 0 {
 		ahead = limit * min(float64(quickAnswer)/float64(d.latency), 1)
 	}
@@ -302,10 +306,14 @@ func (s *slots) take(ctx context.Context, name string, probe bool, wait time.Dur
 		s.mu.Unlock()
 		return gotSlot
 	}
+	// In line, and given a slot at once if one is free and no job that
+	// comes first may take it (the jobs waiting may all be of
+	// destinations at their limits).
 	s.turn++
 	w := &waiter{ready: make(chan struct{}), turn: s.turn, probe: probe}
 	d.waiters = append(d.waiters, w)
 	s.waiting++
+	s.handOff()
 	s.mu.Unlock()
 
 	t := time.NewTimer(wait)

@@ -26,18 +26,27 @@ func TestSlotsStartAtAQuarterAndGrowWithAnswers(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0).UTC()
 	s := newSlots(8, Circuit{}, func() time.Time { return now })
-	require.Equal(t, 2, admitN(s, "https://a:443", 8), "a new destination gets a quarter of the slots")
-	adm, wait, _ := s.admit("https://a:443", 99)
-	assert.Equal(t, queued, adm, "a job over the limit waits in memory while there is room")
-	assert.Zero(t, wait)
-
-	// Each answer grows the limit by one and admits the queued job.
+	name := "https://a:443"
+	require.Equal(t, 4, admitN(s, name, 8), "a quarter of the slots, and as many claimed ahead")
+	require.Len(t, s.dests[name].queue, 1, "the next waits in memory")
 	for range 2 {
-		require.Equal(t, gotSlot, s.take(context.Background(), "https://a:443", false, time.Second))
+		require.Equal(t, gotSlot, s.take(context.Background(), name, false, time.Second))
 	}
-	s.done("https://a:443", true, answered, now, 10*time.Millisecond)
-	assert.Equal(t, 3.0, s.dests["https://a:443"].limit)
-	assert.Empty(t, s.dests["https://a:443"].queue, "the queued job was admitted")
+	assert.Equal(t, noSlot, s.take(context.Background(), name, false, time.Millisecond),
+		"a quarter of the slots in flight")
+	// The jobs claimed ahead wait for a slot; an answer grows the limit
+	// by one, gives the slot back and a slot more: both go to them.
+	got := make(chan taken, 2)
+	for range 2 {
+		go func() { got <- s.take(context.Background(), name, false, time.Minute) }()
+	}
+	waitUntil(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.waiting == 2 })
+	s.done(name, true, answered, now, 10*time.Millisecond)
+	assert.Equal(t, 3.0, s.dests[name].limit)
+	assert.Equal(t, gotSlot, <-got)
+	assert.Equal(t, gotSlot, <-got)
+	assert.Equal(t, 3, s.dests[name].inflight)
+	assert.Empty(t, s.dests[name].queue, "the queued job was admitted")
 }
 
 func TestSlotsHalveOncePerRound(t *testing.T) {
@@ -105,10 +114,12 @@ func TestSlotsHoldSlowDestinations(t *testing.T) {
 	s := newSlots(4, Circuit{}, func() time.Time { return now })
 	d := s.dest("https://slow:443", now)
 	d.latency = 3 * time.Second
-	require.Equal(t, 1, admitN(s, "https://slow:443", 4), "one admitted, the next queued")
+	require.Equal(t, 1, admitN(s, "https://slow:443", 4), "one admitted, none ahead, the next queued")
 	require.Len(t, d.queue, 1)
-	// Queued jobs are bounded (the limit, and half the slots overall);
-	// the next is held for about as long as the destination takes.
+	// Queued jobs are bounded (half the slots for a destination); the
+	// next is held for about as long as the destination takes.
+	adm, _, _ := s.admit("https://slow:443", 10)
+	require.Equal(t, queued, adm)
 	adm, wait, _ := s.admit("https://slow:443", 11)
 	require.Equal(t, held, adm)
 	assert.GreaterOrEqual(t, wait, 3*time.Second)
