@@ -203,6 +203,45 @@ func BenchmarkScheduledMemory(b *testing.B) {
 	}
 }
 
+// BenchmarkPausedMemory measures a worker process beside n deliveries to
+// a paused destination, from its start until it has made every one of
+// them wait in the log: its memory must not grow with n. Run with
+// -benchtime 1x; the metrics are the process's peak RSS, its heap in use
+// at the end, and how long holding them took.
+func BenchmarkPausedMemory(b *testing.B) {
+	for _, be := range backends {
+		for _, n := range []int{1000, 100000} {
+			b.Run("db="+be.name+"/held="+itoa(n), func(b *testing.B) {
+				ctx := context.Background()
+				q, dsn := be.open(b)
+				action := testAction(b, "https://paused.example.com", webhook.SendingAutomatic)
+				data := make([]map[string]any, 0, 1000)
+				for i := range n {
+					data = append(data, customer("p"+itoa(i)+"@example.com"))
+					if len(data) == cap(data) || i == n-1 {
+						_, err := q.EnqueueBatch(ctx, action, data, nil)
+						require.NoError(b, err)
+						data = data[:0]
+					}
+				}
+				now := time.Now()
+				_, err := q.s.db().exec(ctx, `INSERT INTO liquidhook_destination
+	(destination, circuit, failures, cooldown, paused_until, updated_at) VALUES (?, 'open', 10, ?, ?, ?)`,
+					"https://paused.example.com:443", int64(time.Hour), toMicros(now.Add(time.Hour)), toMicros(now))
+				require.NoError(b, err)
+				b.ResetTimer()
+				for range b.N {
+					p := startWorker(b, helperConfig{DSN: dsn, Held: n})
+					p.wait(b, 10*time.Minute)
+					b.ReportMetric(float64(p.reported("peak_rss_kb"))/1024, "peak-RSS-MiB")
+					b.ReportMetric(float64(p.reported("heap_inuse"))/(1<<20), "heap-MiB")
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "held/s")
+			})
+		}
+	}
+}
+
 // BenchmarkIsolation times 2,000 deliveries to a receiver that answers in
 // 50 ms, from the start of one worker (concurrency 300, the default 4 s
 // timeout) until the log holds all 2,000 delivered: alone, and queued
