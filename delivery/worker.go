@@ -34,8 +34,9 @@ type Worker struct {
 	// destination holds no more than its share, and one whose attempts
 	// fail or time out gets fewer, growing back as it answers; one that
 	// answers well may use every slot when it is alone. A worker runs up to
-	// half as many jobs again, waiting for a slot, so that a slot is taken
-	// again as soon as it is given back. Defaults to 300.
+	// as many jobs again, claimed and waiting for a slot or recording an
+	// outcome, so that a slot is taken again as soon as it is given back.
+	// Defaults to 300.
 	Concurrency int
 
 	// RescueAfter is how long an attempt may seem to be in flight before
