@@ -467,7 +467,8 @@ func (r *runner) finish(job *river.Job[sendArgs], c *claimed, o outcome, probe b
 	a.Start = fromMicros(toMicros(a.Start)) // as the log keeps it
 	now := r.q.now()
 
-	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered, destination: o.destination, probe: probe}
+	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered, destination: o.destination,
+		counted: job.Args.Destination, probe: probe}
 	if !o.delivered {
 		f.state = StateFailed
 		if !o.final {

@@ -174,9 +174,10 @@ type finishOp struct {
 	attempt    Attempt
 	hook       bool // queue a hook call
 	// destination is where the attempt went, and probe whether it was its
-	// circuit's probe.
-	destination string
-	probe       bool
+	// circuit's probe; counted is the destination whose slots the attempt
+	// was counted against (the job's).
+	destination, counted string
+	probe                bool
 	// Set by the batch: another run had taken the delivery over, so only
 	// the attempt was recorded.
 	lost bool
@@ -237,6 +238,7 @@ func (r *runner) finishBatch(ctx context.Context, ops []*finishOp) error {
 		return err
 	})
 	if err == nil {
+		r.slots.recorded(ops)
 		r.learn(r.slots.setCircuits(circuits, false))
 	}
 	return err

@@ -58,8 +58,9 @@ type destSlots struct {
 	latency  time.Duration // moving average of attempt durations
 	circuit  circuitView
 	lastUsed time.Time
-	// streak counts the failures in a row this worker saw.
-	streak int
+	// streak counts the failures in a row this worker saw, unrecorded
+	// those of its failures the log does not hold yet.
+	streak, unrecorded int
 	// waiters are its claimed jobs waiting for a slot, oldest first.
 	waiters []*waiter
 	// queue holds its jobs waiting to be admitted, oldest first: admitting
@@ -426,6 +427,7 @@ func (s *slots) done(name string, slot bool, v verdict, start time.Time, took ti
 			break
 		}
 		d.streak++
+		d.unrecorded++
 		if d.circuit.state == circuitClosed && max(d.streak, d.circuit.failures+1) >= s.circuit.failures() {
 			// The failure that pauses the destination is recorded just
 			// after: meanwhile, no other attempt starts. The log's row
@@ -497,8 +499,8 @@ func (s *slots) setCircuits(rows []*destRow, all bool) []Destination {
 			}
 			d = s.dest(row.Name, now)
 		}
-		if g := d.circuit.guessed; !g.IsZero() && row.UpdatedAt < toMicros(g) && now.Sub(g) < guessFor {
-			continue // written before the failure that opened it
+		if d.keepGuess(row, now) {
+			continue
 		}
 		d.circuit = circuitView{
 			state:         row.Circuit,
@@ -522,7 +524,7 @@ func (s *slots) setCircuits(rows []*destRow, all bool) []Destination {
 		if seen[name] {
 			continue
 		}
-		if g := d.circuit.guessed; !g.IsZero() && now.Sub(g) < guessFor {
+		if d.keepGuess(nil, now) {
 			continue
 		}
 		d.circuit = circuitView{state: circuitClosed}
@@ -534,6 +536,32 @@ func (s *slots) setCircuits(rows []*destRow, all bool) []Destination {
 		}
 	}
 	return changed
+}
+
+// keepGuess reports whether d's circuit, which the worker took to be
+// open, stays so whatever row (nil: none) says: the log has not recorded
+// every failure the worker saw yet, or row was written before the guess.
+// A guess lasts guessFor at most.
+func (d *destSlots) keepGuess(row *destRow, now time.Time) bool {
+	g := d.circuit.guessed
+	if g.IsZero() || now.Sub(g) >= guessFor {
+		return false
+	}
+	return d.unrecorded > 0 || row == nil || row.UpdatedAt < toMicros(g)
+}
+
+// recorded notes that the failing attempts among ops are in the log.
+func (s *slots) recorded(ops []*finishOp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, op := range ops {
+		if verdictOf(op.attempt) != failing {
+			continue
+		}
+		if d := s.dests[op.counted]; d != nil && d.unrecorded > 0 {
+			d.unrecorded--
+		}
+	}
 }
 
 // forgetAfter is how long a worker remembers a destination it does not
