@@ -182,16 +182,15 @@ func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
 
 // queued waits for a queued job to be admitted, at most slotWait, and
 // returns 0 if it was, or else how long it is to be held.
-func (r *runner) queued(ctx context.Context, dest string, ready chan struct{}) time.Duration {
+func (r *runner) queued(ctx context.Context, dest string, q *queuedJob) time.Duration {
 	t := time.NewTimer(slotWait)
 	defer t.Stop()
 	select {
-	case <-ready:
-		return 0
+	case <-q.ready:
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return r.slots.leave(dest, ready)
+	return r.slots.leave(dest, q)
 }
 
 // slotWait bounds how long a job waits in memory to be admitted.

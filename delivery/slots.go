@@ -53,7 +53,7 @@ type destSlots struct {
 	slowed   bool    // the limit was cut and has not grown back
 	cutAt    time.Time
 	// progress is when an attempt last ended, or when the first of those
-	// admitted was: how long the destination has kept its slots.
+	// in flight began: how long the destination has kept its slots.
 	progress time.Time
 	latency  time.Duration // moving average of attempt durations
 	circuit  circuitView
@@ -63,9 +63,8 @@ type destSlots struct {
 	streak, unrecorded int
 	// waiters are its claimed jobs waiting for a slot, oldest first.
 	waiters []*waiter
-	// queue holds its jobs waiting to be admitted, oldest first: admitting
-	// one closes its channel.
-	queue []chan struct{}
+	// queue holds its jobs waiting to be admitted, oldest first.
+	queue []*queuedJob
 
 	// Attempts since the counts were last written to the log.
 	ok, failed int64
@@ -75,6 +74,13 @@ type destSlots struct {
 	// reportedUntil the end of the pause it was told of.
 	reported      DestinationState
 	reportedUntil time.Time
+}
+
+// queuedJob is a job waiting in memory to be admitted: answering it sets
+// admitted and closes ready.
+type queuedJob struct {
+	ready    chan struct{}
+	admitted bool
 }
 
 // waiter is a job waiting for a slot: answering it sets got and closes
@@ -157,9 +163,8 @@ func (s *slots) dest(name string, now time.Time) *destSlots {
 
 // admit decides on a job of delivery id for the destination name. When
 // admitted, the job counts against the destination until done; queued
-// comes with the channel that admitting the job closes, held with how long
-// to wait.
-func (s *slots) admit(name string, id int64) (admission, time.Duration, chan struct{}) {
+// comes with the job's place in the queue, held with how long to wait.
+func (s *slots) admit(name string, id int64) (admission, time.Duration, *queuedJob) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,50 +181,75 @@ func (s *slots) admit(name string, id int64) (admission, time.Duration, chan str
 		}
 		return paused, 0, nil
 	}
-	if len(d.queue) == 0 && s.room(d) {
+	if len(d.queue) == 0 && s.room(d, now) {
 		s.reserve(d, now)
 		return admitted, 0, nil
 	}
-	// Some jobs wait in memory, where waiting costs nothing, as long as
-	// they leave River workers to fetch other destinations' jobs: half
-	// the slots' worth for a destination, as many as the slots in all.
-	// The others are held.
-	if s.queued < s.capacity && len(d.queue) < max(s.capacity/2, 1) {
-		ready := make(chan struct{})
-		d.queue = append(d.queue, ready)
+	// Jobs of a quick destination wait in memory, where waiting costs
+	// nothing, as long as they leave River workers to fetch other
+	// destinations' jobs: half the slots' worth for a destination, as
+	// many as the slots in all. The others are held.
+	if d.quick(now) && s.queued < s.capacity && len(d.queue) < max(s.capacity/2, 1) {
+		q := &queuedJob{ready: make(chan struct{})}
+		d.queue = append(d.queue, q)
 		s.queued++
-		return queued, 0, ready
+		return queued, 0, q
 	}
 	return held, d.holdWait(now), nil
 }
 
-// leave takes a queued job of name out of the queue at the end of its
-// wait, and returns how long it is to be held; 0 when it was admitted
-// meanwhile.
-func (s *slots) leave(name string, ready chan struct{}) time.Duration {
+// pace is how long d's attempts take, as far as the worker can tell: their
+// moving average, or, while none of those in flight has ended for longer,
+// that time; zero while nothing is known.
+func (d *destSlots) pace(now time.Time) time.Duration {
+	p := d.latency
+	if d.inflight > 0 {
+		p = max(p, now.Sub(d.progress))
+	}
+	return p
+}
+
+// quick reports whether d's attempts take quickAnswer or less, as far as
+// the worker can tell.
+func (d *destSlots) quick(now time.Time) bool { return d.pace(now) <= quickAnswer }
+
+// leave answers a queued job of name at the end of its wait: 0 if it was
+// admitted, or else how long it is to be held, out of the queue.
+func (s *slots) leave(name string, q *queuedJob) time.Duration {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dest(name, now)
-	i := slices.Index(d.queue, ready)
-	if i < 0 {
+	if q.admitted {
 		return 0
 	}
-	d.queue = slices.Delete(d.queue, i, i+1)
-	s.queued--
+	d := s.dest(name, now)
+	if i := slices.Index(d.queue, q); i >= 0 {
+		d.queue = slices.Delete(d.queue, i, i+1)
+		s.queued--
+	}
 	return d.holdWait(now)
 }
 
 // admitQueued admits the queued jobs there is room for, the oldest of
-// each destination first.
+// each destination first, and sends away those of a destination no longer
+// quick, to be held: they would keep River workers from other jobs.
 func (s *slots) admitQueued(now time.Time) {
 	if s.queued == 0 {
 		return
 	}
 	for _, d := range s.dests {
-		for len(d.queue) > 0 && s.room(d) {
+		if len(d.queue) > 0 && !d.quick(now) {
+			for _, q := range d.queue {
+				close(q.ready)
+			}
+			s.queued -= len(d.queue)
+			d.queue = nil
+			continue
+		}
+		for len(d.queue) > 0 && s.room(d, now) {
 			s.reserve(d, now)
-			close(d.queue[0])
+			d.queue[0].admitted = true
+			close(d.queue[0].ready)
 			d.queue = d.queue[1:]
 			s.queued--
 		}
@@ -229,26 +259,36 @@ func (s *slots) admitQueued(now time.Time) {
 // room reports whether d may have one more job admitted: as many as its
 // limit, and as many again claimed ahead, waiting to take a slot as soon
 // as one is given back, when its attempts are quick enough for them not
-// to wait long (for a slow one, as many as end while a job is fetched
-// and claimed).
-func (s *slots) room(d *destSlots) bool {
+// to wait long (fewer as they slow); and while other destinations' jobs
+// wait for slots, no more than its share.
+func (s *slots) room(d *destSlots, now time.Time) bool {
 	limit := max(d.limit, 1)
 	ahead := limit // until its attempts say how long they take
-	if d.latency > 0 {
-		ahead = limit * min(float64(quickAnswer)/float64(d.latency), 1)
+	if p := d.pace(now); p > 0 {
+		ahead = limit * min(float64(quickAnswer)/float64(p), 1)
 	}
 	if float64(d.reserved) >= math.Floor(limit+ahead) {
 		return false
 	}
+	if s.inflight+s.waiting < s.capacity {
+		return true // a slot is free: nobody waits for it
+	}
+	// Others wait: d may hold its share, counting the destinations that
+	// could take more slots (one at its own limit waits for itself).
 	n := s.active
 	if d.reserved == 0 {
 		n++
 	}
-	if n == 1 {
+	if d.reserved < (s.capacity+n-1)/n {
 		return true
 	}
-	share := (s.capacity + n - 1) / n
-	return d.reserved < share || s.inflight+s.waiting < s.capacity
+	n = 1
+	for _, o := range s.dests {
+		if o != d && o.reserved > 0 && o.below() {
+			n++
+		}
+	}
+	return n == 1 || d.reserved < (s.capacity+n-1)/n
 }
 
 // admitProbe admits the probe of a paused destination, whatever its limit.
@@ -262,17 +302,25 @@ func (s *slots) admitProbe(name string) {
 func (s *slots) reserve(d *destSlots, now time.Time) {
 	if d.reserved == 0 {
 		s.active++
-		d.progress = now
 	}
 	d.reserved++
+}
+
+// start gives d's job a slot.
+func (s *slots) start(d *destSlots, now time.Time) {
+	if d.inflight == 0 {
+		d.progress = now
+	}
+	d.inflight++
+	s.inflight++
 }
 
 // holdWait is how long a held job waits: about as long as the
 // destination takes to free a slot, jittered by up to a half.
 func (d *destSlots) holdWait(now time.Time) time.Duration {
 	wait := d.latency
-	if d.reserved > 0 {
-		wait = max(wait, now.Sub(d.progress))
+	if d.inflight > 0 {
+		wait = max(wait, 2*now.Sub(d.progress))
 	}
 	wait = min(max(wait, holdMin), holdMax)
 	return wait + rand.N(wait/2+1)
@@ -296,14 +344,14 @@ const (
 // stopped, at once or while it waits, when it is.
 func (s *slots) take(ctx context.Context, name string, probe bool, wait time.Duration) taken {
 	s.mu.Lock()
-	d := s.dest(name, s.now())
+	now := s.now()
+	d := s.dest(name, now)
 	if !probe && d.circuit.state != circuitClosed {
 		s.mu.Unlock()
 		return stopped
 	}
 	if s.inflight < s.capacity && s.waiting == 0 && d.below() {
-		s.inflight++
-		d.inflight++
+		s.start(d, now)
 		s.mu.Unlock()
 		return gotSlot
 	}
@@ -314,7 +362,7 @@ func (s *slots) take(ctx context.Context, name string, probe bool, wait time.Dur
 	w := &waiter{ready: make(chan struct{}), turn: s.turn, probe: probe}
 	d.waiters = append(d.waiters, w)
 	s.waiting++
-	s.handOff()
+	s.handOff(now)
 	s.mu.Unlock()
 
 	t := time.NewTimer(wait)
@@ -342,7 +390,7 @@ func (d *destSlots) below() bool { return float64(d.inflight) < max(d.limit, 1) 
 // handOff answers waiting jobs: those of destinations now paused or
 // disabled are stopped, and free slots go each to the destination below
 // its limit with the fewest attempts in flight, the oldest job first.
-func (s *slots) handOff() {
+func (s *slots) handOff(now time.Time) {
 	if s.waiting == 0 {
 		return
 	}
@@ -379,8 +427,7 @@ func (s *slots) handOff() {
 		w := next.waiters[0]
 		next.waiters = next.waiters[1:]
 		s.waiting--
-		s.inflight++
-		next.inflight++
+		s.start(next, now)
 		w.got = gotSlot
 		close(w.ready)
 	}
@@ -406,7 +453,7 @@ func (s *slots) done(name string, slot bool, v verdict, start time.Time, took ti
 	d.progress = now
 	defer func() {
 		// After the limit has changed.
-		s.handOff()
+		s.handOff(now)
 		s.admitQueued(now)
 	}()
 	switch v {
@@ -516,7 +563,7 @@ func (s *slots) setCircuits(rows []*destRow, all bool) []Destination {
 			changed = append(changed, s.view(row.Name, d))
 		}
 	}
-	defer s.handOff() // stops the jobs waiting for a destination now paused
+	defer s.handOff(now) // stops the jobs waiting for a destination now paused
 	if !all {
 		return changed
 	}

@@ -114,23 +114,47 @@ func TestSlotsHoldSlowDestinations(t *testing.T) {
 	s := newSlots(4, Circuit{}, func() time.Time { return now })
 	d := s.dest("https://slow:443", now)
 	d.latency = 3 * time.Second
-	require.Equal(t, 1, admitN(s, "https://slow:443", 4), "one admitted, none ahead, the next queued")
-	require.Len(t, d.queue, 1)
-	// Queued jobs are bounded (half the slots for a destination); the
-	// next is held for about as long as the destination takes.
-	adm, _, _ := s.admit("https://slow:443", 10)
-	require.Equal(t, queued, adm)
+	require.Equal(t, 1, admitN(s, "https://slow:443", 4), "its limit, and none claimed ahead")
+	assert.Empty(t, d.queue, "a slow destination's jobs do not wait in memory")
+	// The next is held for about as long as the destination takes.
 	adm, wait, _ := s.admit("https://slow:443", 11)
 	require.Equal(t, held, adm)
 	assert.GreaterOrEqual(t, wait, 3*time.Second)
 	assert.LessOrEqual(t, wait, 3*time.Second*3/2)
 
-	// An unknown destination's first jobs in flight for long: the wait
-	// grows with how long they have kept their slots, up to holdMax.
+	// Its attempt in flight for long without an answer: the wait grows
+	// with that, up to holdMax.
+	require.Equal(t, gotSlot, s.take(context.Background(), "https://slow:443", false, time.Second))
 	now = now.Add(time.Hour)
 	_, wait, _ = s.admit("https://slow:443", 12)
 	assert.GreaterOrEqual(t, wait, holdMax)
 	assert.LessOrEqual(t, wait, holdMax*3/2)
+}
+
+func TestSlotsSendAwayTheQueueOfADestinationThatStopsAnswering(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0).UTC()
+	s := newSlots(8, Circuit{}, func() time.Time { return now })
+	name := "https://quiet:443"
+	require.Equal(t, 4, admitN(s, name, 8), "nothing known: quick until shown otherwise")
+	q := s.dests[name].queue[0]
+	for range 2 {
+		require.Equal(t, gotSlot, s.take(context.Background(), name, false, time.Second))
+	}
+	// Its attempts stay unanswered for longer than a quick answer: when
+	// another destination's attempt ends, its queued job is sent away.
+	now = now.Add(time.Second)
+	other := "https://other:443"
+	adm, _, _ := s.admit(other, 99)
+	require.Equal(t, admitted, adm)
+	require.Equal(t, gotSlot, s.take(context.Background(), other, false, time.Second))
+	s.done(other, true, answered, now, time.Millisecond)
+	<-q.ready
+	assert.False(t, q.admitted)
+	assert.Greater(t, s.leave(name, q), time.Duration(0), "held")
+	assert.Empty(t, s.dests[name].queue)
+	adm, _, _ = s.admit(name, 100)
+	assert.Equal(t, held, adm, "no longer queued")
 }
 
 func TestSlotsFollowTheCircuit(t *testing.T) {
@@ -257,4 +281,26 @@ func TestSlowDestinationDoesNotTakeEverySlot(t *testing.T) {
 		}
 		assert.Len(t, slow.seen(), 12)
 	})
+}
+
+func TestSlotsShareLeavesOutADestinationAtItsLimit(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0).UTC()
+	s := newSlots(8, Circuit{}, func() time.Time { return now })
+	slow, fast := "https://slow:443", "https://fast:443"
+	s.dest(slow, now).latency = time.Minute // nothing claimed ahead
+	require.Equal(t, 2, admitN(s, slow, 8))
+	for range 2 {
+		require.Equal(t, gotSlot, s.take(context.Background(), slow, false, time.Second))
+	}
+	s.dest(fast, now).limit = 8
+	s.dest(fast, now).latency = time.Minute
+	require.Equal(t, 6, admitN(s, fast, 6))
+	for range 6 {
+		require.Equal(t, gotSlot, s.take(context.Background(), fast, false, time.Second))
+	}
+	// Every slot is busy. The slow destination is at its limit: it waits
+	// for its own attempts, not for a share; the fast one may go on.
+	adm, _, _ := s.admit(fast, 100)
+	assert.Equal(t, admitted, adm)
 }

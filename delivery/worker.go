@@ -87,10 +87,11 @@ type Worker struct {
 	Logger *slog.Logger
 
 	// PollInterval is how often the worker looks for attempts and hook
-	// calls that have fallen due without being announced: everything on
-	// SQLite, and retries on PostgreSQL, so a retry due sooner than that
-	// may wait for the next look. Defaults to 1 second; values below 20 ms
-	// count as 20 ms.
+	// calls that have fallen due without being announced (everything on
+	// SQLite; retries, and deliveries held back for their destination's
+	// share of the slots, on PostgreSQL, so one due sooner than that may
+	// wait for the next look), and reads the destinations' circuits.
+	// Defaults to 100 ms; values below 20 ms count as 20 ms.
 	// Tests whose retries come a millisecond apart set it low (package
 	// deliverytest does).
 	PollInterval time.Duration
