@@ -248,6 +248,9 @@ func (r *runner) send(ctx context.Context, job *river.Job[sendArgs], dest string
 		return r.giveBack(job, true)
 	}
 	slot = true
+	// The attempt's outcome is known once attempt returns: end gives the
+	// slot back and adjusts the destination's limit; finish applies the
+	// policy and records it.
 	o := r.attempt(ctx, c)
 	end(verdictOf(o.attempt), o.attempt)
 	return r.finish(job, c, o, probe)
