@@ -16,19 +16,24 @@ import (
 
 // runner makes attempts for one Work call.
 type runner struct {
-	q           *Queue
-	sender      *webhook.Sender // the Worker's, with no retries of its own
-	policy      webhook.RetryPolicy
-	concurrency int
-	jobTimeout  time.Duration
-	rescueAfter time.Duration
-	orphanSweep time.Duration
-	onDelivered func(ctx context.Context, d *Delivery) error
-	onFailed    func(ctx context.Context, d *Delivery) error
-	onAttempt   func(d *Delivery, a Attempt)
+	q             *Queue
+	sender        *webhook.Sender // the Worker's, with no retries of its own
+	policy        webhook.RetryPolicy
+	concurrency   int
+	timeout       time.Duration // of an attempt
+	jobTimeout    time.Duration
+	rescueAfter   time.Duration
+	orphanSweep   time.Duration
+	circuit       Circuit
+	onDelivered   func(ctx context.Context, d *Delivery) error
+	onFailed      func(ctx context.Context, d *Delivery) error
+	onAttempt     func(d *Delivery, a Attempt)
+	onDestination func(d Destination)
 
+	slots    *slots
 	claims   *batcher[*claimOp]
 	finishes *batcher[*finishOp]
+	parks    *batcher[*parkOp]
 
 	logger *slog.Logger
 	tel    *workerTelemetry
@@ -55,17 +60,20 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 		timeout = defaultAttemptTimeout
 	}
 	r := &runner{
-		q:           q,
-		sender:      sender,
-		policy:      policy,
-		concurrency: w.Concurrency,
-		jobTimeout:  timeout + cmp.Or(w.jobMargin, jobMargin),
-		rescueAfter: w.RescueAfter,
-		orphanSweep: w.orphanSweep,
-		onDelivered: w.OnDelivered,
-		onFailed:    w.OnFailed,
-		onAttempt:   w.OnAttempt,
-		logger:      w.Logger,
+		q:             q,
+		sender:        sender,
+		policy:        policy,
+		concurrency:   w.Concurrency,
+		timeout:       timeout,
+		jobTimeout:    timeout + cmp.Or(w.jobMargin, jobMargin),
+		rescueAfter:   w.RescueAfter,
+		orphanSweep:   w.orphanSweep,
+		circuit:       w.Circuit,
+		onDelivered:   w.OnDelivered,
+		onFailed:      w.OnFailed,
+		onAttempt:     w.OnAttempt,
+		onDestination: w.OnDestination,
+		logger:        w.Logger,
 	}
 	if r.logger == nil {
 		r.logger = discardLogger()
@@ -80,6 +88,11 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 	if r.rescueAfter <= r.jobTimeout {
 		return nil, fmt.Errorf("%w (it is %v, the attempt timeout %v)", ErrRescueTooSoon, r.rescueAfter, timeout)
 	}
+	now := time.Now
+	if q != nil {
+		now = q.now
+	}
+	r.slots = newSlots(r.concurrency, r.circuit, now)
 	return r, nil
 }
 
@@ -89,11 +102,13 @@ func newRunner(q *Queue, w *Worker) (*runner, error) {
 func (r *runner) start() {
 	r.claims = newBatcher(1, batchMax, r.claimBatch)
 	r.finishes = newBatcher(1, batchMax, r.finishBatch)
+	r.parks = newBatcher(1, batchMax, r.parkBatch)
 }
 
 func (r *runner) stop() {
 	r.claims.close()
 	r.finishes.close()
+	r.parks.close()
 	// The copy of the Worker's Sender is this run's: its connections go
 	// with it.
 	r.sender.CloseIdleConnections()
@@ -104,6 +119,16 @@ func (r *runner) stop() {
 const batchMax = 256
 
 func (r *runner) hooks() bool { return r.onDelivered != nil || r.onFailed != nil }
+
+// learn tells OnDestination of destinations whose state changed.
+func (r *runner) learn(changed []Destination) {
+	if r.onDestination == nil {
+		return
+	}
+	for _, d := range changed {
+		r.onDestination(d)
+	}
+}
 
 // sendWorker is the River worker of send jobs.
 type sendWorker struct {
@@ -117,18 +142,160 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	return w.r.work(ctx, job)
 }
 
-// work makes one attempt at the job's delivery. The delivery log decides:
-// a job whose delivery has moved on (cancelled, re-sent, finished) does
-// nothing, and one that runs before its delivery is due waits.
+// work makes one attempt at the job's delivery, if its destination lets
+// it: a job held for its destination's share of the slots is run again
+// later (a snooze, which River does not count), a delivery whose
+// destination is paused waits in the log without a job, one whose
+// destination is disabled fails. The delivery log decides the rest: a job
+// whose delivery has moved on (cancelled, re-sent, finished) does nothing,
+// and one that runs before its delivery is due waits.
 //
 // The job's own completion is left to River, after the outcome is
 // committed: should the process stop in between, the job runs again, finds
 // its delivery finished (or re-queued under another job) and does nothing.
 func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
-	// Mark the delivery sending, committed before the request goes out, so
-	// that an attempt cannot be cancelled or re-sent while in flight, and a
-	// worker that dies mid-request leaves a trace: the next run finds the
-	// delivery still sending and records the lost attempt.
+	id, dest := job.Args.DeliveryID, job.Args.Destination
+	probe := false
+	adm, wait, ready := r.slots.admit(dest, id)
+	switch adm {
+	case queued:
+		if wait := r.queued(ctx, dest, ready); wait > 0 {
+			return river.JobSnooze(wait)
+		}
+	case held:
+		return river.JobSnooze(wait)
+	case paused:
+		return r.hold(ctx, job)
+	case disabled:
+		return r.record(ctx, job, func(*claimed) outcome { return r.disabledOutcome(dest) })
+	case probeDue:
+		won, err := r.takeProbe(ctx, dest, id)
+		if err != nil {
+			return fmt.Errorf("delivery: probe %s: %w", dest, err)
+		}
+		if !won {
+			return r.hold(ctx, job)
+		}
+		r.slots.admitProbe(dest)
+		probe = true
+	}
+	return r.send(ctx, job, dest, probe)
+}
+
+// queued waits for a queued job to be admitted, at most slotWait, and
+// returns 0 if it was, or else how long it is to be held.
+func (r *runner) queued(ctx context.Context, dest string, q *queuedJob) time.Duration {
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case <-q.ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return r.slots.leave(dest, q)
+}
+
+// slotWait bounds how long a job waits in memory to be admitted.
+const slotWait = 2 * time.Second
+
+// send makes the attempt of an admitted job. The delivery is marked
+// sending (and committed) before the request goes out, so that an attempt
+// cannot be cancelled or re-sent while in flight, and a worker that dies
+// mid-request leaves a trace: the next run finds the delivery still
+// sending and records the lost attempt. The claim is made before the job
+// waits for a slot, and the slot is given back as soon as the response is
+// in, before the outcome is recorded: a slot is busy only while a request
+// is.
+func (r *runner) send(ctx context.Context, job *river.Job[sendArgs], dest string, probe bool) error {
+	id := job.Args.DeliveryID
+	slot, ended := false, false
+	end := func(v verdict, a Attempt) {
+		if !ended {
+			ended = true
+			if r.slots.done(dest, slot, v, a.Start, a.Duration) {
+				r.learn([]Destination{r.slots.describe(dest)})
+			}
+		}
+	}
+	defer end(neutral, Attempt{})
+
+	claim := &claimOp{id: id, jobID: job.ID}
+	if err := r.claims.do(claim); err != nil {
+		return fmt.Errorf("delivery: claim delivery %d: %w", claim.id, err)
+	}
+	if !claim.found {
+		end(neutral, Attempt{})
+		if probe {
+			r.dropProbe(dest, id)
+		}
+		return r.unclaimed(ctx, job)
+	}
+	ctx = r.tel.start(ctx, claim)
+	defer r.tel.end(ctx)
+	c := &claim.c
+	if c.interruptedAt != 0 {
+		end(neutral, Attempt{})
+		return r.finish(ctx, job, c, interrupted(claim), probe)
+	}
+	switch r.slots.take(ctx, dest, probe, r.slotBudget(ctx)) {
+	case noSlot:
+		// None while the job could still make its attempt in time: the
+		// delivery goes back to waiting, nothing sent.
+		end(neutral, Attempt{})
+		if probe {
+			r.dropProbe(dest, id)
+		}
+		return r.giveBack(job, false)
+	case stopped:
+		// Paused since it was admitted: it waits for the destination.
+		end(neutral, Attempt{})
+		return r.giveBack(job, true)
+	}
+	slot = true
+	// The attempt's outcome is known once attempt returns: end gives the
+	// slot back and adjusts the destination's limit; finish applies the
+	// policy and records it.
+	o := r.attempt(ctx, c)
+	end(verdictOf(o.attempt), o.attempt)
+	return r.finish(ctx, job, c, o, probe)
+}
+
+// slotBudget is how long a claimed job may wait for a slot and still
+// make its attempt, and record it, before River's job timeout.
+func (r *runner) slotBudget(ctx context.Context) time.Duration {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return r.jobTimeout
+	}
+	// Half the margin is left for recording the outcome.
+	return time.Until(deadline) - r.timeout - (r.jobTimeout-r.timeout)/2
+}
+
+// giveBack gives back a claim whose attempt was not made: the delivery is
+// scheduled again, nothing recorded, under the same job, which River runs
+// again shortly, or, with hold, held for its paused destination.
+func (r *runner) giveBack(job *river.Job[sendArgs], hold bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	q := `UPDATE liquidhook_delivery SET state = 'scheduled', sending_at = NULL, interrupted_at = NULL
+WHERE id = ? AND job_id = ? AND state = 'sending'`
+	if hold {
+		q = `UPDATE liquidhook_delivery SET state = 'scheduled', sending_at = NULL, interrupted_at = NULL, job_id = NULL
+WHERE id = ? AND job_id = ? AND state = 'sending'`
+	}
+	if _, err := r.q.s.db().exec(ctx, q, job.Args.DeliveryID, job.ID); err != nil {
+		return fmt.Errorf("delivery: give back delivery %d: %w", job.Args.DeliveryID, err)
+	}
+	if hold {
+		return nil
+	}
+	return river.JobSnooze(holdMin)
+}
+
+// record claims the job's delivery and records the outcome that fn gives,
+// without sending anything (a disabled destination's failure), or the
+// attempt a stopped worker left unfinished.
+func (r *runner) record(ctx context.Context, job *river.Job[sendArgs], fn func(c *claimed) outcome) error {
 	claim := &claimOp{id: job.Args.DeliveryID, jobID: job.ID}
 	if err := r.claims.do(claim); err != nil {
 		return fmt.Errorf("delivery: claim delivery %d: %w", claim.id, err)
@@ -138,20 +305,29 @@ func (r *runner) work(ctx context.Context, job *river.Job[sendArgs]) error {
 	}
 	ctx = r.tel.start(ctx, claim)
 	defer r.tel.end(ctx)
-	c := &claim.c
-	if c.interruptedAt != 0 {
-		at := fromMicros(c.interruptedAt)
-		return r.finish(ctx, job, c, outcome{
-			attempt: Attempt{
-				Start:    at,
-				Duration: claim.now.Sub(at),
-				Class:    ClassInterrupted,
-				Error:    "delivery: the worker stopped before a response arrived",
-			},
-			waitFrom: at,
-		})
+	if claim.c.interruptedAt != 0 || fn == nil {
+		return r.finish(ctx, job, &claim.c, interrupted(claim), false)
 	}
-	return r.finish(ctx, job, c, r.attempt(ctx, c))
+	return r.finish(ctx, job, &claim.c, fn(&claim.c), false)
+}
+
+// interrupted is the outcome of an attempt that a stopped worker left
+// unfinished: it began when the delivery was marked sending.
+func interrupted(claim *claimOp) outcome {
+	at := fromMicros(claim.c.interruptedAt)
+	if claim.c.interruptedAt == 0 {
+		at = claim.now
+	}
+	return outcome{
+		attempt: Attempt{
+			Start:    at,
+			Duration: claim.now.Sub(at),
+			Class:    ClassInterrupted,
+			Error:    "delivery: the worker stopped before a response arrived",
+		},
+		destination: claim.c.destination,
+		waitFrom:    at,
+	}
 }
 
 // unclaimed handles a job whose delivery could not be marked sending:
@@ -196,6 +372,9 @@ type outcome struct {
 	delivered  bool
 	final      bool // no retry whatever the policy says
 	attributes map[string]any
+	// destination is where the request went: the rendered URL's, or the
+	// one the log held when there was no request.
+	destination string
 	// waitFrom is when the policy's wait starts: the end of the attempt.
 	waitFrom time.Time
 	// url is the request's, when it was rendered.
@@ -208,9 +387,10 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	start := r.q.now()
 	invalid := func(err error) outcome {
 		return outcome{
-			attempt:  Attempt{Start: start, Class: webhook.ClassInvalid, Error: err.Error()},
-			final:    true,
-			waitFrom: start,
+			attempt:     Attempt{Start: start, Class: webhook.ClassInvalid, Error: err.Error()},
+			final:       true,
+			destination: c.destination,
+			waitFrom:    start,
 		}
 	}
 	// The claim took only deliveries whose values these keys open: a value
@@ -237,9 +417,10 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 		return invalid(err)
 	}
 	req.IdempotencyKey = c.key
+	destination := cmp.Or(destinationOf(req.URL), c.destination)
 
 	res, err := r.sender.Send(ctx, req, action.Mapper(data))
-	o := outcome{waitFrom: r.q.now(), url: req.URL}
+	o := outcome{waitFrom: r.q.now(), destination: destination, url: req.URL}
 	var atts []webhook.Attempt
 	var se *webhook.SendError
 	switch {
@@ -286,8 +467,9 @@ func (r *runner) attempt(ctx context.Context, c *claimed) outcome {
 	return o
 }
 
-// finish applies the policy to an attempt and records it.
-func (r *runner) finish(ctx context.Context, job *river.Job[sendArgs], c *claimed, o outcome) error {
+// finish applies the policy to an attempt and records it. Here an
+// attempt's outcome is known; it is in the log once r.finishes.do returns.
+func (r *runner) finish(ctx context.Context, job *river.Job[sendArgs], c *claimed, o outcome, probe bool) error {
 	a := o.attempt
 	a.Series = c.series
 	a.Number = c.seriesAttempts + 1
@@ -295,7 +477,8 @@ func (r *runner) finish(ctx context.Context, job *river.Job[sendArgs], c *claime
 	a.Start = fromMicros(toMicros(a.Start)) // as the log keeps it
 	now := r.q.now()
 
-	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered}
+	f := &finishOp{id: c.id, jobID: job.ID, state: StateDelivered, destination: o.destination,
+		counted: job.Args.Destination, probe: probe}
 	if !o.delivered {
 		f.state = StateFailed
 		if !o.final {
@@ -360,7 +543,7 @@ func (r *runner) reportStored(id int64, a Attempt) {
 // Data and Attempts: what OnAttempt is given.
 func recorded(c *claimed, f *finishOp) *Delivery {
 	d := &Delivery{
-		ID: c.id, State: f.state, IdempotencyKey: c.key, Conversion: c.conversion, Series: c.series,
+		ID: c.id, State: f.state, IdempotencyKey: c.key, Destination: f.destination, Conversion: c.conversion, Series: c.series,
 		LastError: f.attempt.Error, CreatedAt: fromMicros(c.createdAt), UpdatedAt: f.recordedAt,
 	}
 	// Stored metadata always decodes: Enqueue encoded it.

@@ -2,7 +2,10 @@ package delivery
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,4 +201,137 @@ func BenchmarkScheduledMemory(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkPausedMemory measures a worker process beside n deliveries to
+// a paused destination, from its start until it has made every one of
+// them wait in the log: its memory must not grow with n. Run with
+// -benchtime 1x; the metrics are the process's peak RSS, its heap in use
+// at the end, and how long holding them took.
+func BenchmarkPausedMemory(b *testing.B) {
+	for _, be := range backends {
+		for _, n := range []int{1000, 100000} {
+			b.Run("db="+be.name+"/held="+itoa(n), func(b *testing.B) {
+				ctx := context.Background()
+				q, dsn := be.open(b)
+				action := testAction(b, "https://paused.example.com", webhook.SendingAutomatic)
+				data := make([]map[string]any, 0, 1000)
+				for i := range n {
+					data = append(data, customer("p"+itoa(i)+"@example.com"))
+					if len(data) == cap(data) || i == n-1 {
+						_, err := q.EnqueueBatch(ctx, action, data, nil)
+						require.NoError(b, err)
+						data = data[:0]
+					}
+				}
+				now := time.Now()
+				_, err := q.s.db().exec(ctx, `INSERT INTO liquidhook_destination
+	(destination, circuit, failures, cooldown, paused_until, updated_at) VALUES (?, 'open', 10, ?, ?, ?)`,
+					"https://paused.example.com:443", int64(time.Hour), toMicros(now.Add(time.Hour)), toMicros(now))
+				require.NoError(b, err)
+				b.ResetTimer()
+				for range b.N {
+					p := startWorker(b, helperConfig{DSN: dsn, Held: n})
+					p.wait(b, 10*time.Minute)
+					b.ReportMetric(float64(p.reported("peak_rss_kb"))/1024, "peak-RSS-MiB")
+					b.ReportMetric(float64(p.reported("heap_inuse"))/(1<<20), "heap-MiB")
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "held/s")
+			})
+		}
+	}
+}
+
+// BenchmarkIsolation times 2,000 deliveries to a receiver that answers in
+// 50 ms, from the start of one worker (concurrency 300, the default 4 s
+// timeout) until the log holds all 2,000 delivered: alone, and queued
+// behind 600 deliveries to a receiver that never answers. One op is one
+// such run; compare the two with benchstat -col /behind.
+func BenchmarkIsolation(b *testing.B) {
+	for _, be := range backends {
+		for _, behind := range []int{0, 600} {
+			b.Run("db="+be.name+"/behind="+itoa(behind), func(b *testing.B) {
+				healthy := newReceiver(b, func(w http.ResponseWriter, r *http.Request, n int) {
+					time.Sleep(50 * time.Millisecond)
+					io.WriteString(w, `{"id": "lead"}`)
+				})
+				// stalled answers only once the run has been timed, so that
+				// the worker stops without waiting out its timeouts.
+				var release chan struct{}
+				stalled := newReceiver(b, func(w http.ResponseWriter, r *http.Request, n int) {
+					select {
+					case <-release:
+					case <-r.Context().Done():
+					}
+					w.WriteHeader(http.StatusServiceUnavailable)
+				})
+				for range b.N {
+					b.StopTimer()
+					q, _ := be.open(b)
+					release = make(chan struct{})
+					enqueueMany(b, q, testAction(b, stalled.URL, webhook.SendingAutomatic), behind, nil)
+					enqueueMany(b, q, testAction(b, healthy.URL, webhook.SendingAutomatic), 2000, nil)
+					b.StartTimer()
+					timeDelivered(b, q, 2000, func() { close(release) })
+				}
+				b.ReportMetric(float64(2000*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			})
+		}
+	}
+}
+
+// BenchmarkLatency times 6,000 deliveries to one receiver that answers in
+// 50 ms, sent by one worker at concurrency 300, from its start until the
+// log holds all of them delivered. 300 slots at 50 ms allow 6,000/s
+// (Little's law); fill-% is the rate reached as a share of that.
+func BenchmarkLatency(b *testing.B) {
+	for _, be := range backends {
+		b.Run("db="+be.name, func(b *testing.B) {
+			rc := newReceiver(b, func(w http.ResponseWriter, r *http.Request, n int) {
+				time.Sleep(50 * time.Millisecond)
+				io.WriteString(w, `{"id": "lead"}`)
+			})
+			for range b.N {
+				b.StopTimer()
+				q, _ := be.open(b)
+				enqueueMany(b, q, testAction(b, rc.URL, webhook.SendingAutomatic), 6000, nil)
+				b.StartTimer()
+				timeDelivered(b, q, 6000, func() {})
+			}
+			rate := float64(6000*b.N) / b.Elapsed().Seconds()
+			b.ReportMetric(rate, "deliveries/s")
+			b.ReportMetric(100*rate/6000, "fill-%")
+		})
+	}
+}
+
+// timeDelivered runs one worker with the default concurrency and timeout
+// until the log holds n deliveries delivered, then stops the timer, calls
+// stopped and stops the worker.
+func timeDelivered(b *testing.B, q *Queue, n int64, stopped func()) {
+	var delivered atomic.Int64
+	done := make(chan struct{})
+	w := &Worker{
+		Sender:   &webhook.Sender{AllowPrivate: true},
+		testOnly: true,
+		OnAttempt: func(d *Delivery, _ Attempt) {
+			if d.State == StateDelivered && delivered.Add(1) == n {
+				close(done)
+			}
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	worked := make(chan error, 1)
+	go func() { worked <- q.Work(ctx, w) }()
+	select {
+	case <-done:
+	case err := <-worked:
+		b.Fatalf("the worker stopped early: %v", err)
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("%d of %d delivered after 5 minutes", delivered.Load(), n)
+	}
+	b.StopTimer()
+	stopped()
+	cancel()
+	require.NoError(b, <-worked)
 }

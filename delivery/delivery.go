@@ -69,6 +69,12 @@ type Delivery struct {
 	// Data is the data the next attempt renders with, as decoded from JSON:
 	// numbers are int or float64, as webhook.ParseData gives them.
 	Data map[string]any `json:"data,omitempty"`
+	// Destination is where its requests go, scheme://host:port, from the
+	// URL its action rendered when it was queued or last re-sent.
+	Destination string `json:"destination,omitempty"`
+	// Waiting, when set, says why a scheduled delivery is held rather than
+	// sent when due.
+	Waiting *Waiting `json:"waiting,omitempty"`
 	// Conversion is the action's "allow conversion from this webhook" flag.
 	Conversion bool `json:"conversion"`
 	// Lax says the delivery renders in lax mode, a missing variable
@@ -125,6 +131,25 @@ type Attempt struct {
 	// MaxResponseExcerpt bytes.
 	Response []byte `json:"-"`
 }
+
+// Waiting says why a scheduled delivery is held.
+type Waiting struct {
+	// Reason is "paused" (its destination failed too often in a row; the
+	// delivery is sent once a probe succeeds or the pause is resumed),
+	// "resuming" (the pause ended; a worker queues the delivery again
+	// shortly) or "disabled" (its destination is disabled; a worker fails
+	// the delivery shortly).
+	Reason string `json:"reason"`
+	// Until is when the destination's next probe may go, while paused.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// The reasons a delivery waits.
+const (
+	WaitPaused   = "paused"
+	WaitResuming = "resuming"
+	WaitDisabled = "disabled"
+)
 
 // MaxResponseExcerpt caps the response body kept with each attempt: the
 // Sender's default response cap, 10 KiB.

@@ -26,7 +26,7 @@
 // other out, and several processes may share it. PostgreSQL (OpenPostgres)
 // has the same API, for many worker processes and machines. Both are
 // migrated on open: River's tables and the log's (liquidhook_delivery,
-// liquidhook_attempt).
+// liquidhook_attempt, liquidhook_destination).
 //
 // # Guarantees
 //
@@ -65,12 +65,37 @@
 // allow (cancelling a delivered delivery, releasing a scheduled one) or an
 // unknown id returns a *StateError or ErrNotFound and changes nothing.
 //
+// # Destinations
+//
+// A delivery's destination is the scheme, host and port of the URL its
+// action renders (https://api.example.com:443). Destinations share a
+// worker's slots (Worker.Concurrency) fairly: each has a limit that starts
+// at a quarter of the slots, grows by one with each attempt it answers and
+// halves when attempts fail or time out, and while other destinations'
+// deliveries wait, none holds more than its share. A delivery held back
+// waits, scheduled, and is tried again shortly: it spends no attempt and
+// none of the retry policy. So a slow or broken endpoint keeps a few slots
+// busy, not all of them, and the others' webhooks keep flowing.
+//
+// Each destination also has a circuit, kept in the log and followed by
+// every worker on the database (Worker.Circuit): after a number of
+// failures in a row (connection errors, timeouts, 5xx) it is paused. Its
+// deliveries then wait in the log without a job, saying why (Waiting),
+// however many there are; after a cool-down one probe delivery is sent;
+// its success closes the circuit and the others are queued again, its
+// failure pauses the destination again for twice as long, up to a cap.
+// Destinations lists each destination's state and its recent attempts;
+// Resume ends a pause. Optionally, a destination that keeps failing for a
+// given time is disabled, and its deliveries fail (ClassDisabled).
+//
 // # Throughput
 //
 // Workers claim deliveries and record outcomes in batches: the attempts in
 // flight share one claim statement and one transaction for their outcomes,
 // so one SQLite connection, or a PostgreSQL server's commit rate, keeps up
-// with many attempts at once. The SQLite connection also keeps the
+// with many attempts at once. A worker claims deliveries ahead of its
+// free slots and gives a slot back as soon as a response is in, so a slot
+// does not wait for commits. The SQLite connection also keeps the
 // statements it runs prepared: River and the log run the same few dozen
 // SQL texts over and over, and parsing them afresh each time would cost
 // about half of a worker's CPU.
@@ -85,7 +110,8 @@
 // excerpt, every value bound to its delivery and field. Get, List, the
 // workers and Resend open them transparently. Ids, states, times, attempt
 // numbers, statuses, error classes, idempotency keys and metadata stay
-// readable, for workers and filters: keep secrets out of metadata. The
+// readable, for workers and filters, and so are destinations
+// (scheme://host:port): keep secrets out of metadata. The
 // first key seals and every key opens, so rotation is: put the new key
 // first, run Rekey, drop the old key. A value that the keys do not open is
 // a *SealError that names the delivery and changes nothing; a worker

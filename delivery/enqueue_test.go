@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -166,5 +167,93 @@ func TestEnqueueKeepsMetadataFilterable(t *testing.T) {
 		require.Len(t, got, 1)
 		assert.Equal(t, d.ID, got[0].ID)
 		assert.Equal(t, d.Metadata, got[0].Metadata)
+	})
+}
+
+func TestEnqueueBatchQueuesEveryElement(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		q.Keys = [][]byte{keyA} // each delivery's values sealed under its own id
+		rc := newReceiver(t, nil)
+		action := testAction(t, rc.URL, webhook.SendingAutomatic)
+		data := []map[string]any{customer("a@example.com"), customer("b@example.com"), customer("c@example.com")}
+		ds, err := q.EnqueueBatch(ctx, action, data, &EnqueueOptions{Metadata: map[string]string{"campaign": "spring"}})
+		require.NoError(t, err)
+		require.Len(t, ds, 3)
+		keys := map[string]bool{}
+		for i, d := range ds {
+			assert.NotZero(t, d.ID)
+			assert.Equal(t, StateScheduled, d.State)
+			assert.Equal(t, destinationOf(rc.URL), d.Destination)
+			keys[d.IdempotencyKey] = true
+			got := mustGet(t, q, d.ID)
+			assert.Equal(t, data[i], got.Data, "each delivery has its own element's data")
+			assert.Equal(t, d.IdempotencyKey, got.IdempotencyKey)
+			assert.Equal(t, map[string]string{"campaign": "spring"}, got.Metadata)
+		}
+		assert.Len(t, keys, 3, "a key per delivery")
+
+		workUntilIdle(t, q, testWorker(0))
+		bodies := map[string]string{}
+		for _, r := range rc.seen() {
+			bodies[r.Key] = r.Body
+		}
+		for i, d := range ds {
+			assert.Equal(t, StateDelivered, mustGet(t, q, d.ID).State)
+			assert.JSONEq(t, `{"email": "`+data[i]["customer"].(map[string]any)["email"].(string)+`"}`, bodies[d.IdempotencyKey])
+		}
+	})
+}
+
+func TestEnqueueBatchQueuesNothingOfABadBatch(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, q *Queue) {
+		ctx := context.Background()
+		action := testAction(t, "https://example.com", webhook.SendingAutomatic)
+		tests := []struct {
+			name      string
+			data      []map[string]any
+			opts      *EnqueueOptions
+			wantIndex int
+			wantErr   error
+		}{
+			{"a missing variable", []map[string]any{customer("a@example.com"), {"someone": "else"}, customer("c@example.com")},
+				nil, 1, nil},
+			{"data that is not JSON", []map[string]any{customer("a@example.com"), customer("b@example.com"), {"f": func() {}}},
+				nil, 2, nil},
+			{"one key for several", []map[string]any{customer("a@example.com"), customer("b@example.com")},
+				&EnqueueOptions{IdempotencyKey: "k"}, -1, ErrInvalidKey},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ds, err := q.EnqueueBatch(ctx, action, tt.data, tt.opts)
+				require.Error(t, err)
+				assert.Nil(t, ds)
+				if tt.wantErr != nil {
+					require.ErrorIs(t, err, tt.wantErr)
+				}
+				var be *BatchError
+				if tt.wantIndex < 0 {
+					assert.False(t, errors.As(err, &be))
+					return
+				}
+				require.ErrorAs(t, err, &be)
+				assert.Equal(t, tt.wantIndex, be.Index)
+				assert.Contains(t, err.Error(), "batch element "+itoa(tt.wantIndex))
+			})
+		}
+		t.Run("the error of a render is kept", func(t *testing.T) {
+			_, err := q.EnqueueBatch(ctx, action, []map[string]any{{"someone": "else"}}, nil)
+			var te *webhook.TemplateError
+			require.ErrorAs(t, err, &te)
+		})
+		all, err := q.List(ctx, nil)
+		require.NoError(t, err)
+		assert.Empty(t, all, "a refused batch left a delivery behind")
+
+		ds, err := q.EnqueueBatch(ctx, action, nil, nil)
+		require.NoError(t, err)
+		assert.Empty(t, ds)
 	})
 }

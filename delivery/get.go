@@ -14,7 +14,7 @@ import (
 )
 
 const deliveryColumns = `id, state, spec, data, idempotency_key, conversion, lax, metadata, attributes,
-	series, coalesce(next_at, 0), last_error, created_at, updated_at`
+	series, coalesce(next_at, 0), last_error, created_at, updated_at, destination, coalesce(job_id, 0)`
 
 // scanDelivery reads one row of deliveryColumns, opening its sealed
 // values with kr.
@@ -24,13 +24,18 @@ func scanDelivery(kr *keyring, s scanner) (*Delivery, error) {
 		state, spec, data, meta    string
 		attrs                      sql.NullString
 		nextAt, createdAt, updated int64
+		jobID                      int64
 	)
 	err := s.Scan(&d.ID, &state, &spec, &data, &d.IdempotencyKey, &d.Conversion, &d.Lax, &meta, &attrs,
-		&d.Series, &nextAt, &d.LastError, &createdAt, &updated)
+		&d.Series, &nextAt, &d.LastError, &createdAt, &updated, &d.Destination, &jobID)
 	if err != nil {
 		return nil, err
 	}
 	d.State = State(state)
+	if d.State == StateScheduled && jobID == 0 {
+		// Held for its destination: loadWaiting says why.
+		d.Waiting = &Waiting{Reason: WaitPaused}
+	}
 	open := func(field, stored string) (string, error) {
 		return kr.openString(place{id: d.ID, field: field}, stored)
 	}
@@ -86,7 +91,7 @@ func (q *Queue) Get(ctx context.Context, id int64) (*Delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delivery: get %d: %w", id, err)
 	}
-	if err := q.loadAttempts(ctx, []*Delivery{d}); err != nil {
+	if err := q.complete(ctx, []*Delivery{d}); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -150,7 +155,7 @@ WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 		}
 		return nil, fmt.Errorf("delivery: list: %w", err)
 	}
-	if err := q.loadAttempts(ctx, out); err != nil {
+	if err := q.complete(ctx, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -204,6 +209,54 @@ func (q *Queue) filterWhere(states []State, metadata map[string]string) (where [
 		args = append(args, filter)
 	}
 	return where, args, nil
+}
+
+// complete fills what scanDelivery leaves out: each delivery's attempts,
+// and why it waits, if it does.
+func (q *Queue) complete(ctx context.Context, ds []*Delivery) error {
+	if err := q.loadAttempts(ctx, ds); err != nil {
+		return err
+	}
+	return q.loadWaiting(ctx, ds)
+}
+
+// loadWaiting says why each held delivery waits, from its destination's
+// circuit.
+func (q *Queue) loadWaiting(ctx context.Context, ds []*Delivery) error {
+	var names []string
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if d.Waiting != nil && !seen[d.Destination] {
+			seen[d.Destination] = true
+			names = append(names, d.Destination)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	rows, err := loadDestinations(ctx, q.s.dialect(), q.s.db(), names, false)
+	if err != nil {
+		return fmt.Errorf("delivery: destinations: %w", err)
+	}
+	byName := make(map[string]*destRow, len(rows))
+	for _, row := range rows {
+		byName[row.Name] = row
+	}
+	for _, d := range ds {
+		if d.Waiting == nil {
+			continue
+		}
+		row := byName[d.Destination]
+		switch {
+		case row == nil || row.Circuit == circuitClosed:
+			d.Waiting = &Waiting{Reason: WaitResuming}
+		case row.Circuit == circuitDisabled:
+			d.Waiting = &Waiting{Reason: WaitDisabled}
+		default:
+			d.Waiting = &Waiting{Reason: WaitPaused, Until: fromMicros(row.PausedUntil)}
+		}
+	}
+	return nil
 }
 
 // loadAttempts fills each delivery's Attempts, oldest first.

@@ -459,6 +459,8 @@ type deliveryView struct {
 	Updated     *timeView
 	Next        *timeView
 	NextLabel   string
+	Waiting     string
+	WaitUntil   *timeView
 	Resends     int
 	Conversion  bool
 	LastError   string
@@ -523,6 +525,7 @@ func (h *sentTab) deliveryView(d *Delivery, r *http.Request) *deliveryView {
 	switch d.State {
 	case StateScheduled:
 		v.Next, v.NextLabel = newTimeView(d.NextAt, now), "Next attempt"
+		v.Waiting, v.WaitUntil = waitingText(d, now)
 	case StateDraft:
 		v.Next, v.NextLabel = newTimeView(d.NextAt, now), "Send at"
 	}
@@ -602,4 +605,18 @@ var outcomes = map[webhook.ErrorClass]string{
 // errorView is a page that only says what went wrong.
 type errorView struct {
 	head
+}
+
+// waitingText says why a held delivery waits, and until when.
+func waitingText(d *Delivery, now time.Time) (string, *timeView) {
+	if d.Waiting == nil {
+		return "", nil
+	}
+	switch d.Waiting.Reason {
+	case WaitPaused:
+		return "for its destination, " + d.Destination + ", paused after failing; a probe is sent", newTimeView(d.Waiting.Until, now)
+	case WaitDisabled:
+		return "for its destination, " + d.Destination + ", disabled after failing for long: it will fail", nil
+	}
+	return "for its destination, " + d.Destination + ", resumed: it is queued again shortly", nil
 }

@@ -136,3 +136,33 @@ func TestListFilterLink(t *testing.T) {
 	assert.Equal(t, "?before=3&host=h.example&key=k&meta=a%3D1&refresh=0&state=draft", f.link(f.States, 3))
 	assert.Equal(t, "./", listFilter{}.link(nil, 0), "no filter: the list itself")
 }
+
+func TestWaitingText(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		waiting   *Waiting
+		want      string
+		wantUntil bool
+	}{
+		{"not waiting", nil, "", false},
+		{"paused", &Waiting{Reason: WaitPaused, Until: now.Add(time.Minute)},
+			"for its destination, https://a.example:443, paused after failing; a probe is sent", true},
+		{"resuming", &Waiting{Reason: WaitResuming},
+			"for its destination, https://a.example:443, resumed: it is queued again shortly", false},
+		{"disabled", &Waiting{Reason: WaitDisabled},
+			"for its destination, https://a.example:443, disabled after failing for long: it will fail", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text, until := waitingText(&Delivery{Destination: "https://a.example:443", Waiting: tc.waiting}, now)
+			assert.Equal(t, tc.want, text)
+			if tc.wantUntil {
+				require.NotNil(t, until)
+				assert.Equal(t, "in 1 min", until.Rel)
+			} else {
+				assert.Nil(t, until)
+			}
+		})
+	}
+}

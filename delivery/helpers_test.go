@@ -253,3 +253,131 @@ func (h *heardAttempts) get() ([]*Delivery, []Attempt) {
 	defer h.mu.Unlock()
 	return slices.Clone(h.deliveries), slices.Clone(h.attempts)
 }
+
+// testClock is a Queue's clock that a test moves forward.
+type testClock struct {
+	offset atomic.Int64
+}
+
+// use makes q read the time from c.
+func (c *testClock) use(q *Queue) { q.now = c.now }
+
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// advance moves the clock forward by d.
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// blockingReceiver is a receiver whose handler blocks until released (or
+// the request ends), counting the requests in flight at once.
+type blockingReceiver struct {
+	*receiver
+	release     chan struct{}
+	inflight    atomic.Int32
+	maxInflight atomic.Int32
+}
+
+func newBlockingReceiver(t testing.TB) *blockingReceiver {
+	t.Helper()
+	br := &blockingReceiver{release: make(chan struct{})}
+	br.receiver = newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		cur := br.inflight.Add(1)
+		defer br.inflight.Add(-1)
+		for {
+			m := br.maxInflight.Load()
+			if cur <= m || br.maxInflight.CompareAndSwap(m, cur) {
+				break
+			}
+		}
+		select {
+		case <-br.release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, `{"id": "lead-`+strconv.Itoa(n)+`"}`)
+	})
+	t.Cleanup(br.open)
+	return br
+}
+
+// open lets every request through, those waiting and those to come.
+func (br *blockingReceiver) open() {
+	select {
+	case <-br.release:
+	default:
+		close(br.release)
+	}
+}
+
+// statusReceiver answers 503 while failing is set, and 200 otherwise.
+func statusReceiver(t testing.TB, failing *atomic.Bool) *receiver {
+	t.Helper()
+	return newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"id": "lead-`+strconv.Itoa(n)+`"}`)
+	})
+}
+
+// heldFor counts the deliveries held for dest.
+func heldFor(t testing.TB, q *Queue, dest string) int {
+	t.Helper()
+	n, err := q.waitingByDestination(context.Background())
+	require.NoError(t, err)
+	return n[dest]
+}
+
+// destination returns dest as Destinations lists it.
+func destination(t testing.TB, q *Queue, dest string) Destination {
+	t.Helper()
+	ds, err := q.Destinations(context.Background())
+	require.NoError(t, err)
+	for _, d := range ds {
+		if d.Destination == dest {
+			return d
+		}
+	}
+	t.Fatalf("destination %s is not listed: %v", dest, ds)
+	return Destination{}
+}
+
+// background is a Work or WorkUntilIdle call running in the background.
+type background struct {
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// backgroundWork runs w in the background, WorkUntilIdle with untilIdle,
+// for a minute at most; it is stopped when the test ends.
+func backgroundWork(t testing.TB, q *Queue, w *Worker, untilIdle bool) *background {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	b := &background{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		if untilIdle {
+			b.done <- q.WorkUntilIdle(ctx, w)
+		} else {
+			b.done <- q.Work(ctx, w)
+		}
+	}()
+	t.Cleanup(func() { _ = b.stop() })
+	return b
+}
+
+// wait waits for the call to return by itself (idle, or after a minute).
+func (b *background) wait() error {
+	b.once.Do(func() {
+		b.err = <-b.done
+		b.cancel()
+	})
+	return b.err
+}
+
+// stop stops the call and waits for it to return.
+func (b *background) stop() error {
+	b.cancel()
+	return b.wait()
+}

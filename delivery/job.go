@@ -15,11 +15,15 @@ const (
 )
 
 // sendArgs is the River job that makes a delivery's next attempt. It
-// carries only the delivery's id: everything else is read from the delivery
-// log when the job runs, so the worker's policy applies whatever was true
-// when the job was queued.
+// carries the delivery's id, and its destination so that a worker can hold
+// the job back before reading the delivery: everything else is read from
+// the delivery log when the job runs, so the worker's policy applies
+// whatever was true when the job was queued. Jobs queued before
+// destinations were kept have none, and are sent as if to a destination of
+// their own; their next job has it.
 type sendArgs struct {
-	DeliveryID int64 `json:"delivery_id"`
+	DeliveryID  int64  `json:"delivery_id"`
+	Destination string `json:"destination,omitempty"`
 }
 
 func (sendArgs) Kind() string { return "liquidhook_send" }
@@ -63,6 +67,6 @@ func (hookArgs) InsertOpts() river.InsertOpts {
 const scheduleAhead = 5 * time.Second
 
 // insertSendJob queues the job for a delivery's next attempt, due at due.
-func insertSendJob(ctx context.Context, tx txn, id int64, due, now time.Time) (int64, error) {
-	return tx.insertJob(ctx, sendArgs{DeliveryID: id}, scheduleOpts(due, now))
+func insertSendJob(ctx context.Context, tx txn, id int64, destination string, due, now time.Time) (int64, error) {
+	return tx.insertJob(ctx, sendArgs{DeliveryID: id, Destination: destination}, scheduleOpts(due, now))
 }

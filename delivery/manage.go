@@ -53,19 +53,20 @@ func (e *renderError) Error() string { return e.err.Error() }
 // that is about to change it. Its spec and data are as stored: sealed, if
 // they were.
 type lockedRow struct {
-	state  State
-	jobID  int64
-	nextAt int64
-	spec   string
-	data   string
-	lax    bool
+	state       State
+	jobID       int64
+	nextAt      int64
+	spec        string
+	data        string
+	lax         bool
+	destination string
 }
 
 // lockDelivery reads the row and keeps other writers off it until the
 // transaction ends: FOR UPDATE on PostgreSQL; on SQLite every transaction
 // already holds the database's write lock from its start.
 func lockDelivery(ctx context.Context, d dialect, tx txn, id int64) (*lockedRow, error) {
-	q := `SELECT state, coalesce(job_id, 0), coalesce(next_at, 0), spec, data, lax FROM liquidhook_delivery WHERE id = ?`
+	q := `SELECT state, coalesce(job_id, 0), coalesce(next_at, 0), spec, data, lax, destination FROM liquidhook_delivery WHERE id = ?`
 	if d == dialectPostgres {
 		q += ` FOR UPDATE`
 	}
@@ -73,7 +74,7 @@ func lockDelivery(ctx context.Context, d dialect, tx txn, id int64) (*lockedRow,
 		r     lockedRow
 		state string
 	)
-	err := tx.queryRow(ctx, q, id).Scan(&state, &r.jobID, &r.nextAt, &r.spec, &r.data, &r.lax)
+	err := tx.queryRow(ctx, q, id).Scan(&state, &r.jobID, &r.nextAt, &r.spec, &r.data, &r.lax, &r.destination)
 	if isNoRows(err) {
 		return nil, notFound(id)
 	}

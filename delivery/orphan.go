@@ -25,12 +25,13 @@ const orphanSweep = time.Minute
 const orphanBatch = 100
 
 // orphanSQL finds orphans: deliveries waiting for a job that is gone or
-// in a state River never runs again.
+// in a state River never runs again. A delivery held for its paused
+// destination has no job, and is not one.
 const orphanSQL = `
 SELECT d.id, d.job_id, d.state, coalesce(d.sending_at, 0), d.series, d.series_attempts,
 	coalesce(CAST(j.state AS TEXT), ''), coalesce(j.attempt, 0)
 FROM liquidhook_delivery AS d LEFT JOIN river_job AS j ON j.id = d.job_id
-WHERE d.state IN ('scheduled', 'sending') AND d.id > ?
+WHERE d.state IN ('scheduled', 'sending') AND d.id > ? AND d.job_id IS NOT NULL
 	AND (j.id IS NULL OR j.state IN ('cancelled', 'completed', 'discarded'))
 ORDER BY d.id LIMIT ?`
 

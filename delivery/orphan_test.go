@@ -227,9 +227,9 @@ func TestOnAttemptHearsOfEveryRecordedAttempt(t *testing.T) {
 		job := func(id int64) *river.Job[sendArgs] {
 			return &river.Job[sendArgs]{JobRow: &rivertype.JobRow{ID: id}, Args: sendArgs{DeliveryID: d.ID}}
 		}
-		require.NoError(t, r.finish(ctx, job(jobID), &c, outcome{delivered: true, attempt: Attempt{Start: time.Now(), Status: 200}}))
+		require.NoError(t, r.finish(ctx, job(jobID), &c, outcome{delivered: true, attempt: Attempt{Start: time.Now(), Status: 200}}, false))
 		require.NoError(t, r.finish(ctx, job(jobID+1000), &c, outcome{final: true,
-			attempt: Attempt{Start: time.Now(), Class: ClassInterrupted, Error: "stale"}}))
+			attempt: Attempt{Start: time.Now(), Class: ClassInterrupted, Error: "stale"}}, false))
 		got = mustGet(t, q, d.ID)
 		require.Len(t, got.Attempts, 2)
 		seen, attempts = heard.get()

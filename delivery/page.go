@@ -137,7 +137,7 @@ scan:
 			break scan
 		}
 	}
-	if err := q.loadAttempts(ctx, kept); err != nil {
+	if err := q.complete(ctx, kept); err != nil {
 		return nil, err
 	}
 	page.Deliveries = kept

@@ -2,9 +2,12 @@ package delivery
 
 import "time"
 
-// defaultPollInterval is River's own default: a look a second costs the
-// database little, and work announced as it is queued does not wait for it.
-const defaultPollInterval = time.Second
+// defaultPollInterval is a tenth of River's own default. A look costs the
+// database little (an index probe), and a delivery held back for its
+// destination's share of the slots, or queued without being announced
+// (on SQLite, where River has no notifications), is found again within
+// it rather than within a second.
+const defaultPollInterval = 100 * time.Millisecond
 
 // pollInterval resolves PollInterval. River refuses an interval shorter than
 // the fetch cooldown, which bounds how often a worker fetches anyway.

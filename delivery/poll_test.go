@@ -16,8 +16,8 @@ func TestPollInterval(t *testing.T) {
 		set  time.Duration
 		want time.Duration
 	}{
-		{"default", 0, time.Second},
-		{"negative", -time.Second, time.Second},
+		{"default", 0, 100 * time.Millisecond},
+		{"negative", -time.Second, 100 * time.Millisecond},
 		{"below the fetch cooldown", time.Millisecond, fetchCooldown},
 		{"set", 250 * time.Millisecond, 250 * time.Millisecond},
 	}

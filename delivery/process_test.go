@@ -41,6 +41,7 @@ type helperConfig struct {
 	Timeout   time.Duration // per attempt
 	Rescue    time.Duration // RescueAfter
 	For       time.Duration // stop after this long, reporting memory
+	Held      int           // stop once this many deliveries are held, reporting memory
 }
 
 func (c helperConfig) env() []string {
@@ -53,6 +54,7 @@ func (c helperConfig) env() []string {
 		"HELPER_TIMEOUT="+c.Timeout.String(),
 		"HELPER_RESCUE="+c.Rescue.String(),
 		"HELPER_FOR="+c.For.String(),
+		"HELPER_HELD="+strconv.Itoa(c.Held),
 	)
 }
 
@@ -65,6 +67,7 @@ func helperWorker() int {
 	rescue, _ := time.ParseDuration(os.Getenv("HELPER_RESCUE"))
 	untilIdle := os.Getenv("HELPER_UNTIL_IDLE") == "true"
 	runFor, _ := time.ParseDuration(os.Getenv("HELPER_FOR"))
+	untilHeld, _ := strconv.Atoi(os.Getenv("HELPER_HELD"))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
@@ -93,6 +96,9 @@ func helperWorker() int {
 		jobMargin:   500 * time.Millisecond,
 	}
 	fmt.Println("ready")
+	if untilHeld > 0 {
+		ctx = stopWhenHeld(ctx, q, untilHeld)
+	}
 	if untilIdle {
 		err = q.WorkUntilIdle(ctx, w)
 	} else {
@@ -103,7 +109,7 @@ func helperWorker() int {
 		return 1
 	}
 	fmt.Println("attempts", attempts.Load())
-	if runFor > 0 {
+	if runFor > 0 || untilHeld > 0 {
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
@@ -111,6 +117,33 @@ func helperWorker() int {
 		fmt.Println("peak_rss_kb", peakRSSKB())
 	}
 	return 0
+}
+
+// stopWhenHeld returns a context that ends once n deliveries are held for
+// their paused destinations, looking every 100 ms.
+func stopWhenHeld(ctx context.Context, q *Queue, n int) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			held, err := q.waitingByDestination(ctx)
+			total := 0
+			for _, h := range held {
+				total += h
+			}
+			if err == nil && total >= n {
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx
 }
 
 // workerProcess is a running helper worker.

@@ -30,8 +30,9 @@ type Queue struct {
 	// 32 bytes (ParseKeys reads them from text). The first seals what is
 	// written; every one opens what was sealed with it, so a key is
 	// rotated by putting the new one first and running Rekey. Ids, states,
-	// times, statuses, error classes, idempotency keys and metadata are
-	// not sealed: keep secrets out of metadata. Without keys nothing is
+	// times, statuses, error classes, idempotency keys, destinations
+	// (scheme://host:port) and metadata are not sealed: keep secrets out
+	// of metadata. Without keys nothing is
 	// sealed, and a sealed value does not open (a *SealError, matching
 	// ErrSealed, that names the delivery and changes nothing). Set it
 	// before using the Queue: it is read once, on first use.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,6 +38,8 @@ type claimed struct {
 	interruptedAt  int64
 	lax            bool
 	nextAt         int64 // when it was due
+	// destination is where the delivery's requests went last.
+	destination string
 	// For OnAttempt's delivery.
 	conversion bool
 	metadata   string
@@ -53,7 +57,7 @@ WHERE liquidhook_delivery.id = c.id AND liquidhook_delivery.job_id = c.job_id
 	AND +state IN ('scheduled', 'sending') AND coalesce(next_at, 0) <= ?1
 	AND ` + opensSQL(dialectSQLite, "spec", "?3") + ` AND ` + opensSQL(dialectSQLite, "data", "?3") + `
 RETURNING liquidhook_delivery.id, spec, data, idempotency_key, series, series_attempts,
-	coalesce(interrupted_at, 0), lax, coalesce(next_at, 0), conversion, metadata, created_at`
+	coalesce(interrupted_at, 0), lax, coalesce(next_at, 0), destination, conversion, metadata, created_at`
 
 var claimPostgres = `
 UPDATE liquidhook_delivery AS d
@@ -64,7 +68,7 @@ WHERE d.id = c.id AND d.job_id = c.job_id
 	AND d.state IN ('scheduled', 'sending') AND coalesce(d.next_at, 0) <= $1
 	AND ` + opensSQL(dialectPostgres, "d.spec", "$4") + ` AND ` + opensSQL(dialectPostgres, "d.data", "$4") + `
 RETURNING d.id, d.spec, d.data, d.idempotency_key, d.series, d.series_attempts,
-	coalesce(d.interrupted_at, 0), d.lax, coalesce(d.next_at, 0), d.conversion, d.metadata, d.created_at`
+	coalesce(d.interrupted_at, 0), d.lax, coalesce(d.next_at, 0), d.destination, d.conversion, d.metadata, d.created_at`
 
 // opensSQL returns a condition that holds when col is plain or sealed with
 // one of the keys whose ids param holds (a JSON array on SQLite, a text
@@ -153,7 +157,7 @@ func (r *runner) claimGroup(ctx context.Context, ops []*claimOp) error {
 	for rs.Next() {
 		var c claimed
 		if err := rs.Scan(&c.id, &c.spec, &c.data, &c.key, &c.series, &c.seriesAttempts, &c.interruptedAt,
-			&c.lax, &c.nextAt, &c.conversion, &c.metadata, &c.createdAt); err != nil {
+			&c.lax, &c.nextAt, &c.destination, &c.conversion, &c.metadata, &c.createdAt); err != nil {
 			return err
 		}
 		if op := byID[c.id]; op != nil {
@@ -171,6 +175,11 @@ type finishOp struct {
 	attributes *string   // JSON, when delivered with a mapping
 	attempt    Attempt
 	hook       bool // queue a hook call
+	// destination is where the attempt went, and probe whether it was its
+	// circuit's probe; counted is the destination whose slots the attempt
+	// was counted against (the job's).
+	destination, counted string
+	probe                bool
 	// Set by the batch: another run had taken the delivery over, so only
 	// the attempt was recorded.
 	lost bool
@@ -182,9 +191,9 @@ const finishSQLite = `
 UPDATE liquidhook_delivery
 SET state = f.state, job_id = f.next_job, next_at = f.next_at, sending_at = NULL, interrupted_at = NULL,
 	attempts = attempts + 1, series_attempts = series_attempts + 1,
-	attributes = f.attributes, last_error = f.last_error, updated_at = ?1
+	attributes = f.attributes, last_error = f.last_error, destination = f.destination, updated_at = ?1
 FROM (SELECT value ->> 0 AS id, value ->> 1 AS job_id, value ->> 2 AS state, value ->> 3 AS next_job,
-	value ->> 4 AS next_at, value ->> 5 AS attributes, value ->> 6 AS last_error
+	value ->> 4 AS next_at, value ->> 5 AS attributes, value ->> 6 AS last_error, value ->> 7 AS destination
 	FROM json_each(?2)) AS f
 WHERE liquidhook_delivery.id = f.id AND liquidhook_delivery.job_id = f.job_id
 	AND +liquidhook_delivery.state = 'sending'
@@ -194,9 +203,9 @@ const finishPostgres = `
 UPDATE liquidhook_delivery AS d
 SET state = f.state, job_id = f.next_job, next_at = f.next_at, sending_at = NULL, interrupted_at = NULL,
 	attempts = d.attempts + 1, series_attempts = d.series_attempts + 1,
-	attributes = f.attributes, last_error = f.last_error, updated_at = $1
-FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[])
-	AS f(id, job_id, state, next_job, next_at, attributes, last_error)
+	attributes = f.attributes, last_error = f.last_error, destination = f.destination, updated_at = $1
+FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[])
+	AS f(id, job_id, state, next_job, next_at, attributes, last_error, destination)
 WHERE d.id = f.id AND d.job_id = f.job_id AND d.state = 'sending'
 RETURNING d.id`
 
@@ -214,17 +223,55 @@ SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::bigint[], $5::bigin
 	$8::bigint[], $9::bigint[], $10::text[], $11::bytea[])`
 
 // finishBatch records a batch of outcomes in one transaction: the next
-// attempts' jobs, the deliveries' new states, the attempts and the hook
-// calls commit together or not at all.
+// attempts' jobs, the deliveries' new states, the attempts, the hook calls
+// and what the attempts say of their destinations' circuits commit
+// together or not at all.
 func (r *runner) finishBatch(ctx context.Context, ops []*finishOp) error {
 	now := r.q.now()
-	return r.q.s.inTx(ctx, func(tx txn) error {
+	var circuits []*destRow
+	err := r.q.s.inTx(ctx, func(tx txn) error {
 		for _, group := range byDelivery(ops, func(op *finishOp) int64 { return op.id }) {
 			if err := r.finishGroup(ctx, tx, group, now); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		circuits, err = r.recordCircuits(ctx, tx, ops, now)
+		return err
+	})
+	if err == nil {
+		r.slots.recorded(ops)
+		r.learn(r.slots.setCircuits(circuits, false))
+	}
+	return err
+}
+
+// recordCircuits applies the batch's attempts to their destinations'
+// circuits, last in the transaction so that PostgreSQL holds the rows'
+// locks briefly. A destination is written when an attempt failed, was its
+// probe, or answered while the log said it was failing: a healthy
+// destination's successes leave its row alone.
+func (r *runner) recordCircuits(ctx context.Context, tx txn, ops []*finishOp, now time.Time) ([]*destRow, error) {
+	need := map[string]bool{}
+	for _, op := range ops {
+		if op.destination == "" {
+			continue
+		}
+		switch v := verdictOf(op.attempt); {
+		case op.probe, v == failing, v == answered && r.slots.failing(op.destination):
+			need[op.destination] = true
+		}
+	}
+	if len(need) == 0 {
+		return nil, nil
+	}
+	names := slices.Sorted(maps.Keys(need))
+	return updateDestinations(ctx, r.q.s.dialect(), tx, names, now, func(row *destRow) {
+		for _, op := range ops {
+			if op.destination == row.Name {
+				row.record(verdictOf(op.attempt), op.attempt, op.id, op.probe, now, r.circuit)
+			}
+		}
 	})
 }
 
@@ -233,7 +280,7 @@ func (r *runner) finishGroup(ctx context.Context, tx txn, ops []*finishOp, now t
 	for _, op := range ops {
 		op.lost, op.recordedAt = false, fromMicros(toMicros(now))
 		if op.state == StateScheduled {
-			jobs = append(jobs, river.InsertManyParams{Args: sendArgs{DeliveryID: op.id}, InsertOpts: scheduleOpts(op.due, now)})
+			jobs = append(jobs, river.InsertManyParams{Args: sendArgs{DeliveryID: op.id, Destination: op.destination}, InsertOpts: scheduleOpts(op.due, now)})
 		}
 	}
 	var next map[int64]int64
@@ -299,17 +346,17 @@ func (r *runner) updateFinished(ctx context.Context, tx txn, ops []*finishOp, ne
 	if r.q.s.dialect() == dialectPostgres {
 		n := len(ops)
 		ids, jobs, nextJobs, nextAts := make([]int64, n), make([]int64, n), make([]*int64, n), make([]*int64, n)
-		states := make([]string, n)
+		states, dests := make([]string, n), make([]string, n)
 		for i, op := range ops {
-			ids[i], jobs[i], states[i] = op.id, op.jobID, string(op.state)
+			ids[i], jobs[i], states[i], dests[i] = op.id, op.jobID, string(op.state), op.destination
 			if op.state == StateScheduled {
 				j, at := next[op.id], toMicros(op.due)
 				nextJobs[i], nextAts[i] = &j, &at
 			}
 		}
-		q, args = finishPostgres, []any{toMicros(now), ids, jobs, states, nextJobs, nextAts, storedAttrs, storedErrs}
+		q, args = finishPostgres, []any{toMicros(now), ids, jobs, states, nextJobs, nextAts, storedAttrs, storedErrs, dests}
 	} else {
-		rows := make([][7]any, len(ops))
+		rows := make([][8]any, len(ops))
 		for i, op := range ops {
 			var nextJob, nextAt any
 			if op.state == StateScheduled {
@@ -319,7 +366,7 @@ func (r *runner) updateFinished(ctx context.Context, tx txn, ops []*finishOp, ne
 			if storedAttrs[i] != nil {
 				attrs = *storedAttrs[i]
 			}
-			rows[i] = [7]any{op.id, op.jobID, string(op.state), nextJob, nextAt, attrs, storedErrs[i]}
+			rows[i] = [8]any{op.id, op.jobID, string(op.state), nextJob, nextAt, attrs, storedErrs[i], op.destination}
 		}
 		b, err := json.Marshal(rows)
 		if err != nil {

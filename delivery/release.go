@@ -12,7 +12,7 @@ func (q *Queue) Release(ctx context.Context, id int64) (*Delivery, error) {
 		}
 		now := q.now()
 		due := later(now, row.nextAt)
-		jobID, err := insertSendJob(ctx, tx, id, due, now)
+		jobID, err := insertSendJob(ctx, tx, id, row.destination, due, now)
 		if err != nil {
 			return err
 		}

@@ -54,24 +54,26 @@ func (q *Queue) Resend(ctx context.Context, id int64, data map[string]any) (*Del
 		if err != nil {
 			return err
 		}
-		if _, err := action.Render(decoded); err != nil {
+		req, err := action.Render(decoded)
+		if err != nil {
 			return &renderError{err}
 		}
+		destination := destinationOf(req.URL)
 		if row.jobID != 0 && row.state == StateScheduled {
 			if err := tx.cancelJob(ctx, row.jobID); err != nil {
 				return err
 			}
 		}
 		now := q.now()
-		jobID, err := insertSendJob(ctx, tx, id, now, now)
+		jobID, err := insertSendJob(ctx, tx, id, destination, now, now)
 		if err != nil {
 			return err
 		}
 		_, err = tx.exec(ctx, `
 UPDATE liquidhook_delivery
-SET state = ?, data = ?, job_id = ?, next_at = ?, series = series + 1, series_attempts = 0,
+SET state = ?, data = ?, destination = ?, job_id = ?, next_at = ?, series = series + 1, series_attempts = 0,
 	attributes = NULL, last_error = '', updated_at = ?
-WHERE id = ?`, string(StateScheduled), dataJSON, jobID, toMicros(now), toMicros(now), id)
+WHERE id = ?`, string(StateScheduled), dataJSON, destination, jobID, toMicros(now), toMicros(now), id)
 		return err
 	})
 }

@@ -112,7 +112,53 @@ CREATE INDEX liquidhook_attempt_delivery ON liquidhook_attempt (delivery_id, id)
 	version:  2,
 	sqlite:   []string{`ALTER TABLE liquidhook_delivery ADD COLUMN lax INTEGER NOT NULL DEFAULT 0`},
 	postgres: []string{`ALTER TABLE liquidhook_delivery ADD COLUMN lax BOOLEAN NOT NULL DEFAULT false`},
+}, {
+	// Each delivery's destination, and one row per destination: its
+	// circuit, shared by every worker, and its recent attempts. A
+	// delivery held while its destination is paused is scheduled without
+	// a job; the partial index finds those of a destination.
+	version: 3,
+	sqlite: []string{`
+ALTER TABLE liquidhook_delivery ADD COLUMN destination TEXT NOT NULL DEFAULT ''`, `
+CREATE INDEX liquidhook_delivery_parked ON liquidhook_delivery (destination, id)
+	WHERE state = 'scheduled' AND job_id IS NULL`, `
+CREATE TABLE liquidhook_destination (` + destinationColumnsDDL("INTEGER") + `)`,
+	},
+	postgres: []string{`
+ALTER TABLE liquidhook_delivery ADD COLUMN destination TEXT NOT NULL DEFAULT ''`, `
+CREATE INDEX liquidhook_delivery_parked ON liquidhook_delivery (destination, id)
+	WHERE state = 'scheduled' AND job_id IS NULL`, `
+CREATE TABLE liquidhook_destination (` + destinationColumnsDDL("BIGINT") + `)`,
+	},
 }}
+
+// destinationColumnsDDL declares liquidhook_destination's columns, with
+// integer the type of times and durations. Times are Unix microseconds,
+// durations nanoseconds, and 0 stands for none.
+func destinationColumnsDDL(integer string) string {
+	return `
+	destination    TEXT    PRIMARY KEY,
+	circuit        TEXT    NOT NULL DEFAULT 'closed',
+	failures       INTEGER NOT NULL DEFAULT 0,
+	failing_since  ` + integer + ` NOT NULL DEFAULT 0,
+	last_class     TEXT    NOT NULL DEFAULT '',
+	last_status    INTEGER NOT NULL DEFAULT 0,
+	cooldown       ` + integer + ` NOT NULL DEFAULT 0,
+	paused_until   ` + integer + ` NOT NULL DEFAULT 0,
+	probe_delivery ` + integer + ` NOT NULL DEFAULT 0,
+	probe_until    ` + integer + ` NOT NULL DEFAULT 0,
+	slots          INTEGER NOT NULL DEFAULT 0,
+	slowed_until   ` + integer + ` NOT NULL DEFAULT 0,
+	window_start   ` + integer + ` NOT NULL DEFAULT 0,
+	ok             ` + integer + ` NOT NULL DEFAULT 0,
+	failed         ` + integer + ` NOT NULL DEFAULT 0,
+	latency        ` + integer + ` NOT NULL DEFAULT 0,
+	prev_ok        ` + integer + ` NOT NULL DEFAULT 0,
+	prev_failed    ` + integer + ` NOT NULL DEFAULT 0,
+	prev_latency   ` + integer + ` NOT NULL DEFAULT 0,
+	updated_at     ` + integer + ` NOT NULL DEFAULT 0
+`
+}
 
 const createMigrationTable = `
 CREATE TABLE IF NOT EXISTS liquidhook_migration (

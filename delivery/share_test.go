@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -12,13 +14,18 @@ import (
 
 // TestWorkerProcessesShareTheWork runs two worker processes on one
 // PostgreSQL database: they share 1,000 deliveries and none is delivered
-// twice.
+// twice. The receiver answers once both have started, so that the first
+// cannot have sent everything before the second was there.
 func TestWorkerProcessesShareTheWork(t *testing.T) {
 	t.Parallel()
 	q, dsn := openPostgresTest(t)
 	ctx := context.Background()
 	delivered := map[string]int{}
-	rc := newReceiver(t, nil)
+	started := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		<-started
+		io.WriteString(w, `{"id": "lead-`+itoa(n)+`"}`)
+	})
 	action := testAction(t, rc.URL, webhook.SendingAutomatic)
 	const n = 1000
 	for i := range n {
@@ -27,6 +34,7 @@ func TestWorkerProcessesShareTheWork(t *testing.T) {
 
 	cfg := helperConfig{DSN: dsn, UntilIdle: true, Retries: 3, Timeout: 0, Rescue: 0}
 	a, b := startWorker(t, cfg), startWorker(t, cfg)
+	close(started)
 	byA, byB := a.wait(t, time.Minute), b.wait(t, time.Minute)
 	assert.Equal(t, n, byA+byB, "attempts made by the two processes")
 	assert.Positive(t, byA, "the first process made no attempt")

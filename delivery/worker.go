@@ -34,7 +34,13 @@ type Worker struct {
 	Sender *webhook.Sender
 
 	// Concurrency is how many attempts are in flight at once in this
-	// process. Defaults to 300.
+	// process: its slots. Destinations share them: while others wait, a
+	// destination holds no more than its share, and one whose attempts
+	// fail or time out gets fewer, growing back as it answers; one that
+	// answers well may use every slot when it is alone. A worker runs up to
+	// as many jobs again, claimed and waiting for a slot or recording an
+	// outcome, so that a slot is taken again as soon as it is given back.
+	// Defaults to 300.
 	Concurrency int
 
 	// RescueAfter is how long an attempt may seem to be in flight before
@@ -60,6 +66,19 @@ type Worker struct {
 	OnDelivered func(ctx context.Context, d *Delivery) error
 	OnFailed    func(ctx context.Context, d *Delivery) error
 
+	// Circuit configures the circuit of each destination: how many
+	// failures in a row pause it, for how long, and whether one that keeps
+	// failing is disabled. The zero value uses the defaults.
+	Circuit Circuit
+
+	// OnDestination, if set, is called when a destination's state changes
+	// as this worker sees it: slowed (its slots cut after failures),
+	// paused (again, after a failed probe) or disabled (from the log,
+	// which every worker shares), or healthy again. The Destination carries what the worker knows
+	// (failures, pause, slots), not the recent counts. It is for progress
+	// and may be called from many goroutines at once.
+	OnDestination func(d Destination)
+
 	// OnAttempt, if set, is called after each attempt is recorded, with the
 	// attempt and the delivery as the log now holds them (without the
 	// delivery's Spec, Data and Attempts, which Get returns). It is for
@@ -84,10 +103,11 @@ type Worker struct {
 	MeterProvider metric.MeterProvider
 
 	// PollInterval is how often the worker looks for attempts and hook
-	// calls that have fallen due without being announced: everything on
-	// SQLite, and retries on PostgreSQL, so a retry due sooner than that
-	// may wait for the next look. Defaults to 1 second; values below 20 ms
-	// count as 20 ms.
+	// calls that have fallen due without being announced (everything on
+	// SQLite; retries, and deliveries held back for their destination's
+	// share of the slots, on PostgreSQL, so one due sooner than that may
+	// wait for the next look), and reads the destinations' circuits.
+	// Defaults to 100 ms; values below 20 ms count as 20 ms.
 	// Tests whose retries come a millisecond apart set it low (package
 	// deliverytest does).
 	PollInterval time.Duration
@@ -161,7 +181,7 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	river.AddWorker(workers, &sendWorker{r: r})
 	river.AddWorker(workers, &hookWorker{r: r})
 	queues := map[string]river.QueueConfig{
-		riverQueueSend: {MaxWorkers: r.concurrency, FetchCooldown: fetchCooldown},
+		riverQueueSend: {MaxWorkers: 2 * r.concurrency, FetchCooldown: fetchCooldown},
 	}
 	if r.hooks() {
 		queues[riverQueueHook] = river.QueueConfig{MaxWorkers: 10}
@@ -185,13 +205,15 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 	r.start()
 	defer r.stop() // after the client has stopped: no job is left running
 	r.sweepOrphans(ctx, logger)
+	// Before the first job: a paused destination is not sent to.
+	r.tend(ctx, w.pollInterval())
 	// Jobs run under a context that ends only on a hard stop, so that a
 	// cancelled ctx lets attempts in flight finish and be recorded.
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("delivery: worker: %w", err)
 	}
 
-	runErr := q.run(ctx, r, logger, untilIdle)
+	runErr := q.run(ctx, r, logger, untilIdle, w.pollInterval())
 
 	stopCtx, cancel := context.WithTimeout(context.Background(), r.jobTimeout)
 	defer cancel()
@@ -200,14 +222,22 @@ func (q *Queue) work(ctx context.Context, w *Worker, untilIdle bool) error {
 		defer cancelHard()
 		_ = client.StopAndCancel(hard)
 	}
+	if err := r.writeCounts(stopCtx); err != nil {
+		logger.WarnContext(stopCtx, "delivery: writing the destinations' recent attempts", "error", err)
+	}
 	return runErr
 }
 
 // run returns once ctx is done or, with untilIdle, once nothing is left to
-// do, sweeping for orphans meanwhile.
-func (q *Queue) run(ctx context.Context, r *runner, logger *slog.Logger, untilIdle bool) error {
+// do, sweeping for orphans, tending the destinations and writing their
+// counts meanwhile.
+func (q *Queue) run(ctx context.Context, r *runner, logger *slog.Logger, untilIdle bool, every time.Duration) error {
 	sweep := time.NewTicker(cmp.Or(r.orphanSweep, orphanSweep))
 	defer sweep.Stop()
+	tend := time.NewTicker(every)
+	defer tend.Stop()
+	counts := time.NewTicker(countsEvery)
+	defer counts.Stop()
 	var poll <-chan time.Time
 	if untilIdle {
 		t := time.NewTicker(idlePoll)
@@ -229,6 +259,12 @@ func (q *Queue) run(ctx context.Context, r *runner, logger *slog.Logger, untilId
 			return nil
 		case <-sweep.C:
 			r.sweepOrphans(ctx, logger)
+		case <-tend.C:
+			r.tend(ctx, every)
+		case <-counts.C:
+			if err := r.writeCounts(ctx); err != nil && ctx.Err() == nil {
+				logger.WarnContext(ctx, "delivery: writing the destinations' recent attempts", "error", err)
+			}
 		case <-poll:
 		}
 	}

@@ -31,16 +31,23 @@ command line.
         queue a delivery and print its id; an action whose sending is
         "draft" (the default) is held as a draft too; with --lax, a
         missing variable prints as empty instead of failing, on every
-        attempt and re-send of the delivery (the default is strict)
+        attempt and re-send of the delivery (the default is strict). With
+        --data people.jsonl (a name ending in .jsonl or .ndjson, or a file
+        of several lines each a JSON object), queue one delivery per line,
+        1,000 lines per transaction, and print one id a line; a bad line
+        is named (file, line N, why), nothing of its batch is queued, and
+        the command stops there (exit 2), the batches before it queued
   work [--until-idle] [--timeout 4s] [--retries 10] [--backoff 10.5s]
        [--allow-private] [--proxy URL] [--concurrency 100]
         send what is due, with progress on standard error, until
         interrupted; --until-idle stops once every delivery is delivered,
-        failed, cancelled or a draft (exit 0 either way). The policy and
+        failed, cancelled or a draft (exit 0 either way), deliveries
+        waiting for a paused destination included. The policy and
         timeout apply to each attempt as it finishes. Several work
         processes may share one DB. The signing key is read from
         LIQUIDHOOK_SIGNING_KEY; --proxy (an HTTP proxy, which then checks
-        the destinations) from LIQUIDHOOK_PROXY when absent.
+        the destinations) from LIQUIDHOOK_PROXY when absent. Progress
+        says when a destination is slowed, paused or healthy again.
   list [--state S[,S...]] [--limit N] [--json]
         list deliveries, oldest first
   show ID [--json]
@@ -51,6 +58,14 @@ command line.
         send again with new data, re-rendered, with the same idempotency key
   cancel ID
         stop a draft or a scheduled delivery
+  destinations [--json]
+        each destination (scheme://host:port) with its state (healthy,
+        slowed, paused, disabled), the success rate and mean latency of its
+        attempts in the last minute or two, its failures in a row and the
+        deliveries waiting for it
+  resume DEST
+        end a destination's pause (DEST as listed, or a URL): its waiting
+        deliveries are queued again by the workers
   rekey
         seal every delivery again under the first key of LIQUIDHOOK_DB_KEY
         (deliveries written without a key, too), in batches, while work
@@ -85,9 +100,18 @@ existing file keeps its mode.
 failed, cancelled), idempotency_key, attempts (durations in nanoseconds)
 and attributes; list prints an array of them.
 
+Destinations: a destination's deliveries share a worker's slots with
+the others': one that fails or times out gets fewer, and while others
+wait none holds more than its share. After 10 failures in a row
+(connection errors, timeouts, 5xx) a destination is paused for every
+worker on the DB: its deliveries wait without spending attempts (show
+says so), and after 30 seconds, doubling up to 10 minutes, one probe
+delivery is sent; its success ends the pause.
+
 Exit status: 0 success (ui: stopped by an interrupt); 1 work or ui
-stopped by an error, such as a database that fails; 2 bad input, or an impossible operation (an unknown id,
-cancelling a delivered delivery), which changes nothing.
+stopped by an error, such as a database that fails; 2 bad input, or an
+impossible operation (an unknown id or destination, cancelling a
+delivered delivery), which changes nothing.
 `
 
 // envQueueDB names the variable that may hold --db.
@@ -98,8 +122,9 @@ const envDBKey = "LIQUIDHOOK_DB_KEY"
 
 type queueCommand struct {
 	name string
-	// id says whether the subcommand takes a delivery id.
-	id bool
+	// arg is the subcommand's argument: none, a delivery id or a
+	// destination.
+	arg queueArg
 	// check refuses a wrong command line and reads the files it names
 	// before the database is opened, so that bad input creates no SQLite
 	// file and contacts no server; nil when there is nothing to check.
@@ -107,26 +132,39 @@ type queueCommand struct {
 	run   func(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error
 }
 
+// queueArg is what a queue subcommand takes as its argument.
+type queueArg int
+
+const (
+	argNone queueArg = iota
+	argID
+	argDestination
+)
+
 // queueCall is one parsed queue command line, with what its check read.
 type queueCall struct {
 	id     int64
+	dest   string // resume: the destination
 	f      *queueFlags
 	action *webhook.Action  // add: the compiled action file
 	data   map[string]any   // add, resend: the data file
+	lines  bool             // add: the data file holds a JSON object a line
 	states []delivery.State // list: the states asked for, if any
 	getenv func(string) string
 }
 
 var queueCommands = []queueCommand{
-	{"add", false, queueCheckAdd, queueAdd},
-	{"work", false, queueCheckWork, queueWork},
-	{"list", false, queueCheckList, queueList},
-	{"show", true, nil, queueShow},
-	{"release", true, nil, queueRelease},
-	{"resend", true, queueCheckResend, queueResend},
-	{"cancel", true, nil, queueCancel},
-	{"rekey", false, nil, queueRekey},
-	{"ui", false, queueCheckUI, queueUI},
+	{"add", argNone, queueCheckAdd, queueAdd},
+	{"work", argNone, queueCheckWork, queueWork},
+	{"list", argNone, queueCheckList, queueList},
+	{"show", argID, nil, queueShow},
+	{"release", argID, nil, queueRelease},
+	{"resend", argID, queueCheckResend, queueResend},
+	{"cancel", argID, nil, queueCancel},
+	{"destinations", argNone, nil, queueDestinations},
+	{"resume", argDestination, nil, queueResume},
+	{"rekey", argNone, nil, queueRekey},
+	{"ui", argNone, queueCheckUI, queueUI},
 }
 
 // queueFlags are the flags of every queue subcommand, registered on one
@@ -148,15 +186,17 @@ type queueFlags struct {
 
 // queueOwnFlags lists the flags each subcommand accepts besides --db.
 var queueOwnFlags = map[string][]string{
-	"add":     {"action", "data", "draft", "lax"},
-	"work":    {"until-idle", "timeout", "retries", "backoff", "allow-private", "proxy", "concurrency"},
-	"list":    {"state", "limit", "json"},
-	"show":    {"json"},
-	"release": nil,
-	"resend":  {"data"},
-	"cancel":  nil,
-	"rekey":   nil,
-	"ui":      {"addr", "read-only"},
+	"add":          {"action", "data", "draft", "lax"},
+	"work":         {"until-idle", "timeout", "retries", "backoff", "allow-private", "proxy", "concurrency"},
+	"list":         {"state", "limit", "json"},
+	"show":         {"json"},
+	"release":      nil,
+	"resend":       {"data"},
+	"cancel":       nil,
+	"destinations": {"json"},
+	"resume":       nil,
+	"rekey":        nil,
+	"ui":           {"addr", "read-only"},
 }
 
 // runQueue implements `liquidhook queue`.
@@ -175,7 +215,7 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel, rekey or ui (see liquidhook queue --help)", quoted(args[0]))
+		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel, destinations, resume, rekey or ui (see liquidhook queue --help)", quoted(args[0]))
 	}
 	call, err := parseQueueArgs(cmd, args[1:])
 	if err != nil {
@@ -289,16 +329,20 @@ func parseQueueArgs(cmd *queueCommand, args []string) (*queueCall, error) {
 
 	call := &queueCall{f: f}
 	switch {
-	case cmd.id && len(positional) == 0:
+	case cmd.arg == argID && len(positional) == 0:
 		return nil, badInput("%s needs a delivery ID (see liquidhook queue --help)", cmd.name)
-	case !cmd.id && len(positional) > 0, len(positional) > 1:
+	case cmd.arg == argDestination && len(positional) == 0:
+		return nil, badInput("%s needs a destination, such as https://api.example.com:443 (see liquidhook queue --help)", cmd.name)
+	case cmd.arg == argNone && len(positional) > 0, len(positional) > 1:
 		return nil, badInput("unexpected argument %s (see liquidhook queue --help)", quoted(positional[len(positional)-1]))
-	case cmd.id:
+	case cmd.arg == argID:
 		id, err := strconv.ParseInt(positional[0], 10, 64)
 		if err != nil || id <= 0 {
 			return nil, badInput("delivery ID %s: want a positive integer", quoted(positional[0]))
 		}
 		call.id = id
+	case cmd.arg == argDestination:
+		call.dest = positional[0]
 	}
 	return call, nil
 }
@@ -310,38 +354,6 @@ func queueImpossible(err error) error {
 		return badInput("%v", err)
 	}
 	return err
-}
-
-func queueCheckAdd(c *queueCall) error {
-	f := c.f
-	if f.action == "" {
-		return badInput("--action is required: the webhook action file")
-	}
-	if f.data == "" {
-		return badInput("--data is required: the data file (a JSON object)")
-	}
-	var err error
-	if c.action, err = loadAction(f.action, &webhook.Compiler{Lax: f.lax}); err != nil {
-		return err
-	}
-	c.data, err = loadData(f.data)
-	return err
-}
-
-func queueAdd(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
-	f := c.f
-	d, err := q.Enqueue(ctx, c.action, c.data, &delivery.EnqueueOptions{Draft: f.draft})
-	if err != nil {
-		var te *webhook.TemplateError
-		var be *webhook.BodyError
-		if errors.As(err, &te) || errors.As(err, &be) || errors.Is(err, webhook.ErrInvalidURL) ||
-			errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrInvalidMethod) {
-			return fileError(f.action, err)
-		}
-		return badInput("%v", err)
-	}
-	fmt.Fprintln(e.stdout, d.ID)
-	return nil
 }
 
 func queueCheckWork(c *queueCall) error {
@@ -358,9 +370,10 @@ func queueCheckWork(c *queueCall) error {
 func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
 	f := c.f
 	w := &delivery.Worker{
-		Sender:      f.sender(e.getenv(envSigningKey)),
-		Concurrency: f.concurrency,
-		OnAttempt:   queueProgress(e.stderr),
+		Sender:        f.sender(e.getenv(envSigningKey)),
+		Concurrency:   f.concurrency,
+		OnAttempt:     queueProgress(e.stderr),
+		OnDestination: destinationProgress(e.stderr),
 		// Warnings and errors (a delivery sealed with a key this worker
 		// lacks, a database that fails) go to standard error too; failed
 		// attempts have their progress line already.
@@ -432,6 +445,17 @@ func queueProgress(w io.Writer) func(d *delivery.Delivery, a delivery.Attempt) {
 	}
 }
 
+// waitingText says why a delivery waits for its destination.
+func waitingText(w *delivery.Waiting) string {
+	switch w.Reason {
+	case delivery.WaitPaused:
+		return "its destination is paused until " + w.Until.UTC().Format(time.RFC3339) + ", when a probe is sent"
+	case delivery.WaitDisabled:
+		return "its destination is disabled: a worker fails it"
+	}
+	return "its destination was resumed: a worker queues it again"
+}
+
 func queueAttemptReason(a delivery.Attempt) string {
 	if a.Error != "" {
 		return strings.TrimPrefix(a.Error, "webhook: ")
@@ -493,10 +517,16 @@ func queueShow(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 	fmt.Fprintf(tw, "state:\t%s\n", d.State)
 	fmt.Fprintf(tw, "idempotency key:\t%s\n", d.IdempotencyKey)
 	fmt.Fprintf(tw, "action:\t%s %s\n", strings.ToUpper(cmp.Or(d.Spec.Method, "POST")), queueRedactURL(d.Spec.URL))
+	if d.Destination != "" {
+		fmt.Fprintf(tw, "destination:\t%s\n", d.Destination)
+	}
 	fmt.Fprintf(tw, "created:\t%s\n", d.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "updated:\t%s\n", d.UpdatedAt.Format(time.RFC3339))
 	if !d.NextAt.IsZero() {
 		fmt.Fprintf(tw, "next attempt:\t%s\n", d.NextAt.Format(time.RFC3339))
+	}
+	if w := d.Waiting; w != nil {
+		fmt.Fprintf(tw, "waiting:\t%s\n", waitingText(w))
 	}
 	if d.Series > 1 {
 		fmt.Fprintf(tw, "re-sends:\t%d\n", d.Series-1)

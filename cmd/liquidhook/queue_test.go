@@ -374,7 +374,10 @@ func TestQueueBadInputLeavesTheDatabaseAlone(t *testing.T) {
 		{"work with no concurrency", []string{"work", "--concurrency", "0"}, "--concurrency 0"},
 		{"list with a bad limit", []string{"list", "--limit", "0"}, "--limit 0"},
 		{"list with a bad state", []string{"list", "--state", "lost"}, `unknown state "lost"`},
+		{"add with a missing lines file", []string{"add", "--action", f.action, "--data", filepath.Join(dir, "people.jsonl")}, "people.jsonl: cannot read"},
 		{"resend without data", []string{"resend", "1"}, "--data is required"},
+		{"resume without a destination", []string{"resume"}, "resume needs a destination"},
+		{"destinations with an argument", []string{"destinations", "x"}, `unexpected argument "x"`},
 		{"resend with a missing file", []string{"resend", "1", "--data", filepath.Join(dir, "nope.json")}, "nope.json: cannot read"},
 	}
 	for _, tt := range tests {
@@ -437,6 +440,8 @@ func FuzzQueueArgs(f *testing.F) {
 		"cancel -1 --db x.db",
 		"add --action a.json --data d.json --draft --db x.db extra",
 		"show 9223372036854775808",
+		"resume https://api.example.com:443 --db x.db",
+		"destinations --json --db x.db",
 		"--",
 	} {
 		f.Add(in)
@@ -456,11 +461,14 @@ func FuzzQueueArgs(f *testing.F) {
 				}
 				continue
 			}
-			if cmd.id && call.id <= 0 {
+			if cmd.arg == argID && call.id <= 0 {
 				t.Fatalf("%s %q: accepted ID %d", cmd.name, line, call.id)
 			}
-			if !cmd.id && call.id != 0 {
+			if cmd.arg != argID && call.id != 0 {
 				t.Fatalf("%s %q: an ID for a command without one", cmd.name, line)
+			}
+			if (cmd.arg == argDestination) != (call.dest != "") {
+				t.Fatalf("%s %q: destination %q", cmd.name, line, call.dest)
 			}
 		}
 	})

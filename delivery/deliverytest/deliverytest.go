@@ -68,9 +68,12 @@ func NewQueue(tb testing.TB) *delivery.Queue {
 //
 // w may be nil, and is not modified. Its Sender defaults to one that may
 // reach loopback; a Sender without a RetryPolicy retries with
-// webhooktest.RetryPolicy, a millisecond apart, instead of over hours; and
-// a PollInterval of zero becomes the shortest, so that those retries and
-// the hook calls are seen as soon as they fall due.
+// webhooktest.RetryPolicy, a millisecond apart, instead of over hours; a
+// destination paused by its circuit is probed again after a millisecond,
+// and at most 10 milliseconds, instead of 30 seconds to 10 minutes, unless
+// w.Circuit says otherwise; and a PollInterval of zero becomes the
+// shortest, so that those retries, probes and the hook calls are seen as
+// soon as they fall due.
 //
 // Work fails the test with FailNow when a hook returns an error, panics or
 // calls FailNow (the application's own code failed, and River would retry
@@ -100,6 +103,12 @@ func work(tb testing.TB, q *delivery.Queue, w *delivery.Worker, timeout time.Dur
 	}
 	if run.PollInterval == 0 {
 		run.PollInterval = time.Nanosecond // the Worker's shortest
+	}
+	if run.Circuit.Cooldown == 0 {
+		run.Circuit.Cooldown = time.Millisecond
+	}
+	if run.Circuit.MaxCooldown == 0 {
+		run.Circuit.MaxCooldown = 10 * time.Millisecond
 	}
 
 	ctx, cancel := context.WithTimeout(tb.Context(), timeout)

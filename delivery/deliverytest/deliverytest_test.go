@@ -110,6 +110,41 @@ func TestWorkGivesTheSenderFastRetries(t *testing.T) {
 	assert.Equal(t, d.ID, failed.get()[0].ID)
 }
 
+func TestWorkProbesAPausedDestinationAtOnce(t *testing.T) {
+	srv := webhooktest.NewServer(t, testKey)
+	replies := make([]webhooktest.Reply, 12, 15) // more failures in a row than pause a destination
+	for i := range replies {
+		replies[i] = webhooktest.Reply{Status: http.StatusServiceUnavailable}
+	}
+	for range 3 {
+		replies = append(replies, webhooktest.Reply{Status: http.StatusCreated, Body: `{"id": "lead"}`})
+	}
+	srv.RespondWith(replies...)
+	q := NewQueue(t)
+	var ids []int64
+	for range 3 {
+		ids = append(ids, enqueue(t, q, srv.URL, nil).ID)
+	}
+	Work(t, q, &delivery.Worker{Sender: &webhook.Sender{Key: testKey, AllowPrivate: true,
+		RetryPolicy: webhook.RetryFunc(func(a webhook.Attempt) (time.Duration, bool) {
+			return time.Millisecond, webhook.Retryable(a)
+		})}})
+
+	attempts := 0
+	for _, id := range ids {
+		d, err := q.Get(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, delivery.StateDelivered, d.State)
+		attempts += len(d.Attempts)
+	}
+	assert.Equal(t, 15, attempts, "twelve failures, then each delivery once")
+	ds, err := q.Destinations(context.Background())
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	assert.Equal(t, delivery.DestinationSlowed, ds[0].State, "no longer paused; still given fewer slots")
+	assert.Zero(t, ds[0].Failures)
+}
+
 func TestWorkNilWorker(t *testing.T) {
 	// The default Sender signs nothing, so the server refuses it (401, a
 	// final status); what counts is that it reached loopback and stopped.
