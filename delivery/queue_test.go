@@ -58,27 +58,32 @@ func TestOpenConcurrently(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			var dsn string
-			if b.name == "sqlite" {
-				dsn = filepath.Join(t.TempDir(), "deliveries.db")
-			} else {
-				dsn = postgresTestURL(t)
-			}
-			var wg sync.WaitGroup
-			errs := make([]error, 4)
-			for i := range errs {
-				wg.Go(func() {
-					q, err := Open(context.Background(), dsn)
-					if err == nil {
-						_, err = q.Enqueue(context.Background(), testAction(t, "https://example.com", ""), customer("a@example.com"), nil)
-						q.Close()
-					}
-					errs[i] = err
-				})
-			}
-			wg.Wait()
-			for _, err := range errs {
-				require.NoError(t, err)
+			// Processes that start together race to create the file, put it
+			// in WAL mode and migrate it: several rounds, each on a new
+			// database, so that a lost race shows.
+			for range 5 {
+				var dsn string
+				if b.name == "sqlite" {
+					dsn = filepath.Join(t.TempDir(), "deliveries.db")
+				} else {
+					dsn = postgresTestURL(t)
+				}
+				var wg sync.WaitGroup
+				errs := make([]error, 8)
+				for i := range errs {
+					wg.Go(func() {
+						q, err := Open(context.Background(), dsn)
+						if err == nil {
+							_, err = q.Enqueue(context.Background(), testAction(t, "https://example.com", ""), customer("a@example.com"), nil)
+							q.Close()
+						}
+						errs[i] = err
+					})
+				}
+				wg.Wait()
+				for _, err := range errs {
+					require.NoError(t, err)
+				}
 			}
 		})
 	}

@@ -10,9 +10,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"modernc.org/sqlite" // the pure Go SQLite driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteBusyTimeoutMillis is how long a statement waits for another
@@ -65,7 +67,7 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("delivery: open %s: %w", path, err)
 	}
@@ -94,6 +96,29 @@ func OpenSQLite(ctx context.Context, path string) (*Queue, error) {
 		return nil, fmt.Errorf("delivery: migrate %s: %w", path, err)
 	}
 	return newQueue(s), nil
+}
+
+// pingSQLite opens db's connection, which puts a new file in WAL mode.
+// SQLite answers that switch with SQLITE_BUSY at once, without waiting as
+// busy_timeout makes statements wait, while another process opening the
+// same new file holds its lock; so the connection is opened again, for as
+// long as a statement would have waited.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeoutMillis * time.Millisecond)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // createPrivate creates the database file at path, empty, readable and
