@@ -21,9 +21,10 @@ func TestPostgresTablesStayInTheirSchema(t *testing.T) {
 	enqueueOne(t, q, "https://example.com")
 }
 
-// TestLogMigratesAFileOfAnEarlierVersion: a log written before deliveries
-// kept their lax mode gains it on open, as strict, and its deliveries
-// still read and render.
+// TestLogMigratesAFileOfAnEarlierVersion: a log of the first version,
+// written before deliveries kept their lax mode and their destination,
+// gains both on open (strict, and no destination known yet) and the
+// destinations' table, and its deliveries still read and render.
 func TestLogMigratesAFileOfAnEarlierVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -32,6 +33,9 @@ func TestLogMigratesAFileOfAnEarlierVersion(t *testing.T) {
 	for _, stmt := range []string{
 		`DELETE FROM liquidhook_migration WHERE version >= 2`,
 		`ALTER TABLE liquidhook_delivery DROP COLUMN lax`,
+		`DROP INDEX liquidhook_delivery_parked`,
+		`ALTER TABLE liquidhook_delivery DROP COLUMN destination`,
+		`DROP TABLE liquidhook_destination`,
 	} {
 		_, err := q.s.db().exec(ctx, stmt)
 		require.NoError(t, err, stmt)
@@ -46,6 +50,7 @@ func TestLogMigratesAFileOfAnEarlierVersion(t *testing.T) {
 	assert.Equal(t, migrations[len(migrations)-1].version, version)
 	got := mustGet(t, again, d.ID)
 	assert.False(t, got.Lax)
+	assert.Empty(t, got.Destination)
 	_, err = again.request(got)
 	assert.NoError(t, err)
 }
