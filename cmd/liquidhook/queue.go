@@ -167,6 +167,15 @@ var queueCommands = []queueCommand{
 	{"ui", argNone, queueCheckUI, queueUI},
 }
 
+// queueNames lists the queue subcommands, in the order of queueCommands.
+func queueNames() []string {
+	names := make([]string, len(queueCommands))
+	for i, c := range queueCommands {
+		names[i] = c.name
+	}
+	return names
+}
+
 // queueFlags are the flags of every queue subcommand, registered on one
 // set per call; each subcommand refuses those that are not its own.
 type queueFlags struct {
@@ -215,7 +224,9 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel, destinations, resume, rekey or ui (see liquidhook queue --help)", quoted(args[0]))
+		names := queueNames()
+		return badInput("unknown subcommand %s: want %s or %s (see liquidhook queue --help)", quoted(args[0]),
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	call, err := parseQueueArgs(cmd, args[1:])
 	if err != nil {
@@ -225,7 +236,6 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
-	call.getenv = e.getenv
 	if call.f.db == "" {
 		call.f.db = e.getenv(envQueueDB)
 	}
@@ -399,7 +409,6 @@ func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 	return nil
 }
 
-// queueProgress prints one line per attempt.
 // withoutAttempts drops a Worker's records of attempts ("delivery: attempt"
 // and "delivery: attempt failed"), which queueProgress shows.
 type withoutAttempts struct{ slog.Handler }
@@ -419,6 +428,7 @@ func (h withoutAttempts) WithGroup(name string) slog.Handler {
 	return withoutAttempts{h.Handler.WithGroup(name)}
 }
 
+// queueProgress prints one line per attempt.
 func queueProgress(w io.Writer) func(d *delivery.Delivery, a delivery.Attempt) {
 	var mu sync.Mutex // attempts finish concurrently
 	return func(d *delivery.Delivery, a delivery.Attempt) {
