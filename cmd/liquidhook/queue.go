@@ -371,11 +371,16 @@ func queueCheckWork(c *queueCall) error {
 	if err := c.f.check(); err != nil {
 		return err
 	}
-	if c.f.concurrency <= 0 {
-		return badInput("--concurrency %d: want 1 or more", c.f.concurrency)
+	if c.f.concurrency <= 0 || c.f.concurrency > maxConcurrency {
+		return badInput("--concurrency %d: want 1 to %d", c.f.concurrency, maxConcurrency)
 	}
 	return nil
 }
+
+// maxConcurrency is the most --concurrency a worker can run with: it runs
+// up to twice as many jobs as it has slots, and River runs at most 10,000
+// jobs of a queue at once in one process.
+const maxConcurrency = 5000
 
 func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
 	f := c.f
