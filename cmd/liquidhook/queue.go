@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,8 @@ const queueUsage = `usage: liquidhook queue SUBCOMMAND [ID] [flags] --db DB
 Durable delivery: deliveries are kept in DB, a SQLite file (created if
 missing) or a postgres:// URL, and sent by "work", with retries that
 outlive a restart. Flags may come before or after the ID. Without --db,
-DB is read from LIQUIDHOOK_DB, which keeps a database password out of the
+DB is read from LIQUIDHOOK_DB, which is where a database URL with a
+password belongs: --db refuses one, since other users can read the
 command line.
 
   add --action A.json --data D.json [--draft] [--lax]
@@ -236,6 +238,9 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
+	if dbPassword(call.f.db) {
+		return badInput("--db: a password does not belong on the command line, where other users can see it: set %s instead", envQueueDB)
+	}
 	if call.f.db == "" {
 		call.f.db = e.getenv(envQueueDB)
 	}
@@ -262,6 +267,20 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 	}
 	q.Keys = keys
 	return cmd.run(ctx, e, q, call)
+}
+
+// dbPassword reports whether db is a database URL that holds a password,
+// in its userinfo or its query.
+func dbPassword(db string) bool {
+	if !strings.Contains(db, "://") {
+		return false
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return false // refused when opened, without being quoted
+	}
+	_, inUserinfo := u.User.Password()
+	return inUserinfo || u.Query().Has("password")
 }
 
 // queueKeys reads the sealing keys from LIQUIDHOOK_DB_KEY, or returns none

@@ -607,3 +607,36 @@ func TestQueueNotSealedWarning(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, "liquidhook queue: the delivery log is not sealed: set LIQUIDHOOK_DB_KEY to seal secrets and personal data at rest (see liquidhook queue --help)\n", stderr)
 }
+
+// TestQueueRefusesAPasswordInDB: a database password belongs in
+// LIQUIDHOOK_DB, not on the command line, where other users of the machine
+// can read it; --db with one is refused before anything is opened.
+func TestQueueRefusesAPasswordInDB(t *testing.T) {
+	t.Parallel()
+	const refusal = "liquidhook queue: --db: a password does not belong on the command line, where other users can see it: set LIQUIDHOOK_DB instead\n"
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		args    []string
+		refused bool
+	}{
+		{"a password in --db", nil, []string{"--db", "postgres://app:hunter2@127.0.0.1:1/app?connect_timeout=2"}, true},
+		{"a password in --db's query", nil, []string{"--db", "postgresql://app@127.0.0.1:1/app?password=hunter2&connect_timeout=2"}, true},
+		{"an empty password in --db", nil, []string{"--db", "postgres://app:@127.0.0.1:1/app?connect_timeout=2"}, true},
+		{"a user without a password in --db", nil, []string{"--db", "postgres://app@127.0.0.1:1/app?connect_timeout=2"}, false},
+		{"a password in LIQUIDHOOK_DB", map[string]string{envQueueDB: "postgres://app:hunter2@127.0.0.1:1/app?connect_timeout=2"}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLIEnv(t, "", tc.vars, append([]string{"queue", "list"}, tc.args...)...)
+			assert.Equal(t, exitBadInput, code, "the database is unreachable either way")
+			assert.Empty(t, stdout)
+			if tc.refused {
+				assert.Equal(t, refusal, stderr)
+			} else {
+				assert.NotContains(t, stderr, "does not belong")
+				assert.Contains(t, stderr, "--db: delivery: ", "refused by the database, not the flag")
+			}
+			assert.NotContains(t, stderr, "hunter2")
+		})
+	}
+}
