@@ -282,27 +282,19 @@ func loadDestinations(ctx context.Context, d dialect, ex execer, names []string,
 	if lock && d == dialectPostgres {
 		q += ` FOR UPDATE`
 	}
-	rs, err := ex.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*destRow
-	for rs.Next() {
-		row := &destRow{}
-		if err := row.scan(rs); err != nil {
-			return nil, err
-		}
-		out = append(out, row)
-	}
-	return out, rs.Err()
+	return queryDestinations(ctx, ex, q, args...)
 }
 
 // loadTroubled reads the rows of destinations whose circuit is not closed
 // or that are failing: what a worker must know before sending.
 func loadTroubled(ctx context.Context, ex execer) ([]*destRow, error) {
-	rs, err := ex.query(ctx, `SELECT `+strings.Join(destColumns, ", ")+` FROM liquidhook_destination
+	return queryDestinations(ctx, ex, `SELECT `+strings.Join(destColumns, ", ")+` FROM liquidhook_destination
 WHERE circuit <> 'closed' OR failures > 0`)
+}
+
+// queryDestinations runs q, which selects destColumns, and reads its rows.
+func queryDestinations(ctx context.Context, ex execer, q string, args ...any) ([]*destRow, error) {
+	rs, err := ex.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
