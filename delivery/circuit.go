@@ -15,8 +15,9 @@ import (
 // cool-down one probe delivery is sent; its success closes the circuit, its
 // failure pauses the destination again for twice as long, up to
 // MaxCooldown. Connection errors, timeouts and 5xx responses are failures;
-// any other response is a success; an attempt that was never sent (a
-// render error, a refused address, a worker stopping) is neither. The zero
+// any other response but a 429 is a success; a 429 (which slows the
+// destination down) and an attempt that was never sent (a render error, a
+// refused address, a worker stopping) are neither. The zero
 // value uses the defaults. Give every worker on a database the same
 // settings: the worker that records an attempt applies its own.
 type Circuit struct {
