@@ -163,6 +163,7 @@ func TestSendCommandFails(t *testing.T) {
 			require.Equal(t, exitFailed, r.code, "stderr: %s", r.stderr)
 			out := sendResultJSON(t, r.stdout)
 			assert.Equal(t, false, out["delivered"])
+			assert.Equal(t, float64(tc.statuses[len(tc.statuses)-1]), out["status"], "the last status")
 			assert.Len(t, out["attempts"], tc.attempts)
 			assert.Equal(t, map[string]any{}, out["attributes"], "no attributes on failure")
 			assert.Contains(t, out["error"], tc.wantErr)
