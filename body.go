@@ -173,7 +173,7 @@ func locate(b []byte, offset int) (line, col int, snippet string) {
 // BodyError reports a rendered body that does not match its Content-Type.
 // It matches ErrInvalidBody with errors.Is.
 type BodyError struct {
-	ContentType string
+	ContentType string // the media type the body was checked as
 	Line        int    // 1-based; 0 when the position is unknown
 	Column      int    // 1-based, in characters, within Line
 	Snippet     string // the text around the error

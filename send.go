@@ -174,6 +174,7 @@ func (r *Result) Delivered() bool {
 // every attempt: none when the request itself was invalid, and one of
 // class invalid when the Signer failed.
 type SendError struct {
+	// Attempts lists every attempt, oldest first, as Result.Attempts does.
 	Attempts []Attempt
 	// Err is the last attempt's error.
 	Err error

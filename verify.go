@@ -97,8 +97,8 @@ var errNotHex = fmt.Errorf("%w: want 64 hex digits", ErrMalformedSignature)
 //
 // The zero value has no key and refuses every request; set Keys. Other
 // fields default as documented. The configuration is read once, on first
-// use, and the keyed hash states are prepared then: a Verifier must not be
-// modified or copied after first use. It is safe for concurrent use.
+// use, and its keys copied then: a Verifier must not be modified or copied
+// after first use. It is safe for concurrent use.
 type Verifier struct {
 	// Keys are the accepted signing keys. A request signed with any of them
 	// is valid, so a key can be rotated without downtime: add the new key,

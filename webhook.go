@@ -32,7 +32,8 @@
 //   - Signatures are compared in constant time (hmac.Equal). Verify the raw
 //     body exactly as received; never re-encode it first.
 //   - A Verifier refuses timestamps too old or too far in the future
-//     (5 minutes by default), so a captured request cannot be replayed.
+//     (5 minutes by default), so a captured request cannot be replayed
+//     later; with RefuseReplays it refuses a copy within those minutes too.
 //   - Every read is bounded: templates (time, output, iterations), request
 //     bodies a Verifier reads, and responses a Sender reads.
 //   - A Sender's default transport refuses loopback, private, link-local

@@ -14,9 +14,10 @@ import (
 // is paused, and its deliveries wait without spending attempts; after a
 // cool-down one probe delivery is sent; its success closes the circuit, its
 // failure pauses the destination again for twice as long, up to
-// MaxCooldown. Connection errors, timeouts and 5xx responses are failures;
-// any other response is a success; an attempt that was never sent (a
-// render error, a refused address, a worker stopping) is neither. The zero
+// MaxCooldown, and a 429 for as long again. Connection errors, timeouts and 5xx responses are failures;
+// any other response but a 429 is a success; a 429 (which slows the
+// destination down) and an attempt that was never sent (a render error, a
+// refused address, a worker stopping) are neither. The zero
 // value uses the defaults. Give every worker on a database the same
 // settings: the worker that records an attempt applies its own.
 type Circuit struct {
@@ -162,8 +163,9 @@ func (row *destRow) scan(s scanner) error {
 }
 
 // record applies one attempt's verdict to the circuit: a success closes
-// it, failures in a row open it, and a probe's failure opens it again for
-// longer. Attempts that finish while the circuit is open, having started
+// it, failures in a row open it, a probe's failure opens it again for
+// longer, and a probe answered with a 429 for as long again, so that the
+// next probe waits as this one did. Attempts that finish while the circuit is open, having started
 // before it opened, count but change nothing else; a success among them
 // closes it. probe says whether the attempt was the destination's probe.
 func (row *destRow) record(v verdict, a Attempt, id int64, probe bool, now time.Time, c Circuit) {
@@ -178,6 +180,10 @@ func (row *destRow) record(v verdict, a Attempt, id int64, probe bool, now time.
 		if row.Circuit == circuitOpen {
 			row.Circuit, row.Cooldown, row.PausedUntil = circuitClosed, 0, 0
 			row.ProbeDelivery, row.ProbeUntil = 0, 0
+		}
+	case throttled:
+		if probe && row.Circuit == circuitOpen {
+			row.PausedUntil = us + time.Duration(row.Cooldown).Microseconds()
 		}
 	case failing:
 		row.Failures++
@@ -282,27 +288,19 @@ func loadDestinations(ctx context.Context, d dialect, ex execer, names []string,
 	if lock && d == dialectPostgres {
 		q += ` FOR UPDATE`
 	}
-	rs, err := ex.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*destRow
-	for rs.Next() {
-		row := &destRow{}
-		if err := row.scan(rs); err != nil {
-			return nil, err
-		}
-		out = append(out, row)
-	}
-	return out, rs.Err()
+	return queryDestinations(ctx, ex, q, args...)
 }
 
 // loadTroubled reads the rows of destinations whose circuit is not closed
 // or that are failing: what a worker must know before sending.
 func loadTroubled(ctx context.Context, ex execer) ([]*destRow, error) {
-	rs, err := ex.query(ctx, `SELECT `+strings.Join(destColumns, ", ")+` FROM liquidhook_destination
+	return queryDestinations(ctx, ex, `SELECT `+strings.Join(destColumns, ", ")+` FROM liquidhook_destination
 WHERE circuit <> 'closed' OR failures > 0`)
+}
+
+// queryDestinations runs q, which selects destColumns, and reads its rows.
+func queryDestinations(ctx context.Context, ex execer, q string, args ...any) ([]*destRow, error) {
+	rs, err := ex.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

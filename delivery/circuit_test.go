@@ -111,6 +111,21 @@ func TestCircuitRecord(t *testing.T) {
 			return r
 		}(),
 	}, {
+		name:  "a throttled probe pauses for as long again",
+		row:   open(time.Minute, 7),
+		steps: []step{{v: throttled, a: Attempt{Start: now, Class: webhook.ClassStatus, Status: 429}, id: 7, probe: true}},
+		want: func() destRow {
+			r := open(time.Minute, 0)
+			r.ProbeUntil = 0
+			r.PausedUntil = toMicros(now.Add(time.Minute))
+			return r
+		}(),
+	}, {
+		name:  "a throttle that is not the probe changes nothing",
+		row:   open(time.Minute, 7),
+		steps: []step{{v: throttled, a: Attempt{Start: now, Class: webhook.ClassStatus, Status: 429}, id: 8}},
+		want:  open(time.Minute, 7),
+	}, {
 		name:  "up to the cap",
 		row:   open(2*time.Minute, 7),
 		steps: []step{{v: failing, a: fail, id: 7, probe: true}},

@@ -97,8 +97,8 @@
 // free slots and gives a slot back as soon as a response is in, so a slot
 // does not wait for commits. The SQLite connection also keeps the
 // statements it runs prepared: River and the log run the same few dozen
-// SQL texts over and over, and parsing them afresh each time would cost
-// about half of a worker's CPU.
+// SQL texts over and over, and parsing them afresh each time would be much
+// of a worker's work.
 //
 // # Sealing
 //

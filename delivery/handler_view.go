@@ -600,6 +600,7 @@ var outcomes = map[webhook.ErrorClass]string{
 	webhook.ClassCanceled:   "cancelled",
 	webhook.ClassInvalid:    "invalid request",
 	ClassInterrupted:        "interrupted",
+	ClassDisabled:           "destination disabled",
 }
 
 // errorView is a page that only says what went wrong.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liquidhook/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -163,6 +164,18 @@ func TestWaitingText(t *testing.T) {
 			} else {
 				assert.Nil(t, until)
 			}
+		})
+	}
+}
+
+// TestOutcomes: the page names the outcome of every error class an attempt
+// can have, beside the class.
+func TestOutcomes(t *testing.T) {
+	for _, class := range []webhook.ErrorClass{"", webhook.ClassStatus, webhook.ClassTimeout,
+		webhook.ClassConnection, webhook.ClassTooLarge, webhook.ClassRedirect, webhook.ClassBlocked,
+		webhook.ClassMapping, webhook.ClassCanceled, webhook.ClassInvalid, ClassInterrupted, ClassDisabled} {
+		t.Run(string(class), func(t *testing.T) {
+			assert.NotEmpty(t, outcomes[class])
 		})
 	}
 }

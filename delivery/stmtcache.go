@@ -44,8 +44,8 @@ type sqliteStmt interface {
 // stmtCacheConnector opens SQLite connections that keep their statements
 // prepared. modernc's driver parses every statement afresh on each
 // ExecContext and QueryContext, and River builds and runs the same SQL over
-// and over (one UPDATE per completed job), so parsing took about half of a
-// worker's CPU; a connection that parses each text once does not.
+// and over (one UPDATE per completed job), so a worker spent much of its
+// CPU parsing; a connection that parses each text once does not.
 type stmtCacheConnector struct {
 	base driver.Connector
 	size int

@@ -7,7 +7,7 @@
 //	liquidhook send   --action A.json --data D.json [--lax] [--timeout 4s] [--retries 10] [--backoff 10.5s] [--allow-private] [--proxy URL]
 //	liquidhook verify --timestamp T --signature HEX [--body FILE]
 //	liquidhook listen --addr 127.0.0.1:8080
-//	liquidhook queue  add|work|list|show|release|resend|cancel|rekey|ui ... --db DB
+//	liquidhook queue  add|work|list|show|release|resend|cancel|destinations|resume|rekey|ui ... --db DB
 //
 // The signing key comes from the environment variable LIQUIDHOOK_SIGNING_KEY,
 // and the keys that seal the delivery log from LIQUIDHOOK_DB_KEY, never from
@@ -62,7 +62,7 @@ var commands = []command{
 	{"send", "send a webhook with retries and print the result as JSON", runSend},
 	{"verify", "check a signature against a body", runVerify},
 	{"listen", "receive webhooks locally and print them", runListen},
-	{"queue", "durable delivery: add, work, list, show, release, resend, cancel, rekey, ui", runQueue},
+	{"queue", "durable delivery: " + strings.Join(queueNames(), ", "), runQueue},
 }
 
 // exitError carries an exit code with the message to print.

@@ -128,6 +128,21 @@ func TestRunDispatches(t *testing.T) {
 	}
 }
 
+// The top-level usage and the queue's refusal of an unknown subcommand
+// name every queue subcommand, as the queue's own usage does.
+func TestQueueSubcommandsNamedEverywhere(t *testing.T) {
+	_, _, usage := runCLI(t, "--help")
+	_, _, unknown := runCLI(t, "queue", "purge", "--db", "x.db")
+	_, _, queueHelp := runCLI(t, "queue", "--help")
+	for _, c := range queueCommands {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Regexp(t, `queue +durable delivery: .*\b`+c.name+`\b`, usage)
+			assert.Regexp(t, `unknown subcommand "purge": want .*\b`+c.name+`\b`, unknown)
+			assert.Regexp(t, `(?m)^  `+c.name+`\b`, queueHelp)
+		})
+	}
+}
+
 // Every subcommand answers -h, --help and help CMD alike: its usage on
 // standard error, with the exit statuses it uses, and status 0.
 func TestSubcommandHelp(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,8 @@ const queueUsage = `usage: liquidhook queue SUBCOMMAND [ID] [flags] --db DB
 Durable delivery: deliveries are kept in DB, a SQLite file (created if
 missing) or a postgres:// URL, and sent by "work", with retries that
 outlive a restart. Flags may come before or after the ID. Without --db,
-DB is read from LIQUIDHOOK_DB, which keeps a database password out of the
+DB is read from LIQUIDHOOK_DB, which is where a database URL with a
+password belongs: --db refuses one, since other users can read the
 command line.
 
   add --action A.json --data D.json [--draft] [--lax]
@@ -167,6 +169,15 @@ var queueCommands = []queueCommand{
 	{"ui", argNone, queueCheckUI, queueUI},
 }
 
+// queueNames lists the queue subcommands, in the order of queueCommands.
+func queueNames() []string {
+	names := make([]string, len(queueCommands))
+	for i, c := range queueCommands {
+		names[i] = c.name
+	}
+	return names
+}
+
 // queueFlags are the flags of every queue subcommand, registered on one
 // set per call; each subcommand refuses those that are not its own.
 type queueFlags struct {
@@ -215,7 +226,9 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return badInput("unknown subcommand %s: want add, work, list, show, release, resend, cancel, destinations, resume, rekey or ui (see liquidhook queue --help)", quoted(args[0]))
+		names := queueNames()
+		return badInput("unknown subcommand %s: want %s or %s (see liquidhook queue --help)", quoted(args[0]),
+			strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 	}
 	call, err := parseQueueArgs(cmd, args[1:])
 	if err != nil {
@@ -225,7 +238,9 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 		}
 		return err
 	}
-	call.getenv = e.getenv
+	if dbPassword(call.f.db) {
+		return badInput("--db: a password does not belong on the command line, where other users can see it: set %s instead", envQueueDB)
+	}
 	if call.f.db == "" {
 		call.f.db = e.getenv(envQueueDB)
 	}
@@ -252,6 +267,20 @@ func runQueue(ctx context.Context, e *env, args []string) error {
 	}
 	q.Keys = keys
 	return cmd.run(ctx, e, q, call)
+}
+
+// dbPassword reports whether db is a database URL that holds a password,
+// in its userinfo or its query.
+func dbPassword(db string) bool {
+	if !strings.Contains(db, "://") {
+		return false
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return false // refused when opened, without being quoted
+	}
+	_, inUserinfo := u.User.Password()
+	return inUserinfo || u.Query().Has("password")
 }
 
 // queueKeys reads the sealing keys from LIQUIDHOOK_DB_KEY, or returns none
@@ -361,11 +390,16 @@ func queueCheckWork(c *queueCall) error {
 	if err := c.f.check(); err != nil {
 		return err
 	}
-	if c.f.concurrency <= 0 {
-		return badInput("--concurrency %d: want 1 or more", c.f.concurrency)
+	if c.f.concurrency <= 0 || c.f.concurrency > maxConcurrency {
+		return badInput("--concurrency %d: want 1 to %d", c.f.concurrency, maxConcurrency)
 	}
 	return nil
 }
+
+// maxConcurrency is the most --concurrency a worker can run with: it runs
+// up to twice as many jobs as it has slots, and River runs at most 10,000
+// jobs of a queue at once in one process.
+const maxConcurrency = 5000
 
 func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) error {
 	f := c.f
@@ -399,7 +433,6 @@ func queueWork(ctx context.Context, e *env, q *delivery.Queue, c *queueCall) err
 	return nil
 }
 
-// queueProgress prints one line per attempt.
 // withoutAttempts drops a Worker's records of attempts ("delivery: attempt"
 // and "delivery: attempt failed"), which queueProgress shows.
 type withoutAttempts struct{ slog.Handler }
@@ -419,6 +452,7 @@ func (h withoutAttempts) WithGroup(name string) slog.Handler {
 	return withoutAttempts{h.Handler.WithGroup(name)}
 }
 
+// queueProgress prints one line per attempt.
 func queueProgress(w io.Writer) func(d *delivery.Delivery, a delivery.Attempt) {
 	var mu sync.Mutex // attempts finish concurrently
 	return func(d *delivery.Delivery, a delivery.Attempt) {

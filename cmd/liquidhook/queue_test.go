@@ -285,7 +285,14 @@ func TestQueueImpossibleOperations(t *testing.T) {
 	f := newQueueFixture(t)
 	delivered := f.add(t, f.action)
 	f.work(t)
-	before := f.show(t, delivered)
+	draft := f.add(t, f.draftAction)
+	cancelled := f.add(t, f.draftAction)
+	code, _, stderr := runCLI(t, "queue", "cancel", cancelled, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	before := map[string]queueShown{}
+	for _, id := range []string{delivered, draft, cancelled} {
+		before[id] = f.show(t, id)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -293,6 +300,9 @@ func TestQueueImpossibleOperations(t *testing.T) {
 	}{
 		{"cancel a delivered one", []string{"cancel", delivered}, "cannot cancel delivery 1: it is delivered"},
 		{"release a delivered one", []string{"release", delivered}, "cannot release"},
+		{"resend a draft", []string{"resend", draft, "--data", f.data2}, "cannot resend delivery 2: it is draft"},
+		{"cancel a cancelled one", []string{"cancel", cancelled}, "cannot cancel delivery 3: it is cancelled"},
+		{"release a cancelled one", []string{"release", cancelled}, "cannot release delivery 3: it is cancelled"},
 		{"unknown id", []string{"show", "42"}, "not found"},
 		{"cancel an unknown id", []string{"cancel", "42"}, "not found"},
 		{"resend without data", []string{"resend", delivered}, "--data is required"},
@@ -312,8 +322,79 @@ func TestQueueImpossibleOperations(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
 		})
 	}
-	assert.Equal(t, before, f.show(t, delivered))
+	for id, d := range before {
+		assert.Equal(t, d, f.show(t, id), "delivery %s changed", id)
+	}
 	assert.Len(t, f.seen(), 1)
+}
+
+// TestQueueFlagsBeforeOrAfterTheID: every subcommand that takes an ID
+// takes its flags on either side of it.
+func TestQueueFlagsBeforeOrAfterTheID(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	tests := []struct {
+		name string
+		args func(id string) []string
+		want func(id string) string
+	}{
+		{"show, flags after", func(id string) []string { return []string{"show", id, "--json", "--db", f.db} }, func(id string) string { return `"id": ` + id + ",\n" }},
+		{"show, flags before", func(id string) []string { return []string{"show", "--json", "--db", f.db, id} }, func(id string) string { return `"id": ` + id + ",\n" }},
+		{"release, flags between", func(id string) []string { return []string{"release", "--db", f.db, id} }, func(id string) string { return id + " scheduled\n" }},
+		{"cancel, flags before", func(id string) []string { return []string{"cancel", "--db", f.db, id} }, func(id string) string { return id + " cancelled\n" }},
+		{"resend, flags before", func(id string) []string { return []string{"resend", "--data", f.data2, "--db", f.db, id} }, func(id string) string { return id + " scheduled\n" }},
+		{"resend, flags on both sides", func(id string) []string { return []string{"resend", "--data", f.data2, id, "--db", f.db} }, func(id string) string { return id + " scheduled\n" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := f.add(t, f.draftAction)
+			if strings.HasPrefix(tt.name, "resend") {
+				code, _, stderr := runCLI(t, "queue", "cancel", id, "--db", f.db)
+				require.Equal(t, exitOK, code, stderr)
+			}
+			code, stdout, stderr := runCLI(t, append([]string{"queue"}, tt.args(id)...)...)
+			require.Equal(t, exitOK, code, stderr)
+			assert.Contains(t, stdout, tt.want(id))
+		})
+	}
+}
+
+// TestQueueOutputs: add prints the new id alone on one line, and --json
+// gives every field the design names, in list and show alike.
+func TestQueueOutputs(t *testing.T) {
+	t.Parallel()
+	f := newQueueFixture(t)
+	code, stdout, stderr := runCLI(t, "queue", "add", "--action", f.action, "--data", f.data, "--db", f.db)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Regexp(t, `^[1-9][0-9]*\n$`, stdout)
+	id := strings.TrimSpace(stdout)
+	f.work(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"show", []string{"show", id, "--json"}},
+		{"list", []string{"list", "--json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append(append([]string{"queue"}, tc.args...), "--db", f.db)...)
+			require.Equal(t, exitOK, code, stderr)
+			if !strings.HasPrefix(stdout, "[") {
+				stdout = "[" + stdout + "]"
+			}
+			var objects []map[string]any
+			require.NoError(t, json.Unmarshal([]byte(stdout), &objects), stdout)
+			require.Len(t, objects, 1)
+			o := objects[0]
+			assert.Equal(t, id, fmt.Sprint(o["id"]))
+			assert.Equal(t, "delivered", o["state"])
+			assert.NotEmpty(t, o["idempotency_key"])
+			assert.Equal(t, map[string]any{"lead_id": "lead-1"}, o["attributes"])
+			require.Len(t, o["attempts"], 1)
+			assert.Equal(t, float64(200), o["attempts"].([]any)[0].(map[string]any)["status"])
+			assert.NotContains(t, o, "spec", "the action, which may hold credentials, is not printed")
+		})
+	}
 }
 
 func TestQueueBadInput(t *testing.T) {
@@ -371,7 +452,9 @@ func TestQueueBadInputLeavesTheDatabaseAlone(t *testing.T) {
 		{"add with a missing file", []string{"add", "--action", filepath.Join(dir, "nope.json"), "--data", f.data}, "nope.json: cannot read"},
 		{"add with data that is not an object", []string{"add", "--action", f.action, "--data", writeFile(t, dir, "arr.json", "[1]")}, "arr.json: line 1, column 1: data must be a JSON object"},
 		{"work with a bad timeout", []string{"work", "--timeout", "0s"}, "--timeout 0s"},
-		{"work with no concurrency", []string{"work", "--concurrency", "0"}, "--concurrency 0"},
+		{"work with no concurrency", []string{"work", "--concurrency", "0"}, "--concurrency 0: want 1 to 5000"},
+		{"work with more concurrency than a worker runs", []string{"work", "--concurrency", "5001"}, "--concurrency 5001: want 1 to 5000"},
+		{"ui with a port out of range", []string{"ui", "--addr", "127.0.0.1:99999"}, `--addr "127.0.0.1:99999": want host:port`},
 		{"list with a bad limit", []string{"list", "--limit", "0"}, "--limit 0"},
 		{"list with a bad state", []string{"list", "--state", "lost"}, `unknown state "lost"`},
 		{"add with a missing lines file", []string{"add", "--action", f.action, "--data", filepath.Join(dir, "people.jsonl")}, "people.jsonl: cannot read"},
@@ -604,4 +687,37 @@ func TestQueueNotSealedWarning(t *testing.T) {
 	code, _, stderr := runCLI(t, "queue", "add", "--action", f.action, "--data", f.data, "--db", f.db)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Equal(t, "liquidhook queue: the delivery log is not sealed: set LIQUIDHOOK_DB_KEY to seal secrets and personal data at rest (see liquidhook queue --help)\n", stderr)
+}
+
+// TestQueueRefusesAPasswordInDB: a database password belongs in
+// LIQUIDHOOK_DB, not on the command line, where other users of the machine
+// can read it; --db with one is refused before anything is opened.
+func TestQueueRefusesAPasswordInDB(t *testing.T) {
+	t.Parallel()
+	const refusal = "liquidhook queue: --db: a password does not belong on the command line, where other users can see it: set LIQUIDHOOK_DB instead\n"
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		args    []string
+		refused bool
+	}{
+		{"a password in --db", nil, []string{"--db", "postgres://app:hunter2@127.0.0.1:1/app?connect_timeout=2"}, true},
+		{"a password in --db's query", nil, []string{"--db", "postgresql://app@127.0.0.1:1/app?password=hunter2&connect_timeout=2"}, true},
+		{"an empty password in --db", nil, []string{"--db", "postgres://app:@127.0.0.1:1/app?connect_timeout=2"}, true},
+		{"a user without a password in --db", nil, []string{"--db", "postgres://app@127.0.0.1:1/app?connect_timeout=2"}, false},
+		{"a password in LIQUIDHOOK_DB", map[string]string{envQueueDB: "postgres://app:hunter2@127.0.0.1:1/app?connect_timeout=2"}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLIEnv(t, "", tc.vars, append([]string{"queue", "list"}, tc.args...)...)
+			assert.Equal(t, exitBadInput, code, "the database is unreachable either way")
+			assert.Empty(t, stdout)
+			if tc.refused {
+				assert.Equal(t, refusal, stderr)
+			} else {
+				assert.NotContains(t, stderr, "does not belong")
+				assert.Contains(t, stderr, "--db: delivery: ", "refused by the database, not the flag")
+			}
+			assert.NotContains(t, stderr, "hunter2")
+		})
+	}
 }

@@ -35,7 +35,10 @@ const (
 
 func queueCheckUI(c *queueCall) error {
 	addr := c.f.addr
-	host, _, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
 	if err != nil || strings.Contains(addr, "://") {
 		// A URL is not an address, and net's error would repeat it whole,
 		// with any password it holds.

@@ -163,6 +163,7 @@ func TestSendCommandFails(t *testing.T) {
 			require.Equal(t, exitFailed, r.code, "stderr: %s", r.stderr)
 			out := sendResultJSON(t, r.stdout)
 			assert.Equal(t, false, out["delivered"])
+			assert.Equal(t, float64(tc.statuses[len(tc.statuses)-1]), out["status"], "the last status")
 			assert.Len(t, out["attempts"], tc.attempts)
 			assert.Equal(t, map[string]any{}, out["attributes"], "no attributes on failure")
 			assert.Contains(t, out["error"], tc.wantErr)
@@ -377,6 +378,38 @@ func TestSenderFlags(t *testing.T) {
 			if retry {
 				assert.InDelta(t, time.Millisecond, wait, float64(time.Millisecond)/5, "the first wait is --backoff, jittered")
 			}
+		})
+	}
+}
+
+// The environment's HTTP_PROXY and HTTPS_PROXY are not read: only --proxy
+// or LIQUIDHOOK_PROXY gives send and queue work a proxy.
+func TestSenderFlagsIgnoreTheProxyEnvironment(t *testing.T) {
+	t.Setenv("HTTP_PROXY", "http://env-proxy.example:3128")
+	t.Setenv("HTTPS_PROXY", "http://env-proxy.example:3128")
+	for _, tc := range []struct {
+		name      string
+		flag      string
+		vars      map[string]string
+		wantProxy string
+	}{
+		{"neither", "", nil, ""},
+		{"LIQUIDHOOK_PROXY", "", map[string]string{envProxy: "http://ops.example:3128"}, "http://ops.example:3128"},
+		{"--proxy", "http://flag.example:3128", nil, "http://flag.example:3128"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := senderFlags{timeout: time.Second, backoff: time.Second, proxy: tc.flag}
+			f.proxyFromEnv(func(k string) string { return tc.vars[k] })
+			require.NoError(t, f.check())
+			s := f.sender("k")
+			if tc.wantProxy == "" {
+				assert.Nil(t, s.Proxy, "no proxy, whatever HTTP_PROXY says")
+				return
+			}
+			require.NotNil(t, s.Proxy)
+			u, err := s.Proxy(httptest.NewRequest(http.MethodPost, "https://api.example.com/", nil))
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantProxy, u.String())
 		})
 	}
 }

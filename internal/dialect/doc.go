@@ -70,8 +70,10 @@
 // # Why its own engine
 //
 // github.com/osteele/liquid, measured on the Golden Liquid suite, passes
-// 620 of its 1,020 cases without partials; this package is held to at
-// least 990. Its scanner refuses {%# inline comments and {{ }} over
+// 625 of its 1,020 cases without partials; this package passes 1,000 in
+// lax mode, and a case that stops passing fails the suite's test unless
+// testdata/golden_failures.txt lists it with its reason (the counts are in
+// testdata/golden_counts.md). Its scanner refuses {%# inline comments and {{ }} over
 // several lines; it has no liquid, echo, tablerow, cycle, increment,
 // ifchanged or doc tags; its expressions group and/or from the left,
 // compare text with numbers as false and cannot read [key] roots; and its

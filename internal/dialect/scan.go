@@ -115,12 +115,8 @@ func (s *scanner) next() (token, error) {
 		inner := s.src[start+2 : end]
 		s.advance(end + 2)
 		tok := token{kind: tokOutput, line: line}
-		inner = strings.TrimPrefix(inner, "-")
-		if strings.HasSuffix(inner, "-") {
-			inner = inner[:len(inner)-1]
-			tok.trimRight, s.trimNext = true, true
-		}
-		tok.text = inner
+		tok.text, tok.trimRight = trimMarkers(inner)
+		s.trimNext = tok.trimRight
 		return tok, nil
 	}
 	end := strings.Index(s.src[start+2:], "%}")
@@ -131,17 +127,25 @@ func (s *scanner) next() (token, error) {
 	inner := s.src[start+2 : end]
 	s.advance(end + 2)
 	tok := token{kind: tokTag, line: line}
-	inner = strings.TrimPrefix(inner, "-")
-	if strings.HasSuffix(inner, "-") {
-		inner = inner[:len(inner)-1]
-		tok.trimRight, s.trimNext = true, true
-	}
+	inner, tok.trimRight = trimMarkers(inner)
+	s.trimNext = tok.trimRight
 	name, args, ok := splitTag(inner)
 	if !ok {
 		return token{}, syntaxError(line, "tag {%%%s%%} has no name", inner)
 	}
 	tok.name, tok.args = name, args
 	return tok, nil
+}
+
+// trimMarkers removes the whitespace control from the inside of {{ }} or
+// {% %}: a leading - (which trimmed the text before, as it was scanned)
+// and a trailing one, reported as trimRight.
+func trimMarkers(inner string) (_ string, trimRight bool) {
+	inner = strings.TrimPrefix(inner, "-")
+	if strings.HasSuffix(inner, "-") {
+		return inner[:len(inner)-1], true
+	}
+	return inner, false
 }
 
 // advance moves to offset to, counting lines.
